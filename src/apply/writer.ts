@@ -1,0 +1,148 @@
+// Apply: the only module that writes to the API server. Every write is counted by verb and
+// resource so a steady-state resync can be shown to write nothing.
+import * as k8s from "@kubernetes/client-node";
+import { GROUP, PLURAL, VERSION, type XrayrNode, type XrayrNodeStatus } from "../crd/types.js";
+import { MANAGER } from "../desired/workloadentry.js";
+import { WE_GROUP, WE_PLURAL, WE_VERSION, type WorkloadEntry } from "../istio/workloadentry.js";
+
+export interface WriteCounter {
+  (verb: "apply" | "delete" | "patch" | "create", resource: string, outcome: "ok" | "error"): void;
+}
+
+export interface Writer {
+  applyEntry(entry: WorkloadEntry): Promise<void>;
+  /** Deletes the entry only if it is still the object with this uid. */
+  deleteEntry(namespace: string, name: string, uid: string): Promise<void>;
+  patchNodeStatus(node: XrayrNode, status: XrayrNodeStatus): Promise<void>;
+  recordEvent(node: XrayrNode, type: "Normal" | "Warning", reason: string, message: string): Promise<void>;
+}
+
+export class KubeWriter implements Writer {
+  private readonly custom: k8s.CustomObjectsApi;
+  private readonly core: k8s.CoreV1Api;
+
+  constructor(
+    kc: k8s.KubeConfig,
+    private readonly count: WriteCounter,
+    private readonly reportingInstance: string,
+  ) {
+    this.custom = kc.makeApiClient(k8s.CustomObjectsApi);
+    this.core = kc.makeApiClient(k8s.CoreV1Api);
+  }
+
+  async applyEntry(entry: WorkloadEntry): Promise<void> {
+    await this.counted("apply", WE_PLURAL, () =>
+      this.custom.patchNamespacedCustomObject(
+        {
+          group: WE_GROUP,
+          version: WE_VERSION,
+          namespace: entry.metadata.namespace ?? "",
+          plural: WE_PLURAL,
+          name: entry.metadata.name ?? "",
+          body: entry,
+          fieldManager: MANAGER,
+          // Fields of ours changed by hand are taken back: that is the point of drift repair.
+          force: true,
+        },
+        k8s.setHeaderOptions("Content-Type", k8s.PatchStrategy.ServerSideApply),
+      ),
+    );
+  }
+
+  async deleteEntry(namespace: string, name: string, uid: string): Promise<void> {
+    try {
+      await this.counted("delete", WE_PLURAL, () =>
+        this.custom.deleteNamespacedCustomObject({
+          group: WE_GROUP,
+          version: WE_VERSION,
+          namespace,
+          plural: WE_PLURAL,
+          name,
+          body: { preconditions: { uid } },
+        }),
+      );
+    } catch (err) {
+      if (statusCode(err) !== 404) throw err;
+    }
+  }
+
+  async patchNodeStatus(node: XrayrNode, status: XrayrNodeStatus): Promise<void> {
+    await this.counted("patch", `${PLURAL}/status`, () =>
+      this.custom.patchNamespacedCustomObjectStatus(
+        {
+          group: GROUP,
+          version: VERSION,
+          namespace: node.metadata.namespace ?? "",
+          plural: PLURAL,
+          name: node.metadata.name ?? "",
+          // Merge patch replaces the conditions list whole; the uid guards against writing a
+          // verdict about one incarnation of a name onto the next.
+          body: { metadata: { uid: node.metadata.uid }, status },
+        },
+        k8s.setHeaderOptions("Content-Type", k8s.PatchStrategy.MergePatch),
+      ),
+    );
+  }
+
+  async recordEvent(node: XrayrNode, type: "Normal" | "Warning", reason: string, message: string): Promise<void> {
+    const now = new Date();
+    const namespace = node.metadata.namespace ?? "";
+    await this.counted("create", "events", () =>
+      this.core.createNamespacedEvent({
+        namespace,
+        body: {
+          metadata: { generateName: `${node.metadata.name ?? "xrayrnode"}.`, namespace },
+          involvedObject: {
+            apiVersion: `${GROUP}/${VERSION}`,
+            kind: "XrayrNode",
+            name: node.metadata.name ?? "",
+            namespace,
+            uid: node.metadata.uid ?? "",
+          },
+          type,
+          reason,
+          message,
+          firstTimestamp: now,
+          lastTimestamp: now,
+          count: 1,
+          source: { component: MANAGER },
+          reportingComponent: MANAGER,
+          reportingInstance: this.reportingInstance,
+        },
+      }),
+    );
+  }
+
+  private async counted<T>(verb: Parameters<WriteCounter>[0], resource: string, call: () => Promise<T>): Promise<T> {
+    try {
+      const result = await call();
+      this.count(verb, resource, "ok");
+      return result;
+    } catch (err) {
+      this.count(verb, resource, "error");
+      throw err;
+    }
+  }
+}
+
+/** The HTTP status of a client-node ApiException, if the error is one. */
+export function statusCode(err: unknown): number | undefined {
+  return err instanceof k8s.ApiException ? err.code : undefined;
+}
+
+/** The API server's own message for a failed call (its Status.message), else the error text. */
+export function apiMessage(err: unknown): string {
+  if (err instanceof k8s.ApiException) {
+    const body: unknown = err.body;
+    if (typeof body === "string") {
+      try {
+        const parsed = JSON.parse(body) as { message?: unknown };
+        if (typeof parsed.message === "string") return parsed.message;
+      } catch {
+        return `HTTP ${err.code}: ${body.slice(0, 300)}`;
+      }
+    }
+    return `HTTP ${err.code}`;
+  }
+  return err instanceof Error ? err.message : String(err);
+}

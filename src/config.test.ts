@@ -1,0 +1,45 @@
+import { ConfigError, loadConfig } from "./config.js";
+
+describe("loadConfig", () => {
+  test("defaults suit airport-prod", () => {
+    const c = loadConfig({ POD_NAME: "op-0" });
+    expect(c).toMatchObject({
+      namespace: "airport-prod",
+      serviceAccount: "xrayr-vm",
+      appLabel: "xrayr",
+      addressPolicy: "public",
+      workers: 4,
+      resyncMs: 300_000,
+      metrics: { host: "0.0.0.0", port: 8080 },
+      leaderElection: { enabled: true, identity: "op-0", leaseDurationMs: 15_000, renewDeadlineMs: 10_000, retryPeriodMs: 2_000 },
+    });
+  });
+
+  test("AIRPORT_KUBECONFIG wins over KUBECONFIG", () => {
+    expect(loadConfig({ KUBECONFIG: "/a", AIRPORT_KUBECONFIG: "/b" }).kubeconfig).toBe("/b");
+    expect(loadConfig({ KUBECONFIG: "/a" }).kubeconfig).toBe("/a");
+  });
+
+  test.each([
+    ["ADDRESS_POLICY", "private", "ADDRESS_POLICY=\"private\""],
+    ["AIRPORT_NAMESPACE", "Airport_Prod", "AIRPORT_NAMESPACE=\"Airport_Prod\""],
+    ["LEADER_ELECTION", "maybe", "LEADER_ELECTION=\"maybe\""],
+    ["WORKERS", "0", "WORKERS=\"0\""],
+    ["METRICS_ADDR", "8080", "METRICS_ADDR=\"8080\""],
+  ])("a bad %s fails fast naming the variable and value", (name, value, expected) => {
+    expect(() => loadConfig({ [name]: value })).toThrow(ConfigError);
+    expect(() => loadConfig({ [name]: value })).toThrow(expected);
+  });
+
+  test("lease timings must nest", () => {
+    expect(() => loadConfig({ RENEW_DEADLINE_SECONDS: "20" })).toThrow(/RENEW_DEADLINE_SECONDS \(20\) < LEASE_DURATION_SECONDS \(15\)/);
+  });
+
+  test("an empty WORKLOAD_SERVICE_ACCOUNT leaves entries without one", () => {
+    expect(loadConfig({ WORKLOAD_SERVICE_ACCOUNT: "" }).serviceAccount).toBe("");
+  });
+
+  test("IPv6 metrics address", () => {
+    expect(loadConfig({ METRICS_ADDR: "[::1]:9090" }).metrics).toEqual({ host: "::1", port: 9090 });
+  });
+});

@@ -1,0 +1,102 @@
+// Operator configuration, from the environment only, validated up front: a bad value stops
+// the process at start with the variable's name, never later in a reconcile.
+import { hostname } from "node:os";
+import { z } from "zod";
+
+const seconds = (def: number) => z.coerce.number().positive().max(3600).default(def);
+const bool = (def: boolean) =>
+  z
+    .enum(["true", "false", "1", "0", "yes", "no"])
+    .default(def ? "true" : "false")
+    .transform((v) => v === "true" || v === "1" || v === "yes");
+
+const dnsLabel = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
+const labelValue = /^[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$/;
+
+const envSchema = z.object({
+  AIRPORT_NAMESPACE: z.string().regex(dnsLabel, "must be a namespace name (DNS-1123 label)").max(63).default("airport-prod"),
+  AIRPORT_KUBECONFIG: z.string().min(1).optional(),
+  KUBECONFIG: z.string().min(1).optional(),
+  WORKLOAD_SERVICE_ACCOUNT: z.union([z.literal(""), z.string().regex(dnsLabel, "must be a ServiceAccount name or empty").max(63)]).default("xrayr-vm"),
+  WORKLOAD_APP_LABEL: z.string().regex(labelValue, "must be a label value").max(63).default("xrayr"),
+  ADDRESS_POLICY: z.enum(["public", "any"]).default("public"),
+  LEADER_ELECTION: bool(true),
+  LEASE_NAME: z.string().regex(dnsLabel).max(63).default("xrayr-mesh-operator"),
+  LEASE_DURATION_SECONDS: seconds(15),
+  RENEW_DEADLINE_SECONDS: seconds(10),
+  RETRY_PERIOD_SECONDS: seconds(2),
+  POD_NAME: z.string().min(1).optional(),
+  METRICS_ADDR: z.string().regex(/^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]*):\d{1,5}$/, "must be host:port, e.g. 0.0.0.0:8080").default("0.0.0.0:8080"),
+  LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace"]).default("info"),
+  WORKERS: z.coerce.number().int().min(1).max(64).default(4),
+  RESYNC_SECONDS: z.coerce.number().positive().max(86400).default(300),
+});
+
+export type Env = z.infer<typeof envSchema>;
+
+export interface Config {
+  namespace: string;
+  kubeconfig: string | undefined;
+  serviceAccount: string;
+  appLabel: string;
+  addressPolicy: "public" | "any";
+  leaderElection: { enabled: boolean; leaseName: string; identity: string; leaseDurationMs: number; renewDeadlineMs: number; retryPeriodMs: number };
+  metrics: { host: string; port: number };
+  logLevel: Env["LOG_LEVEL"];
+  workers: number;
+  resyncMs: number;
+}
+
+export class ConfigError extends Error {
+  override readonly name = "ConfigError";
+}
+
+export function loadConfig(env: NodeJS.ProcessEnv): Config {
+  const parsed = envSchema.safeParse(pick(env));
+  if (!parsed.success) {
+    const lines = parsed.error.issues.map((i) => {
+      const variable = String(i.path[0] ?? "?");
+      return `${variable}=${JSON.stringify(env[variable] ?? "")}: ${i.message}`;
+    });
+    throw new ConfigError(`invalid configuration: ${lines.join("; ")}`);
+  }
+  const e = parsed.data;
+  if (!(e.RETRY_PERIOD_SECONDS < e.RENEW_DEADLINE_SECONDS && e.RENEW_DEADLINE_SECONDS < e.LEASE_DURATION_SECONDS)) {
+    throw new ConfigError(
+      `invalid configuration: need RETRY_PERIOD_SECONDS (${e.RETRY_PERIOD_SECONDS}) < RENEW_DEADLINE_SECONDS (${e.RENEW_DEADLINE_SECONDS}) < LEASE_DURATION_SECONDS (${e.LEASE_DURATION_SECONDS})`,
+    );
+  }
+  const sep = e.METRICS_ADDR.lastIndexOf(":");
+  const host = e.METRICS_ADDR.slice(0, sep).replace(/^\[|\]$/g, "");
+  const port = Number(e.METRICS_ADDR.slice(sep + 1));
+  if (port > 65535) throw new ConfigError(`invalid configuration: METRICS_ADDR=${JSON.stringify(e.METRICS_ADDR)}: port out of range`);
+  return {
+    namespace: e.AIRPORT_NAMESPACE,
+    kubeconfig: e.AIRPORT_KUBECONFIG ?? e.KUBECONFIG,
+    serviceAccount: e.WORKLOAD_SERVICE_ACCOUNT,
+    appLabel: e.WORKLOAD_APP_LABEL,
+    addressPolicy: e.ADDRESS_POLICY,
+    leaderElection: {
+      enabled: e.LEADER_ELECTION,
+      leaseName: e.LEASE_NAME,
+      identity: e.POD_NAME ?? `${hostname()}-${process.pid}`,
+      leaseDurationMs: e.LEASE_DURATION_SECONDS * 1000,
+      renewDeadlineMs: e.RENEW_DEADLINE_SECONDS * 1000,
+      retryPeriodMs: e.RETRY_PERIOD_SECONDS * 1000,
+    },
+    metrics: { host: host === "" ? "0.0.0.0" : host, port },
+    logLevel: e.LOG_LEVEL,
+    workers: e.WORKERS,
+    resyncMs: e.RESYNC_SECONDS * 1000,
+  };
+}
+
+// Empty strings count as unset, as they do for most operators' env handling.
+function pick(env: NodeJS.ProcessEnv): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const key of Object.keys(envSchema.shape)) {
+    const v = env[key];
+    if (v !== undefined && (v !== "" || key === "WORKLOAD_SERVICE_ACCOUNT")) out[key] = v;
+  }
+  return out;
+}

@@ -1,0 +1,70 @@
+// The XrayrNode resource as the operator sees it. The CRD manifest (deploy/crds) is generated
+// from src/crd/manifest.ts; these types describe the same shape for TypeScript.
+
+export const GROUP = "mesh.sigma.io";
+export const VERSION = "v1alpha1";
+export const API_VERSION = `${GROUP}/${VERSION}`;
+export const KIND = "XrayrNode";
+export const PLURAL = "xrayrnodes";
+export const SHORT_NAME = "xn";
+
+export interface XrayrNodeSpec {
+  address: string;
+  country: string;
+  version?: string;
+  vpsId?: string;
+  labels?: Record<string, string>;
+  locality?: string;
+}
+
+export type ReadyReason =
+  | "Reconciled"
+  | "InvalidSpec"
+  | "AddressConflict"
+  | "NameTaken"
+  | "ApplyFailed";
+
+export interface Condition {
+  type: string;
+  status: "True" | "False" | "Unknown";
+  reason: string;
+  message: string;
+  lastTransitionTime: string;
+  observedGeneration?: number;
+}
+
+export interface XrayrNodeStatus {
+  observedGeneration?: number;
+  conditions?: Condition[];
+  workloadEntry?: string;
+}
+
+export interface ObjectMeta {
+  name?: string;
+  namespace?: string;
+  uid?: string;
+  generation?: number;
+  resourceVersion?: string;
+  creationTimestamp?: string | Date;
+  labels?: Record<string, string>;
+  annotations?: Record<string, string>;
+  ownerReferences?: OwnerReference[];
+  deletionTimestamp?: string | Date;
+}
+
+export interface OwnerReference {
+  apiVersion: string;
+  kind: string;
+  name: string;
+  uid: string;
+  controller?: boolean;
+  blockOwnerDeletion?: boolean;
+}
+
+export interface XrayrNode {
+  apiVersion?: string;
+  kind?: string;
+  metadata: ObjectMeta;
+  spec: XrayrNodeSpec;
+  status?: XrayrNodeStatus;
+}

@@ -1,0 +1,70 @@
+import type { XrayrNode } from "../crd/types.js";
+import { APPLIED_HASH_ANNOTATION, appliedHash, desiredWorkloadEntry, type ValidSpec } from "./workloadentry.js";
+
+const node: XrayrNode = {
+  metadata: { name: "jp-tokyo-01", namespace: "airport-prod", uid: "uid-1", generation: 3 },
+  spec: { address: "203.0.114.7", country: "jp" },
+};
+const spec: ValidSpec = { address: "203.0.114.7", country: "jp", version: "v2", labels: { tier: "gold" }, locality: "ap-northeast-1/apne1-az1" };
+const opts = { appLabel: "xrayr", serviceAccount: "xrayr-vm" };
+
+describe("desiredWorkloadEntry", () => {
+  const entry = desiredWorkloadEntry(node, spec, opts);
+
+  test("names, places and addresses the entry after the node", () => {
+    expect(entry.apiVersion).toBe("networking.istio.io/v1");
+    expect(entry.kind).toBe("WorkloadEntry");
+    expect(entry.metadata.name).toBe("jp-tokyo-01");
+    expect(entry.metadata.namespace).toBe("airport-prod");
+    expect(entry.spec.address).toBe("203.0.114.7");
+    expect(entry.spec.serviceAccount).toBe("xrayr-vm");
+    expect(entry.spec.locality).toBe("ap-northeast-1/apne1-az1");
+  });
+
+  test("workload labels: operator's keys win over the node's extra labels", () => {
+    expect(entry.spec.labels).toEqual({
+      app: "xrayr",
+      country: "jp",
+      "security.istio.io/tlsMode": "disabled",
+      tier: "gold",
+      version: "v2",
+    });
+  });
+
+  test("metadata marks ownership and plaintext, and never the auto-registration keys", () => {
+    const labels = entry.metadata.labels ?? {};
+    expect(labels["app.kubernetes.io/managed-by"]).toBe("xrayr-mesh-operator");
+    expect(labels["security.istio.io/tlsMode"]).toBe("disabled");
+    for (const forbidden of ["istio.io/autoRegistrationGroup", "istio.io/workloadController", "proxy.istio.io/health-checks-enabled"]) {
+      expect(labels).not.toHaveProperty([forbidden]);
+      expect(entry.metadata.annotations ?? {}).not.toHaveProperty([forbidden]);
+    }
+  });
+
+  test("is controlled by the node, so the garbage collector removes it with the node", () => {
+    expect(entry.metadata.ownerReferences).toEqual([
+      { apiVersion: "mesh.sigma.io/v1alpha1", kind: "XrayrNode", name: "jp-tokyo-01", uid: "uid-1", controller: true, blockOwnerDeletion: true },
+    ]);
+  });
+
+  test("optional fields stay unset when not asked for", () => {
+    const bare = desiredWorkloadEntry(node, { address: "2001:4860::8888", country: "us", version: "v1" }, { appLabel: "xrayr", serviceAccount: "" });
+    expect(bare.spec).not.toHaveProperty("serviceAccount");
+    expect(bare.spec).not.toHaveProperty("locality");
+  });
+
+  test("the applied hash is stable and changes with any applied field", () => {
+    expect(entry.metadata.annotations?.[APPLIED_HASH_ANNOTATION]).toBe(appliedHash(entry));
+    expect(desiredWorkloadEntry(node, spec, opts).metadata.annotations).toEqual(entry.metadata.annotations);
+    const moved = desiredWorkloadEntry(node, { ...spec, address: "203.0.114.8" }, opts);
+    const relabelled = desiredWorkloadEntry(node, { ...spec, labels: {} }, opts);
+    const hashes = new Set([entry, moved, relabelled].map((e) => e.metadata.annotations?.[APPLIED_HASH_ANNOTATION]));
+    expect(hashes.size).toBe(3);
+  });
+
+  test("label order does not change the hash", () => {
+    const a = desiredWorkloadEntry(node, { ...spec, labels: { a: "1", b: "2" } }, opts);
+    const b = desiredWorkloadEntry(node, { ...spec, labels: { b: "2", a: "1" } }, opts);
+    expect(a.metadata.annotations).toEqual(b.metadata.annotations);
+  });
+});

@@ -1,0 +1,87 @@
+// Desired state: what the WorkloadEntry for one valid XrayrNode must look like. Pure.
+import { createHash } from "node:crypto";
+import { API_VERSION, KIND, type XrayrNode } from "../crd/types.js";
+import { WE_API_VERSION, WE_KIND, type WorkloadEntry } from "../istio/workloadentry.js";
+
+/** The value of app.kubernetes.io/managed-by on every entry we write, and our field manager. */
+export const MANAGER = "xrayr-mesh-operator";
+export const MANAGED_BY_LABEL = "app.kubernetes.io/managed-by";
+/** Records which desired state was last applied, so keys we dropped are noticed and removed. */
+export const APPLIED_HASH_ANNOTATION = "mesh.sigma.io/applied-hash";
+export const NODE_LABEL = "mesh.sigma.io/xrayr-node";
+// Plaintext VPS: no mesh client may try mTLS towards it. Istio reads this from the entry's labels.
+const TLS_MODE_LABEL = "security.istio.io/tlsMode";
+
+export interface EntryOptions {
+  /** Value of the `app` label; becomes Istio's source_app / canonical service. */
+  appLabel: string;
+  /** WorkloadEntry.spec.serviceAccount; empty string leaves it unset. */
+  serviceAccount: string;
+}
+
+/** A spec that has passed validation, with defaults filled in. */
+export interface ValidSpec {
+  address: string;
+  country: string;
+  version: string;
+  vpsId?: string | undefined;
+  labels?: Record<string, string> | undefined;
+  locality?: string | undefined;
+}
+
+export function desiredWorkloadEntry(node: XrayrNode, spec: ValidSpec, opts: EntryOptions): WorkloadEntry {
+  const name = required(node.metadata.name, "metadata.name");
+  const uid = required(node.metadata.uid, "metadata.uid");
+  const workloadLabels: Record<string, string> = {
+    ...spec.labels,
+    app: opts.appLabel,
+    version: spec.version,
+    country: spec.country,
+    [TLS_MODE_LABEL]: "disabled",
+  };
+  const entrySpec: WorkloadEntry["spec"] = { address: spec.address, labels: sortKeys(workloadLabels) };
+  if (opts.serviceAccount !== "") entrySpec.serviceAccount = opts.serviceAccount;
+  if (spec.locality !== undefined) entrySpec.locality = spec.locality;
+
+  const metaLabels: Record<string, string> = {
+    [MANAGED_BY_LABEL]: MANAGER,
+    [TLS_MODE_LABEL]: "disabled",
+    [NODE_LABEL]: name,
+    app: opts.appLabel,
+    country: spec.country,
+  };
+  const entry: WorkloadEntry = {
+    apiVersion: WE_API_VERSION,
+    kind: WE_KIND,
+    metadata: {
+      name,
+      namespace: required(node.metadata.namespace, "metadata.namespace"),
+      labels: sortKeys(metaLabels),
+      ownerReferences: [
+        { apiVersion: API_VERSION, kind: KIND, name, uid, controller: true, blockOwnerDeletion: true },
+      ],
+    },
+    spec: entrySpec,
+  };
+  entry.metadata.annotations = { [APPLIED_HASH_ANNOTATION]: appliedHash(entry) };
+  return entry;
+}
+
+/** A short, stable digest of everything we apply except the digest itself. */
+export function appliedHash(entry: WorkloadEntry): string {
+  const { annotations: _ignored, ...meta } = entry.metadata;
+  const canonical = JSON.stringify({ meta, spec: entry.spec }, (_k, v: unknown) =>
+    v !== null && typeof v === "object" && !Array.isArray(v) ? sortKeys(v as Record<string, unknown>) : v,
+  );
+  return createHash("sha256").update(canonical).digest("hex").slice(0, 16);
+}
+
+function sortKeys<T>(obj: Record<string, T>): Record<string, T> {
+  return Object.fromEntries(Object.entries(obj).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
+}
+
+function required<T>(value: T | undefined, field: string): T {
+  // Objects from the API server always carry these; a missing one is a programming error.
+  if (value === undefined) throw new Error(`XrayrNode has no ${field}`);
+  return value;
+}

@@ -1,0 +1,61 @@
+// Prometheus metrics for the operator. Label values are bounded sets (results, verbs,
+// resources, countries); object names never become labels.
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
+
+export class OperatorMetrics {
+  readonly registry = new Registry();
+  readonly reconciles = new Counter({
+    name: "xrayr_mesh_reconcile_total",
+    help: "Reconciles of XrayrNodes by result (the Ready reason, or error)",
+    labelNames: ["result"] as const,
+    registers: [this.registry],
+  });
+  readonly reconcileDuration = new Histogram({
+    name: "xrayr_mesh_reconcile_duration_seconds",
+    help: "Time to reconcile one XrayrNode, API calls included",
+    buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+    registers: [this.registry],
+  });
+  readonly queueDepth = new Gauge({
+    name: "xrayr_mesh_workqueue_depth",
+    help: "Keys waiting in the work queue",
+    registers: [this.registry],
+  });
+  readonly retries = new Counter({
+    name: "xrayr_mesh_workqueue_retries_total",
+    help: "Keys requeued with backoff after a failed reconcile",
+    registers: [this.registry],
+  });
+  readonly entries = new Gauge({
+    name: "xrayr_mesh_workload_entries",
+    help: "WorkloadEntries managed by this operator, by country",
+    labelNames: ["country"] as const,
+    registers: [this.registry],
+  });
+  readonly conflicts = new Gauge({
+    name: "xrayr_mesh_address_conflicts",
+    help: "XrayrNodes refused because an older node holds their address",
+    registers: [this.registry],
+  });
+  readonly leader = new Gauge({
+    name: "xrayr_mesh_leader",
+    help: "1 while this replica holds the leader lease",
+    registers: [this.registry],
+  });
+  readonly informerRestarts = new Counter({
+    name: "xrayr_mesh_informer_restarts_total",
+    help: "Informer restarts after a watch or list failure, by resource",
+    labelNames: ["resource"] as const,
+    registers: [this.registry],
+  });
+  readonly writes = new Counter({
+    name: "xrayr_mesh_kube_writes_total",
+    help: "Write requests this replica sent to the API server, by verb, resource and outcome",
+    labelNames: ["verb", "resource", "outcome"] as const,
+    registers: [this.registry],
+  });
+
+  constructor() {
+    collectDefaultMetrics({ register: this.registry, prefix: "xrayr_mesh_" });
+  }
+}

@@ -1,0 +1,140 @@
+// Reconcile one XrayrNode: read it and its entry from the informer caches (never from the
+// event, so every pass is idempotent), validate, plan, carry the plan out, and report.
+import type { Logger } from "pino";
+import type { XrayrNode } from "../crd/types.js";
+import type { EntryOptions } from "../desired/workloadentry.js";
+import type { WorkloadEntry } from "../istio/workloadentry.js";
+import type { Claim } from "../plan/claims.js";
+import { planNode, type Plan, type Validation, type Verdict } from "../plan/plan.js";
+import { apiMessage, type Writer } from "../apply/writer.js";
+import { nextStatus, readyCondition, sameStatus } from "../status/conditions.js";
+
+/** What the reconciler needs of an informer cache. */
+export interface Store<T> {
+  get(name: string, namespace?: string): T | undefined;
+  list(): T[];
+}
+
+export interface ReconcileResult {
+  requeueAfter?: number;
+}
+
+export interface ReconcilerDeps {
+  nodes: Store<XrayrNode>;
+  entries: Store<WorkloadEntry>;
+  writer: Writer;
+  options: EntryOptions;
+  /** Schema and address policy together; see validateNode. */
+  validate: (node: XrayrNode) => Validation;
+  log: Logger;
+  onVerdict?: (key: string, verdict: Verdict | undefined) => void;
+  now?: () => Date;
+}
+
+// A deleted-then-recreated name leaves an entry the garbage collector has not removed yet;
+// we delete it ourselves and look again shortly.
+const STALE_ENTRY_RECHECK_MS = 500;
+
+export class XrayrNodeReconciler {
+  // Informer objects are replaced on every change, so object identity is a safe memo key:
+  // each node is validated once per version, not once per peer's reconcile.
+  private readonly validations = new WeakMap<XrayrNode, Validation>();
+  private readonly now: () => Date;
+
+  constructor(private readonly deps: ReconcilerDeps) {
+    this.now = deps.now ?? (() => new Date());
+  }
+
+  async reconcile(key: string): Promise<ReconcileResult | undefined> {
+    const [namespace, name] = splitKey(key);
+    const node = this.deps.nodes.get(name, namespace);
+    if (node === undefined || node.metadata.deletionTimestamp !== undefined) {
+      // Gone: the garbage collector removes its entry; nothing of ours to report.
+      this.deps.onVerdict?.(key, undefined);
+      return undefined;
+    }
+    const log = this.deps.log.child({ namespace, name });
+    const plan = planNode({
+      node,
+      validation: this.validation(node),
+      claims: this.claims(),
+      live: this.deps.entries.get(name, namespace),
+      options: this.deps.options,
+    });
+
+    let verdict = plan.verdict;
+    let failure: Error | undefined;
+    try {
+      await this.carryOut(plan, log);
+    } catch (err) {
+      failure = err instanceof Error ? err : new Error(String(err));
+      verdict = {
+        ready: false,
+        reason: "ApplyFailed",
+        message: `writing WorkloadEntry ${namespace}/${name} failed: ${apiMessage(err)}; retrying with backoff`,
+      };
+    }
+    this.deps.onVerdict?.(key, verdict);
+    if (verdict === undefined) return { requeueAfter: STALE_ENTRY_RECHECK_MS };
+    await this.report(node, verdict, plan.entryName, log);
+    if (failure !== undefined) throw failure;
+    return undefined;
+  }
+
+  /** Memoised schema + policy verdict for one version of a node. */
+  validation(node: XrayrNode): Validation {
+    let v = this.validations.get(node);
+    if (v === undefined) {
+      v = this.deps.validate(node);
+      this.validations.set(node, v);
+    }
+    return v;
+  }
+
+  private claims(): Claim[] {
+    const claims: Claim[] = [];
+    for (const n of this.deps.nodes.list()) {
+      if (n.metadata.deletionTimestamp !== undefined) continue;
+      const v = this.validation(n);
+      if (!v.ok) continue;
+      claims.push({ name: n.metadata.name ?? "", address: v.spec.address, createdAt: String(n.metadata.creationTimestamp ?? "") });
+    }
+    return claims;
+  }
+
+  private async carryOut({ action }: Plan, log: Logger): Promise<void> {
+    switch (action.kind) {
+      case "none":
+        return;
+      case "apply":
+        await this.deps.writer.applyEntry(action.entry);
+        log.info({ why: action.why, address: action.entry.spec.address }, "workload entry applied");
+        return;
+      case "delete":
+        await this.deps.writer.deleteEntry(action.namespace, action.name, action.uid);
+        log.info({ why: action.why }, "workload entry deleted");
+        return;
+    }
+  }
+
+  private async report(node: XrayrNode, verdict: Verdict, entryName: string | undefined, log: Logger): Promise<void> {
+    const previous = readyCondition(node.status);
+    const next = nextStatus(node.status, verdict, node.metadata.generation, verdict.ready ? entryName : undefined, this.now());
+    if (sameStatus(node.status, next)) return;
+    await this.deps.writer.patchNodeStatus(node, next);
+    if (previous?.reason !== verdict.reason) {
+      log.info({ ready: verdict.ready, reason: verdict.reason, detail: verdict.message }, "ready condition changed");
+      try {
+        await this.deps.writer.recordEvent(node, verdict.ready ? "Normal" : "Warning", verdict.reason, verdict.message);
+      } catch (err) {
+        // An event is a courtesy; failing to record one must not fail the reconcile.
+        log.warn({ err: apiMessage(err) }, "could not record event");
+      }
+    }
+  }
+}
+
+export function splitKey(key: string): [string, string] {
+  const i = key.indexOf("/");
+  return i < 0 ? ["", key] : [key.slice(0, i), key.slice(i + 1)];
+}
