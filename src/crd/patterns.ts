@@ -1,0 +1,63 @@
+// The one place where the XrayrNode syntax rules live. Both src/crd/validate.ts (zod, JavaScript
+// RegExp) and src/crd/manifest.ts (CRD OpenAPI `pattern` and CEL `matches()`, both Go RE2) use
+// these strings, so every pattern here must mean the same thing in both engines: anchored with
+// ^...$, no lookaround, no backreferences, no flags, only ASCII classes and bounded repetition.
+// (In RE2 and in a JavaScript RegExp without the `m` flag, `$` matches only at the very end.)
+
+/** Kubernetes DNS-1123 label (IsDNS1123Label): the object name, which becomes the WorkloadEntry name. */
+export const DNS1123_LABEL_PATTERN = "^[a-z0-9]([-a-z0-9]*[a-z0-9])?$";
+export const DNS1123_LABEL_MAX_LENGTH = 63;
+
+/**
+ * A non-empty Kubernetes label value (IsValidLabelValue minus the empty string), max 63 characters.
+ * The length bound is built into the pattern so a single regex carries the whole rule.
+ */
+export const LABEL_VALUE_NONEMPTY_PATTERN = "^[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$";
+/** A Kubernetes label value, which may be empty (IsValidLabelValue), max 63 characters. */
+export const LABEL_VALUE_PATTERN = "^([A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?)?$";
+export const LABEL_VALUE_MAX_LENGTH = 63;
+
+/**
+ * A Kubernetes qualified name (IsQualifiedName), the syntax of a label key: an optional
+ * DNS-1123 subdomain prefix and "/", then a name of at most 63 characters (bounded in the
+ * pattern). The prefix's own limit of 253 characters cannot be said in the regex; see
+ * QUALIFIED_NAME_PREFIX_MAX_LENGTH.
+ */
+export const QUALIFIED_NAME_PATTERN =
+  "^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$";
+export const QUALIFIED_NAME_PREFIX_MAX_LENGTH = 253;
+/** 253 (prefix) + 1 ("/") + 63 (name). */
+export const QUALIFIED_NAME_MAX_LENGTH = 317;
+
+/**
+ * Label keys the operator writes on the WorkloadEntry itself, so a user may not set them:
+ * `app`, `version`, `country`, `app.kubernetes.io/managed-by`, and every key whose prefix is
+ * `istio.io` or ends in `.istio.io` (istio.io/, security.istio.io/, service.istio.io/,
+ * networking.istio.io/, topology.istio.io/, ...). Istio gives meaning to all of those, so we
+ * refuse the whole family rather than the three named prefixes only.
+ */
+export const RESERVED_LABEL_KEY_PATTERN = "^(app|version|country|app\\.kubernetes\\.io/managed-by|([^/]*\\.)?istio\\.io/.*)$";
+export const RESERVED_LABEL_KEYS_TEXT =
+  "app, version, country, app.kubernetes.io/managed-by, and any key with prefix istio.io/ or *.istio.io/";
+export const MAX_LABELS = 32;
+
+/**
+ * Istio locality: region[/zone[/subzone]]; each segment a non-empty label value.
+ */
+export const LOCALITY_PATTERN =
+  "^[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?(/[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?){0,2}$";
+/** 3 segments of 63 plus 2 slashes. */
+export const LOCALITY_MAX_LENGTH = 191;
+
+/**
+ * Longest IP literal that can still parse: an IPv6 address with an embedded IPv4 tail,
+ * "ffff:ffff:ffff:ffff:ffff:ffff:255.255.255.255" (45). The longest canonical form is 39.
+ * The CRD uses this as maxLength for spec.address, which also bounds the CEL cost.
+ */
+export const ADDRESS_MAX_LENGTH = 45;
+
+export const DEFAULT_VERSION = "v1";
+
+export function regex(pattern: string): RegExp {
+  return new RegExp(pattern);
+}
