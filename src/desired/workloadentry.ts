@@ -1,6 +1,7 @@
 // Desired state: what the WorkloadEntry for one valid XrayrNode must look like. Pure.
 import { createHash } from "node:crypto";
 import { API_VERSION, KIND, type XrayrNode } from "../crd/types.js";
+import type { ValidXrayrNodeSpec } from "../crd/validate.js";
 import { WE_API_VERSION, WE_KIND, type WorkloadEntry } from "../istio/workloadentry.js";
 
 /** The value of app.kubernetes.io/managed-by on every entry we write, and our field manager. */
@@ -20,14 +21,7 @@ export interface EntryOptions {
 }
 
 /** A spec that has passed validation, with defaults filled in. */
-export interface ValidSpec {
-  address: string;
-  country: string;
-  version: string;
-  vpsId?: string | undefined;
-  labels?: Record<string, string> | undefined;
-  locality?: string | undefined;
-}
+export type ValidSpec = ValidXrayrNodeSpec;
 
 export function desiredWorkloadEntry(node: XrayrNode, spec: ValidSpec, opts: EntryOptions): WorkloadEntry {
   const name = required(node.metadata.name, "metadata.name");

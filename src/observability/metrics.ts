@@ -4,6 +4,8 @@ import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom
 
 export class OperatorMetrics {
   readonly registry = new Registry();
+  /** Countries of the entries this operator manages, read at scrape time. */
+  managedEntryCountries: () => Iterable<string> = () => [];
   readonly reconciles = new Counter({
     name: "xrayr_mesh_reconcile_total",
     help: "Reconciles of XrayrNodes by result (the Ready reason, or error)",
@@ -31,6 +33,10 @@ export class OperatorMetrics {
     help: "WorkloadEntries managed by this operator, by country",
     labelNames: ["country"] as const,
     registers: [this.registry],
+    collect: () => {
+      this.entries.reset();
+      for (const country of this.managedEntryCountries()) this.entries.inc({ country });
+    },
   });
   readonly conflicts = new Gauge({
     name: "xrayr_mesh_address_conflicts",

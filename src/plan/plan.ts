@@ -10,16 +10,12 @@ import {
   type EntryOptions,
   type ValidSpec,
 } from "../desired/workloadentry.js";
+import type { ValidationIssue } from "../crd/validate.js";
 import type { WorkloadEntry } from "../istio/workloadentry.js";
 import { claimWinner, type Claim } from "./claims.js";
 
-export interface SpecIssue {
-  field: string;
-  value: unknown;
-  message: string;
-}
-
-export type Validation = { ok: true; spec: ValidSpec } | { ok: false; issues: SpecIssue[] };
+/** Schema and address-policy verdict on one node; see reconcile/validate-node.ts. */
+export type Validation = { ok: true; spec: ValidSpec } | { ok: false; issues: ValidationIssue[] };
 
 export type EntryAction =
   | { kind: "none" }

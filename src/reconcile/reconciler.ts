@@ -1,6 +1,7 @@
 // Reconcile one XrayrNode: read it and its entry from the informer caches (never from the
 // event, so every pass is idempotent), validate, plan, carry the plan out, and report.
 import type { Logger } from "pino";
+import { splitKey } from "../controller/keys.js";
 import type { XrayrNode } from "../crd/types.js";
 import type { EntryOptions } from "../desired/workloadentry.js";
 import type { WorkloadEntry } from "../istio/workloadentry.js";
@@ -12,7 +13,7 @@ import { nextStatus, readyCondition, sameStatus } from "../status/conditions.js"
 /** What the reconciler needs of an informer cache. */
 export interface Store<T> {
   get(name: string, namespace?: string): T | undefined;
-  list(): T[];
+  list(): readonly T[];
 }
 
 export interface ReconcileResult {
@@ -46,7 +47,7 @@ export class XrayrNodeReconciler {
   }
 
   async reconcile(key: string): Promise<ReconcileResult | undefined> {
-    const [namespace, name] = splitKey(key);
+    const { namespace = "", name } = splitKey(key);
     const node = this.deps.nodes.get(name, namespace);
     if (node === undefined || node.metadata.deletionTimestamp !== undefined) {
       // Gone: the garbage collector removes its entry; nothing of ours to report.
@@ -132,9 +133,4 @@ export class XrayrNodeReconciler {
       }
     }
   }
-}
-
-export function splitKey(key: string): [string, string] {
-  const i = key.indexOf("/");
-  return i < 0 ? ["", key] : [key.slice(0, i), key.slice(i + 1)];
 }
