@@ -1,7 +1,45 @@
+# Every target puts node_modules/.bin first on PATH, so Node 24 (the `node` devDependency) runs
+# the recipes, as it does npm scripts.
+export PATH := $(CURDIR)/node_modules/.bin:$(PATH)
+REPORTS := .reports
+E2E_LAB := $(CURDIR)/.lab-e2e
+
+.PHONY: test check unit build e2e e2e-kind crds lab-bins lab-up lab-down demo clean
+
+## test: everything CI runs: lint, typecheck, unit tests, build, e2e against a local lab.
+test:
+	@rm -rf $(REPORTS) && mkdir -p $(REPORTS)
+	$(MAKE) check
+	npm run test:unit -- --json --outputFile=$(REPORTS)/unit.json
+	$(MAKE) build
+	@# The e2e suite starts and stops its own lab; the trap stops it too if jest dies.
+	bash -c 'trap "LAB_DIR=$(E2E_LAB) test/lab/lab-down.sh >/dev/null 2>&1 || true" EXIT; npm run test:e2e -- --json --outputFile=$(REPORTS)/e2e.json'
+	node scripts/test-summary.mjs $(REPORTS)/unit.json $(REPORTS)/e2e.json
+
+check:
+	npm run lint
+	npm run typecheck
+
+unit:
+	npm run test:unit
+
+build:
+	npm run build
+
+## e2e: the e2e suite alone (starts its own lab unless E2E_KUBECONFIG points at a cluster).
+e2e: build
+	npm run test:e2e
+
+## e2e-kind: the same suite against a kind cluster (needs Docker; see docs/testing.md).
+e2e-kind: build
+	test/e2e/kind.sh
+
+## crds: regenerate deploy/crds from src/crd/manifest.ts.
+crds:
+	npm run crds
+
 # Lab: a real control plane on loopback (etcd, kube-apiserver, kube-controller-manager) built
 # from Go modules; see test/lab/. State in .lab/ (override with LAB_DIR=...).
-.PHONY: lab-bins lab-up lab-down
-
 lab-bins:
 	test/lab/build.sh etcd && test/lab/build.sh kube
 
@@ -10,3 +48,10 @@ lab-up:
 
 lab-down:
 	test/lab/lab-down.sh
+
+clean:
+	rm -rf dist $(REPORTS)
+
+## demo: the main job on the local lab: operator + sample fleet; leaves the lab running.
+demo:
+	scripts/demo.sh

@@ -1,0 +1,70 @@
+#!/usr/bin/env bash
+# `make demo`: the operator's main job on the local lab. Brings the lab up, runs the operator
+# (as its own ServiceAccount, with the Role from deploy/operator), applies a sample fleet of
+# XrayrNodes, and shows what an operator of the fleet looks at. Leaves everything running;
+# `make lab-down` stops it all.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export PATH=$PWD/node_modules/.bin:$PATH
+export LAB_DIR=${LAB_DIR:-$PWD/.lab}
+# shellcheck source=../test/lab/lib.sh
+source test/lab/lib.sh
+
+[ -x node_modules/.bin/node ] || npm ci --no-audit --no-fund
+test/lab/lab-up.sh >/dev/null
+npm run build --silent
+# shellcheck disable=SC1091
+source "$LAB_DIR/env"
+ns=airport-prod
+
+# The operator runs under its ServiceAccount, not as admin: the demo shows the Role is enough.
+kubectl apply -f deploy/operator/rbac.yaml >/dev/null
+token=$(kubectl -n "$ns" create token xrayr-mesh-operator --duration=24h)
+server=$(kubectl config view --raw -o jsonpath='{.clusters[0].cluster.server}')
+kubectl config view --raw -o jsonpath='{.clusters[0].cluster.certificate-authority-data}' | base64 -d >"$LAB_DIR/ca.crt"
+opkc=$LAB_DIR/operator.kubeconfig
+KUBECONFIG=$opkc kubectl config set-cluster lab --server="$server" --certificate-authority="$LAB_DIR/ca.crt" --embed-certs >/dev/null
+KUBECONFIG=$opkc kubectl config set-credentials operator --token="$token" >/dev/null
+KUBECONFIG=$opkc kubectl config set-context lab --cluster=lab --user=operator --namespace="$ns" >/dev/null
+KUBECONFIG=$opkc kubectl config use-context lab >/dev/null
+
+if ! lab_pid operator >/dev/null 2>&1; then
+  port=$(jq -r '.operatorMetricsPort // empty' "$LAB_DIR/lab.json")
+  port=${port:-18080}
+  printf '%s\n' env "AIRPORT_KUBECONFIG=$opkc" "AIRPORT_NAMESPACE=$ns" "POD_NAME=demo-operator" \
+    "METRICS_ADDR=127.0.0.1:$port" "$PWD/node_modules/.bin/node" "$PWD/dist/cmd/operator.js" >"$LAB_DIR/cmd/operator.args"
+  lab_start operator
+  lab_wait operator 30 "operator ready" curl -fsS "http://127.0.0.1:$port/readyz"
+fi
+
+kubectl apply -f examples/fleet/xrayrnodes.yaml >/dev/null
+want=$(grep -c '^kind: XrayrNode' examples/fleet/xrayrnodes.yaml)
+for _ in $(seq 1 100); do
+  done_=$(kubectl -n "$ns" get xn -o json | jq '[.items[] | select(.status.observedGeneration == .metadata.generation)] | length')
+  [ "$done_" -ge "$want" ] && break
+  sleep 0.2
+done
+
+echo
+echo "== kubectl get xrayrnodes -n $ns   (the fleet, as sigma-api registered it)"
+kubectl -n "$ns" get xn
+echo
+echo "== kubectl get workloadentries -n $ns   (what istiod sees; the owner is the XrayrNode)"
+kubectl -n "$ns" get workloadentries -o custom-columns='NAME:.metadata.name,ADDRESS:.spec.address,APP:.spec.labels.app,COUNTRY:.spec.labels.country,VERSION:.spec.labels.version,OWNER:.metadata.ownerReferences[0].name'
+echo
+echo "== why two nodes have no entry"
+kubectl -n "$ns" get xn -o json | jq -r '.items[] | (.status.conditions // [])[] as $c | select($c.type=="Ready" and $c.status!="True") | "\(.metadata.name): \($c.reason): \($c.message)"'
+echo
+echo "== operator metrics (curl 127.0.0.1:$(sed -n 's/^METRICS_ADDR=127.0.0.1:\(.*\)/\1/p' "$LAB_DIR/cmd/operator.args")/metrics)"
+curl -fsS "http://$(sed -n 's/^METRICS_ADDR=\(.*\)/\1/p' "$LAB_DIR/cmd/operator.args")/metrics" | grep -E '^xrayr_mesh_(workload_entries|address_conflicts|leader|reconcile_total)'
+cat <<EOT
+
+The lab and the operator keep running. Explore:
+  source $LAB_DIR/env
+  kubectl -n $ns get xn                     # the fleet and its Ready column
+  kubectl -n $ns describe xn jp-tokyo-99    # conditions and events
+  kubectl -n $ns delete xn jp-tokyo-01      # retire a VPS: its entry is garbage-collected
+                                            # and jp-tokyo-99 takes over the address
+  tail -f $LAB_DIR/logs/operator.log        # the operator's JSON log
+Stop everything with: make lab-down
+EOT
