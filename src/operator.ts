@@ -14,6 +14,7 @@ import {
   coordinationLeaseLock,
   defaultControllerRateLimiter,
   objectKey,
+  splitKey,
 } from "./controller/index.js";
 import { GROUP, PLURAL, VERSION, type XrayrNode } from "./crd/types.js";
 import { MANAGED_BY_LABEL, MANAGER } from "./desired/workloadentry.js";
@@ -109,7 +110,8 @@ export async function startOperator(config: Config, log: Logger, metrics: Operat
       metrics.reconcileDuration.observe(r.durationSeconds);
       if (r.outcome === "error") {
         metrics.reconciles.inc({ result: "error" });
-        log.warn({ key: r.key, retries: r.retries, err: apiMessage(r.error) }, "reconcile failed; requeued with backoff");
+        const { namespace, name } = splitKey(r.key);
+        log.warn({ namespace, name, retries: r.retries, err: apiMessage(r.error) }, "reconcile failed; requeued with backoff");
       } else {
         metrics.reconciles.inc({ result: r.outcome });
       }

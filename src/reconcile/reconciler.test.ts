@@ -1,0 +1,125 @@
+import { pino } from "pino";
+import type { XrayrNode, XrayrNodeStatus } from "../crd/types.js";
+import type { WorkloadEntry } from "../istio/workloadentry.js";
+import type { Writer } from "../apply/writer.js";
+import { XrayrNodeReconciler, type Store } from "./reconciler.js";
+import { validateNode } from "./validate-node.js";
+
+class MapStore<T extends { metadata: { name?: string; namespace?: string } }> implements Store<T> {
+  readonly items = new Map<string, T>();
+  put(o: T): void { this.items.set(`${o.metadata.namespace ?? ""}/${o.metadata.name ?? ""}`, o); }
+  get(name: string, namespace?: string): T | undefined { return this.items.get(`${namespace ?? ""}/${name}`); }
+  list(): readonly T[] { return [...this.items.values()]; }
+}
+
+// Records what would be written; the e2e suite proves the same against a real API server.
+class RecordingWriter implements Writer {
+  calls: string[] = [];
+  statuses: XrayrNodeStatus[] = [];
+  failApply: Error | undefined;
+  applyEntry(e: WorkloadEntry): Promise<void> {
+    this.calls.push(`apply ${e.metadata.name ?? ""}`);
+    return this.failApply ? Promise.reject(this.failApply) : Promise.resolve();
+  }
+  deleteEntry(_ns: string, name: string): Promise<void> { this.calls.push(`delete ${name}`); return Promise.resolve(); }
+  patchNodeStatus(n: XrayrNode, s: XrayrNodeStatus): Promise<void> {
+    this.calls.push(`status ${n.metadata.name ?? ""}`);
+    this.statuses.push(s);
+    return Promise.resolve();
+  }
+  recordEvent(n: XrayrNode, type: string, reason: string): Promise<void> {
+    this.calls.push(`event ${n.metadata.name ?? ""} ${type} ${reason}`);
+    return Promise.resolve();
+  }
+}
+
+function setup() {
+  const nodes = new MapStore<XrayrNode>();
+  const entries = new MapStore<WorkloadEntry>();
+  const writer = new RecordingWriter();
+  const reconciler = new XrayrNodeReconciler({
+    nodes, entries, writer,
+    options: { appLabel: "xrayr", serviceAccount: "xrayr-vm" },
+    validate: (n) => validateNode(n, "public"),
+    log: pino({ level: "silent" }),
+    now: () => new Date("2026-11-26T12:00:00Z"),
+  });
+  return { nodes, entries, writer, reconciler };
+}
+
+const node = (name: string, address: string): XrayrNode => ({
+  metadata: { name, namespace: "airport-prod", uid: `uid-${name}`, generation: 1, creationTimestamp: "2026-11-01T00:00:00Z" },
+  spec: { address, country: "jp" },
+});
+
+describe("XrayrNodeReconciler", () => {
+  test("a new node: entry applied, status written, a Normal event recorded", async () => {
+    const { nodes, writer, reconciler } = setup();
+    nodes.put(node("jp-01", "45.76.1.1"));
+    await reconciler.reconcile("airport-prod/jp-01");
+    expect(writer.calls).toEqual(["apply jp-01", "status jp-01", "event jp-01 Normal Reconciled"]);
+    expect(writer.statuses[0]).toMatchObject({ observedGeneration: 1, workloadEntry: "jp-01" });
+  });
+
+  test("steady state: no write of any kind", async () => {
+    const { nodes, entries, writer, reconciler } = setup();
+    const n = node("jp-01", "45.76.1.1");
+    nodes.put(n);
+    await reconciler.reconcile("airport-prod/jp-01");
+    // Feed back what the API server would now hold.
+    const applied = structuredClone(await appliedEntry(n));
+    entries.put(applied);
+    nodes.put({ ...n, status: writer.statuses[0] });
+    writer.calls = [];
+    await reconciler.reconcile("airport-prod/jp-01");
+    expect(writer.calls).toEqual([]);
+  });
+
+  test("policy refusal: InvalidSpec, no entry, a Warning event", async () => {
+    const { nodes, writer, reconciler } = setup();
+    nodes.put(node("hk-01", "10.1.2.3"));
+    await reconciler.reconcile("airport-prod/hk-01");
+    expect(writer.calls).toEqual(["status hk-01", "event hk-01 Warning InvalidSpec"]);
+    expect(writer.statuses[0]?.conditions?.[0]?.message).toContain("10.0.0.0/8");
+  });
+
+  test("a failed apply reports ApplyFailed and rethrows so the queue backs off", async () => {
+    const { nodes, writer, reconciler } = setup();
+    nodes.put(node("jp-01", "45.76.1.1"));
+    writer.failApply = new Error("connection refused");
+    await expect(reconciler.reconcile("airport-prod/jp-01")).rejects.toThrow("connection refused");
+    expect(writer.statuses[0]?.conditions?.[0]).toMatchObject({ status: "False", reason: "ApplyFailed" });
+    expect(writer.statuses[0]?.conditions?.[0]?.message).toContain("connection refused");
+  });
+
+  test("a node that is gone or being deleted is left to the garbage collector", async () => {
+    const { nodes, writer, reconciler } = setup();
+    await reconciler.reconcile("airport-prod/missing");
+    nodes.put({ ...node("jp-02", "45.76.1.2"), metadata: { ...node("jp-02", "45.76.1.2").metadata, deletionTimestamp: "2026-11-26T11:00:00Z" } });
+    await reconciler.reconcile("airport-prod/jp-02");
+    expect(writer.calls).toEqual([]);
+  });
+
+  test("validation is computed once per object version, not once per peer", async () => {
+    let calls = 0;
+    const { nodes, entries } = setup();
+    const reconciler = new XrayrNodeReconciler({
+      nodes, entries, writer: new RecordingWriter(),
+      options: { appLabel: "xrayr", serviceAccount: "" },
+      validate: (n) => { calls++; return validateNode(n, "any"); },
+      log: pino({ level: "silent" }),
+    });
+    for (let i = 0; i < 50; i++) nodes.put(node(`n-${i}`, `45.76.2.${i}`));
+    for (let i = 0; i < 50; i++) await reconciler.reconcile(`airport-prod/n-${i}`);
+    expect(calls).toBe(50);
+  });
+});
+
+async function appliedEntry(n: XrayrNode): Promise<WorkloadEntry> {
+  const { desiredWorkloadEntry } = await import("../desired/workloadentry.js");
+  const v = validateNode(n, "public");
+  if (!v.ok) throw new Error("fixture invalid");
+  const e = desiredWorkloadEntry(n, v.spec, { appLabel: "xrayr", serviceAccount: "xrayr-vm" });
+  e.metadata.uid = "entry-uid";
+  return e;
+}
