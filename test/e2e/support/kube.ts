@@ -1,0 +1,206 @@
+// The admin's view of the cluster: typed helpers over client-node's CustomObjectsApi for
+// XrayrNodes and WorkloadEntries, and a kubectl runner for what kubectl says best (auth can-i).
+import { execFile } from "node:child_process";
+import * as k8s from "@kubernetes/client-node";
+import { lab, NAMESPACE } from "./lab.js";
+
+export const NODE_GROUP = "mesh.sigma.io";
+export const NODE_VERSION = "v1alpha1";
+export const NODE_PLURAL = "xrayrnodes";
+export const NODE_API_VERSION = `${NODE_GROUP}/${NODE_VERSION}`;
+export const ENTRY_GROUP = "networking.istio.io";
+export const ENTRY_VERSION = "v1";
+export const ENTRY_PLURAL = "workloadentries";
+
+export interface OwnerRef {
+  apiVersion: string;
+  kind: string;
+  name: string;
+  uid: string;
+  controller?: boolean;
+  blockOwnerDeletion?: boolean;
+}
+
+export interface Meta {
+  name: string;
+  namespace?: string;
+  uid?: string;
+  resourceVersion?: string;
+  generation?: number;
+  creationTimestamp?: string;
+  deletionTimestamp?: string;
+  labels?: Record<string, string>;
+  annotations?: Record<string, string>;
+  ownerReferences?: OwnerRef[];
+}
+
+export interface Condition {
+  type: string;
+  status: string;
+  reason: string;
+  message: string;
+  lastTransitionTime?: string;
+  observedGeneration?: number;
+}
+
+export interface NodeSpec {
+  address: string;
+  country: string;
+  version?: string;
+  vpsId?: string;
+  labels?: Record<string, string>;
+  locality?: string;
+}
+
+export interface XrayrNode {
+  apiVersion: string;
+  kind: string;
+  metadata: Meta;
+  spec: NodeSpec;
+  status?: { observedGeneration?: number; conditions?: Condition[]; workloadEntry?: string };
+}
+
+export interface WorkloadEntry {
+  apiVersion: string;
+  kind: string;
+  metadata: Meta;
+  spec: { address?: string; labels?: Record<string, string>; serviceAccount?: string; locality?: string; [k: string]: unknown };
+}
+
+interface List<T> {
+  metadata: { resourceVersion?: string };
+  items: T[];
+}
+
+/** The HTTP status of a failed API call, if it is one. */
+export function statusOf(err: unknown): number | undefined {
+  return err instanceof k8s.ApiException ? err.code : undefined;
+}
+
+/** The API server's message of a failed call (Status.message), else the error's text. */
+export function messageOf(err: unknown): string {
+  if (err instanceof k8s.ApiException) {
+    const body: unknown = err.body;
+    if (typeof body === "string") {
+      try {
+        const parsed = JSON.parse(body) as { message?: unknown };
+        if (typeof parsed.message === "string") return parsed.message;
+      } catch {
+        return body;
+      }
+    }
+    return `HTTP ${err.code}`;
+  }
+  return err instanceof Error ? err.message : String(err);
+}
+
+const mergePatch = k8s.setHeaderOptions("Content-Type", k8s.PatchStrategy.MergePatch);
+
+/** Typed access for one custom resource in the suite's namespace. */
+class Resource<T> {
+  constructor(
+    private readonly api: k8s.CustomObjectsApi,
+    private readonly group: string,
+    private readonly version: string,
+    private readonly plural: string,
+    readonly namespace: string,
+  ) {}
+
+  private get base() {
+    return { group: this.group, version: this.version, plural: this.plural, namespace: this.namespace };
+  }
+
+  async create(body: unknown, opts: { dryRun?: boolean } = {}): Promise<T> {
+    const r: unknown = await this.api.createNamespacedCustomObject({ ...this.base, body, ...(opts.dryRun === true ? { dryRun: "All" } : {}) });
+    return r as T;
+  }
+
+  async get(name: string): Promise<T> {
+    const r: unknown = await this.api.getNamespacedCustomObject({ ...this.base, name });
+    return r as T;
+  }
+
+  /** The object, or undefined if it does not exist. */
+  async find(name: string): Promise<T | undefined> {
+    try {
+      return await this.get(name);
+    } catch (err) {
+      if (statusOf(err) === 404) return undefined;
+      throw err;
+    }
+  }
+
+  async list(labelSelector?: string): Promise<T[]> {
+    const r: unknown = await this.api.listNamespacedCustomObject({ ...this.base, ...(labelSelector !== undefined ? { labelSelector } : {}) });
+    return (r as List<T>).items;
+  }
+
+  /** JSON merge patch (null deletes a key). */
+  async patch(name: string, body: unknown): Promise<T> {
+    const r: unknown = await this.api.patchNamespacedCustomObject({ ...this.base, name, body }, mergePatch);
+    return r as T;
+  }
+
+  async replace(name: string, body: unknown): Promise<T> {
+    const r: unknown = await this.api.replaceNamespacedCustomObject({ ...this.base, name, body });
+    return r as T;
+  }
+
+  /** Deletes; a missing object is fine. */
+  async delete(name: string): Promise<void> {
+    try {
+      await this.api.deleteNamespacedCustomObject({ ...this.base, name });
+    } catch (err) {
+      if (statusOf(err) !== 404) throw err;
+    }
+  }
+
+  async deleteAll(labelSelector: string): Promise<void> {
+    await this.api.deleteCollectionNamespacedCustomObject({ ...this.base, labelSelector });
+  }
+}
+
+export interface Admin {
+  kc: k8s.KubeConfig;
+  nodes: Resource<XrayrNode>;
+  entries: Resource<WorkloadEntry>;
+  core: k8s.CoreV1Api;
+  coordination: k8s.CoordinationV1Api;
+}
+
+let admin: Admin | undefined;
+
+/** Clients with the lab's admin credentials (system:masters), bound to the suite's namespace. */
+export function adminClient(): Admin {
+  if (admin !== undefined) return admin;
+  const kc = new k8s.KubeConfig();
+  kc.loadFromFile(lab().kubeconfig);
+  const custom = kc.makeApiClient(k8s.CustomObjectsApi);
+  admin = {
+    kc,
+    nodes: new Resource<XrayrNode>(custom, NODE_GROUP, NODE_VERSION, NODE_PLURAL, NAMESPACE),
+    entries: new Resource<WorkloadEntry>(custom, ENTRY_GROUP, ENTRY_VERSION, ENTRY_PLURAL, NAMESPACE),
+    core: kc.makeApiClient(k8s.CoreV1Api),
+    coordination: kc.makeApiClient(k8s.CoordinationV1Api),
+  };
+  return admin;
+}
+
+export interface KubectlResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs the lab's kubectl (admin kubeconfig unless given); never throws on a non-zero exit. */
+export function kubectl(args: string[], opts: { timeoutMs?: number; kubeconfig?: string } = {}): Promise<KubectlResult> {
+  const { kubectl: bin } = lab();
+  const kubeconfig = opts.kubeconfig ?? lab().kubeconfig;
+  const timeoutMs = opts.timeoutMs ?? 30_000;
+  return new Promise((resolve) => {
+    execFile(bin, ["--kubeconfig", kubeconfig, ...args], { timeout: timeoutMs, encoding: "utf8" }, (err, stdout, stderr) => {
+      const code = err === null ? 0 : typeof err.code === "number" ? err.code : -1;
+      resolve({ code, stdout, stderr });
+    });
+  });
+}
