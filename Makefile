@@ -4,7 +4,7 @@ export PATH := $(CURDIR)/node_modules/.bin:$(PATH)
 REPORTS := .reports
 E2E_LAB := $(CURDIR)/.lab-e2e
 
-.PHONY: test check unit build e2e e2e-kind crds lab-bins lab-up lab-down demo clean
+.PHONY: test check unit build e2e test-e2e-only e2e-kind crds lab-bins lab-up lab-down demo clean
 
 ## test: everything CI runs: lint, typecheck, unit tests, build, e2e against a local lab.
 test:
@@ -28,6 +28,11 @@ build:
 
 ## e2e: the e2e suite alone (starts its own lab unless E2E_KUBECONFIG points at a cluster).
 e2e: build
+	npm run test:e2e
+
+## test-e2e-only: the e2e suite against the dist/ already built (no rebuild); E2E_KUBECONFIG=...
+## reuses a running cluster, E2E_KEEP_LAB=1 leaves the suite's own lab up afterwards.
+test-e2e-only:
 	npm run test:e2e
 
 ## e2e-kind: the same suite against a kind cluster (needs Docker; see docs/testing.md).
@@ -55,3 +60,9 @@ clean:
 ## demo: the main job on the local lab: operator + sample fleet; leaves the lab running.
 demo:
 	scripts/demo.sh
+
+## bench-sync: times `xrayr-mesh sync` of 5,000 rows against a bare client creating the same
+## 5,000 XrayrNodes at the same concurrency, on a lab (.lab-bench, started and stopped); not part of make test.
+.PHONY: bench-sync
+bench-sync: build
+	node bench/sync-bench.js

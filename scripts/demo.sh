@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # `make demo`: the operator's main job on the local lab. Brings the lab up, runs the operator
-# (as its own ServiceAccount, with the Role from deploy/operator), applies a sample fleet of
-# XrayrNodes, and shows what an operator of the fleet looks at. Leaves everything running;
+# (as its own ServiceAccount, with the Role from deploy/operator), syncs sigma-api's sample VPS
+# list (examples/fleet/vps.json) with `xrayr-mesh sync`, and shows what an operator of the fleet
+# looks at. Leaves everything running;
 # `make lab-down` stops it all.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -37,23 +38,29 @@ if ! lab_pid operator >/dev/null 2>&1; then
   lab_wait operator 30 "operator ready" curl -fsS "http://127.0.0.1:$port/readyz"
 fi
 
-kubectl apply -f examples/fleet/xrayrnodes.yaml >/dev/null
-want=$(grep -c '^kind: XrayrNode' examples/fleet/xrayrnodes.yaml)
-for _ in $(seq 1 100); do
-  done_=$(kubectl -n "$ns" get xn -o json | jq '[.items[] | select(.status.observedGeneration == .metadata.generation)] | length')
+# sigma-api's VPS list, as its API serves it: 30 active VPS across jp, hk, us, de, plus retired
+# and provisioning rows that must not become nodes. `xrayr-mesh sync` prints its plan and applies it.
+xrayr_mesh() { AIRPORT_KUBECONFIG=$KUBECONFIG AIRPORT_NAMESPACE=$ns node dist/cmd/xrayr-mesh.js "$@"; }
+echo
+echo "== xrayr-mesh sync --from examples/fleet/vps.json --prune   (sigma-api's list -> XrayrNodes)"
+xrayr_mesh sync --from examples/fleet/vps.json --prune
+want=$(jq '[.items[] | select(.status == "active")] | length' examples/fleet/vps.json)
+for _ in $(seq 1 150); do
+  done_=$(kubectl -n "$ns" get xn -l mesh.sigma.io/synced-by=xrayr-mesh-sync -o json |
+    jq '[.items[] | select(.status.observedGeneration == .metadata.generation)] | length')
   [ "$done_" -ge "$want" ] && break
   sleep 0.2
 done
 
 echo
-echo "== kubectl get xrayrnodes -n $ns   (the fleet, as sigma-api registered it)"
+echo "== xrayr-mesh status   (one line a node: ready, reason, entry present)"
+xrayr_mesh status
+echo
+echo "== kubectl get xrayrnodes -n $ns"
 kubectl -n "$ns" get xn
 echo
 echo "== kubectl get workloadentries -n $ns   (what istiod sees; the owner is the XrayrNode)"
 kubectl -n "$ns" get workloadentries -o custom-columns='NAME:.metadata.name,ADDRESS:.spec.address,APP:.spec.labels.app,COUNTRY:.spec.labels.country,VERSION:.spec.labels.version,OWNER:.metadata.ownerReferences[0].name'
-echo
-echo "== why two nodes have no entry"
-kubectl -n "$ns" get xn -o json | jq -r '.items[] | (.status.conditions // [])[] as $c | select($c.type=="Ready" and $c.status!="True") | "\(.metadata.name): \($c.reason): \($c.message)"'
 echo
 echo "== operator metrics (curl 127.0.0.1:$(sed -n 's/^METRICS_ADDR=127.0.0.1:\(.*\)/\1/p' "$LAB_DIR/cmd/operator.args")/metrics)"
 curl -fsS "http://$(sed -n 's/^METRICS_ADDR=\(.*\)/\1/p' "$LAB_DIR/cmd/operator.args")/metrics" | grep -E '^xrayr_mesh_(workload_entries|address_conflicts|leader|reconcile_total)'
@@ -61,10 +68,13 @@ cat <<EOT
 
 The lab and the operator keep running. Explore:
   source $LAB_DIR/env
-  kubectl -n $ns get xn                     # the fleet and its Ready column
-  kubectl -n $ns describe xn jp-tokyo-99    # conditions and events
-  kubectl -n $ns delete xn jp-tokyo-01      # retire a VPS: its entry is garbage-collected
-                                            # and jp-tokyo-99 takes over the address
-  tail -f $LAB_DIR/logs/operator.log        # the operator's JSON log
+  kubectl -n $ns get xn                       # the fleet and its Ready column
+  kubectl -n $ns describe xn jp-tokyo-01-1001 # conditions and events
+  alias xrayr-mesh="AIRPORT_KUBECONFIG=\$KUBECONFIG $PWD/node_modules/.bin/node $PWD/dist/cmd/xrayr-mesh.js"
+  xrayr-mesh status --country jp -o wide      # the fleet CLI
+  xrayr-mesh retire jp-tokyo-01-1001          # retire a VPS: its entry is garbage-collected
+  xrayr-mesh sync --from examples/fleet/vps.json --prune   # sigma-api's list again: puts it back
+  xrayr-mesh doctor                           # what attribution still lacks here (istiod, Xboard)
+  tail -f $LAB_DIR/logs/operator.log          # the operator's JSON log
 Stop everything with: make lab-down
 EOT

@@ -66,22 +66,23 @@ function describeType(v: unknown): string {
 export const LABEL_VALUE_RULE_TEXT =
   "at most 63 characters, alphanumerics plus '-', '_' and '.', starting and ending with an alphanumeric";
 
-export function addressProblem(s: string): string | undefined {
+/** `field` names the value in the message (the fleet CLI passes its own column names). */
+export function addressProblem(s: string, field = "spec.address"): string | undefined {
   if (s.length > ADDRESS_MAX_LENGTH) {
-    return `spec.address ${q(s)} is too long (${s.length} characters; an IP address has at most ${ADDRESS_MAX_LENGTH}).`;
+    return `${field} ${q(s)} is too long (${s.length} characters; an IP address has at most ${ADDRESS_MAX_LENGTH}).`;
   }
   const r = parseAddress(s);
-  return r.ok ? undefined : `spec.address ${q(s)} ${r.reason}.`;
+  return r.ok ? undefined : `${field} ${q(s)} ${r.reason}.`;
 }
 
-export function countryProblem(s: string): string | undefined {
+export function countryProblem(s: string, field = "spec.country"): string | undefined {
   if (COUNTRY_CODE_SET.has(s)) return undefined;
   const lower = s.toLowerCase();
   let hint = "";
   if (lower === "uk") hint = ` (the ISO code for the United Kingdom is "gb")`;
   else if (lower === "eu") hint = ` ("eu" is not a country)`;
   else if (COUNTRY_CODE_SET.has(lower)) hint = ` (write it in lower case: ${JSON.stringify(lower)})`;
-  return `spec.country ${q(s)} is not an officially assigned ISO 3166-1 alpha-2 country code in lower case, e.g. "de"${hint}.`;
+  return `${field} ${q(s)} is not an officially assigned ISO 3166-1 alpha-2 country code in lower case, e.g. "de"${hint}.`;
 }
 
 export function labelValueProblem(field: string, s: string, allowEmpty: boolean): string | undefined {
@@ -176,8 +177,8 @@ function pruneNulls(v: unknown): unknown {
 
 const specObject = z.object(
   {
-    address: stringField("spec.address").superRefine(check(addressProblem)),
-    country: stringField("spec.country").superRefine(check(countryProblem)),
+    address: stringField("spec.address").superRefine(check((s) => addressProblem(s))),
+    country: stringField("spec.country").superRefine(check((s) => countryProblem(s))),
     version: stringField("spec.version")
       .superRefine(check((s) => labelValueProblem("spec.version", s, false)))
       .default(DEFAULT_VERSION),

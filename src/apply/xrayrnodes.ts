@@ -1,0 +1,81 @@
+// The fleet CLI's writes to XrayrNodes (the operator itself never writes them): server-side
+// apply under a named field manager, and delete guarded by uid. Transient failures (429, 5xx,
+// connection errors) are retried a few times with backoff; anything else is the caller's.
+import * as k8s from "@kubernetes/client-node";
+import { GROUP, PLURAL, VERSION, type XrayrNode } from "../crd/types.js";
+import { statusCode } from "./writer.js";
+
+const ssa = k8s.setHeaderOptions("Content-Type", k8s.PatchStrategy.ServerSideApply);
+
+export interface RetryOptions {
+  attempts: number;
+  baseDelayMs: number;
+}
+
+const DEFAULT_RETRY: RetryOptions = { attempts: 4, baseDelayMs: 200 };
+
+export function isTransient(err: unknown): boolean {
+  const code = statusCode(err);
+  if (code !== undefined) return code === 429 || code >= 500;
+  const netCode = (err as { code?: unknown }).code;
+  const text = err instanceof Error ? `${err.message} ${typeof netCode === "string" ? netCode : ""}` : String(err);
+  return /ECONNRESET|ECONNREFUSED|ETIMEDOUT|EPIPE|socket hang up|other side closed|fetch failed/i.test(text);
+}
+
+export async function withRetry<T>(call: () => Promise<T>, opts: RetryOptions = DEFAULT_RETRY): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await call();
+    } catch (err) {
+      if (attempt >= opts.attempts || !isTransient(err)) throw err;
+      await new Promise((r) => setTimeout(r, opts.baseDelayMs * 2 ** (attempt - 1)));
+    }
+  }
+}
+
+export class XrayrNodeClient {
+  private readonly custom: k8s.CustomObjectsApi;
+
+  constructor(
+    kc: k8s.KubeConfig,
+    readonly namespace: string,
+  ) {
+    this.custom = kc.makeApiClient(k8s.CustomObjectsApi);
+  }
+
+  private get base() {
+    return { group: GROUP, version: VERSION, plural: PLURAL, namespace: this.namespace };
+  }
+
+  async list(labelSelector?: string): Promise<XrayrNode[]> {
+    const r = (await withRetry(() =>
+      this.custom.listNamespacedCustomObject({ ...this.base, ...(labelSelector !== undefined ? { labelSelector } : {}) }),
+    )) as { items: XrayrNode[] };
+    return r.items;
+  }
+
+  /** Server-side apply of the whole object as `manager`; `force` takes over fields others own. */
+  async apply(node: XrayrNode, manager: string, { force = true }: { force?: boolean } = {}): Promise<XrayrNode> {
+    const name = node.metadata.name ?? "";
+    const r: unknown = await withRetry(() =>
+      this.custom.patchNamespacedCustomObject({ ...this.base, name, body: node, fieldManager: manager, force }, ssa),
+    );
+    return r as XrayrNode;
+  }
+
+  /**
+   * Deletes the node; with `uid`, only if it is still that object. Returns false if it was
+   * already gone.
+   */
+  async delete(name: string, uid?: string): Promise<boolean> {
+    try {
+      await withRetry(() =>
+        this.custom.deleteNamespacedCustomObject({ ...this.base, name, ...(uid !== undefined && uid !== "" ? { body: { preconditions: { uid } } } : {}) }),
+      );
+      return true;
+    } catch (err) {
+      if (statusCode(err) === 404) return false;
+      throw err;
+    }
+  }
+}

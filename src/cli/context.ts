@@ -1,0 +1,43 @@
+// The global flags every command shares: which cluster (--kubeconfig / AIRPORT_KUBECONFIG,
+// else KUBECONFIG or in-cluster) and which namespace (--namespace / AIRPORT_NAMESPACE).
+import { existsSync } from "node:fs";
+import * as k8s from "@kubernetes/client-node";
+import { nameProblem } from "../crd/validate.js";
+import { CliError } from "./errors.js";
+
+export const DEFAULT_NAMESPACE = "airport-prod";
+
+export interface GlobalOptions {
+  kubeconfig?: string;
+  namespace: string;
+}
+
+export interface Context {
+  kc: k8s.KubeConfig;
+  namespace: string;
+  /** The API server URL, for messages. */
+  server: string;
+}
+
+export function loadContext(opts: GlobalOptions): Context {
+  const ns = opts.namespace;
+  if (nameProblem(ns) !== undefined) throw new CliError(`--namespace ${JSON.stringify(ns)} is not a namespace name (a DNS-1123 label).`);
+  const kc = new k8s.KubeConfig();
+  const file = opts.kubeconfig !== undefined && opts.kubeconfig !== "" ? opts.kubeconfig : undefined;
+  try {
+    if (file !== undefined) {
+      if (!existsSync(file)) throw new CliError(`kubeconfig ${file} does not exist (from --kubeconfig or AIRPORT_KUBECONFIG).`);
+      kc.loadFromFile(file);
+    } else {
+      kc.loadFromDefault();
+    }
+  } catch (err) {
+    if (err instanceof CliError) throw err;
+    throw new CliError(`cannot load the kubeconfig${file !== undefined ? ` ${file}` : ""}: ${err instanceof Error ? err.message : String(err)}.`);
+  }
+  const cluster = kc.getCurrentCluster();
+  if (cluster === null) {
+    throw new CliError("no cluster configured: pass --kubeconfig FILE or set AIRPORT_KUBECONFIG (or KUBECONFIG).");
+  }
+  return { kc, namespace: ns, server: cluster.server };
+}

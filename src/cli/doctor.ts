@@ -1,0 +1,85 @@
+// xrayr-mesh doctor: reads what attribution depends on from the live cluster, runs the checks
+// of src/doctor/checks.ts and prints pass / warn / fail with the fix for each. Exit status 1
+// when any check fails.
+import * as k8s from "@kubernetes/client-node";
+import { statusCode } from "../apply/writer.js";
+import { XrayrNodeClient } from "../apply/xrayrnodes.js";
+import { runChecks, type DoctorFacts, type Fact, type IstioResource } from "../doctor/checks.js";
+import { WE_GROUP, WE_VERSION, type WorkloadEntry } from "../istio/workloadentry.js";
+import type { Context } from "./context.js";
+import { describeError } from "./errors.js";
+import { table } from "./output.js";
+
+export interface DoctorOptions {
+  output: "table" | "json";
+  xboardSelector: string;
+  xboardService: string;
+  istioNamespace: string;
+  leaseName: string;
+}
+
+async function fact<T>(read: () => Promise<T>, server: string, ifNotFound?: () => T): Promise<Fact<T>> {
+  try {
+    return { ok: true, value: await read() };
+  } catch (err) {
+    if (statusCode(err) === 404 && ifNotFound !== undefined) return { ok: true, value: ifNotFound() };
+    return { ok: false, error: describeError(err, server) };
+  }
+}
+
+export async function gatherFacts(ctx: Context, opts: DoctorOptions): Promise<DoctorFacts> {
+  const ns = ctx.namespace;
+  const ext = ctx.kc.makeApiClient(k8s.ApiextensionsV1Api);
+  const core = ctx.kc.makeApiClient(k8s.CoreV1Api);
+  const apps = ctx.kc.makeApiClient(k8s.AppsV1Api);
+  const coord = ctx.kc.makeApiClient(k8s.CoordinationV1Api);
+  const custom = ctx.kc.makeApiClient(k8s.CustomObjectsApi);
+  // The first read also tells whether the cluster answers at all: if not, one sentence and out.
+  const crdNames = new Set((await ext.listCustomResourceDefinition()).items.map((c) => c.metadata?.name ?? ""));
+  const istio = async (plural: string): Promise<IstioResource[]> =>
+    ((await custom.listNamespacedCustomObject({ group: WE_GROUP, version: WE_VERSION, plural, namespace: ns })) as { items: IstioResource[] }).items;
+  const s = ctx.server;
+  const [namespaceObject, xboardPods, istiod, service, workloadGroups, serviceEntries, entries, nodes, lease] = await Promise.all([
+    fact(() => core.readNamespace({ name: ns }), s, () => undefined),
+    fact(async () => (await core.listNamespacedPod({ namespace: ns, labelSelector: opts.xboardSelector })).items, s, () => []),
+    fact(async () => (await apps.listNamespacedDeployment({ namespace: opts.istioNamespace, labelSelector: "app=istiod" })).items, s, () => []),
+    fact(() => core.readNamespacedService({ name: opts.xboardService, namespace: ns }), s, () => undefined),
+    fact(() => istio("workloadgroups"), s, () => []),
+    fact(() => istio("serviceentries"), s, () => []),
+    fact(async () => (await istio("workloadentries")) as unknown as WorkloadEntry[], s, () => []),
+    fact(() => new XrayrNodeClient(ctx.kc, ns).list(), s, () => []),
+    fact(() => coord.readNamespacedLease({ name: opts.leaseName, namespace: ns }), s, () => undefined),
+  ]);
+  return {
+    namespace: ns,
+    xboardSelector: opts.xboardSelector,
+    xboardService: opts.xboardService,
+    istioNamespace: opts.istioNamespace,
+    leaseName: opts.leaseName,
+    crds: { ok: true, value: crdNames },
+    namespaceObject,
+    xboardPods,
+    istiod,
+    service,
+    workloadGroups,
+    serviceEntries,
+    entries,
+    nodes,
+    lease,
+    now: new Date(),
+  };
+}
+
+export async function runDoctor(ctx: Context, opts: DoctorOptions): Promise<number> {
+  const results = runChecks(await gatherFacts(ctx, opts));
+  const failed = results.filter((r) => r.verdict === "fail").length;
+  const warned = results.filter((r) => r.verdict === "warn").length;
+  if (opts.output === "json") {
+    process.stdout.write(`${JSON.stringify({ namespace: ctx.namespace, server: ctx.server, results }, null, 2)}\n`);
+  } else {
+    const rows = results.flatMap((r) => [[r.verdict.toUpperCase(), r.check, r.detail], ...(r.fix !== "" ? [["", "", `fix: ${r.fix}`]] : [])]);
+    process.stdout.write(`Doctor for ${ctx.namespace} at ${ctx.server}\n${table(["VERDICT", "CHECK", "DETAIL"], rows)}\n`);
+    process.stdout.write(`${results.length - failed - warned} passed, ${warned} warned, ${failed} failed.\n`);
+  }
+  return failed > 0 ? 1 : 0;
+}

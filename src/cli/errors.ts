@@ -1,0 +1,47 @@
+// One clear sentence for every failure the user can cause or meet, never a stack trace.
+import * as k8s from "@kubernetes/client-node";
+import { apiMessage } from "../apply/writer.js";
+
+/** An error whose message is already the sentence to show. `exitCode` 2: usage or setup. */
+export class CliError extends Error {
+  override readonly name = "CliError";
+  constructor(
+    message: string,
+    readonly exitCode = 2,
+  ) {
+    super(message);
+  }
+}
+
+/** A URL fit for messages: no credentials, no query, no fragment. */
+export function safeUrl(url: string): string {
+  try {
+    const u = new URL(url);
+    u.username = "";
+    u.password = "";
+    u.search = "";
+    u.hash = "";
+    return u.toString();
+  } catch {
+    return url.replace(/[?#].*$/, "");
+  }
+}
+
+/** The sentence for an error: the API server's own message, or the network failure. */
+export function describeError(err: unknown, server?: string): string {
+  if (err instanceof CliError) return err.message;
+  if (err instanceof k8s.ApiException) {
+    const code = err.code;
+    if (code === 401) return `the API server${server !== undefined ? ` at ${server}` : ""} refused the credentials (HTTP 401): check --kubeconfig / AIRPORT_KUBECONFIG.`;
+    if (code === 403) return `not allowed: ${apiMessage(err)}`;
+    return apiMessage(err);
+  }
+  const e = err as { message?: unknown; code?: unknown; cause?: { code?: unknown; message?: unknown } };
+  const netCode = [e.code, e.cause?.code].find((c): c is string => typeof c === "string" && /^E[A-Z]+/.test(c));
+  const text = typeof e.message === "string" ? e.message : String(err);
+  if (netCode !== undefined || /ECONNREFUSED|ENOTFOUND|ETIMEDOUT|ECONNRESET|fetch failed|certificate/i.test(text)) {
+    const why = netCode ?? (/(ECONNREFUSED|ENOTFOUND|ETIMEDOUT|ECONNRESET)/.exec(text)?.[1] ?? text);
+    return `cannot reach the API server${server !== undefined ? ` at ${safeUrl(server)}` : ""} (${why}).`;
+  }
+  return text.split("\n")[0] ?? text;
+}

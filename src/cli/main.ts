@@ -1,0 +1,122 @@
+// xrayr-mesh: the fleet CLI. Commands: sync, register, retire, status, doctor (one file each
+// beside this one). Global flags: --kubeconfig / AIRPORT_KUBECONFIG, --namespace /
+// AIRPORT_NAMESPACE (default airport-prod). Errors are one sentence on stderr.
+// Exit status: 0 fine; 1 the command found problems (invalid rows, failed writes, failed
+// checks); 2 usage or setup errors (bad flag, unreadable input, cluster unreachable).
+import { Command, InvalidArgumentError, Option } from "commander";
+import { ADDRESS_POLICIES, isAddressPolicy, type AddressPolicy } from "../crd/address.js";
+import { loadContext, DEFAULT_NAMESPACE, type GlobalOptions } from "./context.js";
+import { runDoctor, type DoctorOptions } from "./doctor.js";
+import { CliError, describeError } from "./errors.js";
+import { runRegister, runRetire } from "./register.js";
+import { DEFAULT_TOKEN_ENV } from "./source.js";
+import { runStatus } from "./status.js";
+import { runSync, type SyncOptions } from "./sync.js";
+
+function positiveInt(max: number) {
+  return (v: string): number => {
+    const n = Number(v);
+    if (!Number.isInteger(n) || n < 1 || n > max) throw new InvalidArgumentError(`must be a whole number from 1 to ${max}.`);
+    return n;
+  };
+}
+
+function addressPolicy(v: string): AddressPolicy {
+  if (!isAddressPolicy(v)) throw new InvalidArgumentError(`must be one of ${ADDRESS_POLICIES.join(", ")}.`);
+  return v;
+}
+
+const policyOption = () => new Option("--address-policy <policy>", "public refuses private, loopback, CGNAT, documentation and other special ranges, as the operator's ADDRESS_POLICY does").argParser(addressPolicy).default("public");
+
+export function buildProgram(exit: (code: number) => void): Command {
+  let server: string | undefined;
+  const program = new Command("xrayr-mesh")
+    .description("The XrayR fleet in airport-prod: sync from sigma-api, register and retire nodes, status, doctor")
+    .addOption(new Option("--kubeconfig <file>", "kubeconfig of airport-prod's cluster").env("AIRPORT_KUBECONFIG"))
+    .addOption(new Option("-n, --namespace <namespace>", "namespace of the XrayrNodes").env("AIRPORT_NAMESPACE").default(DEFAULT_NAMESPACE))
+    .showHelpAfterError("(run with --help for usage)")
+    .configureOutput({ outputError: (s, write) => { write(s.replace(/^error: /, "xrayr-mesh: ")); } })
+    .exitOverride();
+
+  const ctx = () => {
+    const c = loadContext(program.opts<GlobalOptions>());
+    server = c.server;
+    return c;
+  };
+  const act = <A extends unknown[]>(fn: (...a: A) => Promise<number>) =>
+    async (...a: A): Promise<void> => {
+      try {
+        exit(await fn(...a));
+      } catch (err) {
+        process.stderr.write(`xrayr-mesh: ${describeError(err, server)}\n`);
+        if (process.env.XRAYR_MESH_DEBUG === "1" && err instanceof Error) process.stderr.write(`${err.stack ?? ""}\n`);
+        exit(err instanceof CliError ? err.exitCode : 2);
+      }
+    };
+
+  program
+    .command("sync")
+    .description("make the synced XrayrNodes match sigma-api's VPS list (docs/fleet-format.md)")
+    .requiredOption("--from <file|url|->", "the VPS list: a JSON file, - for standard input, or an http(s) URL")
+    .option("--prune", "delete synced XrayrNodes whose VPS is retired, provisioning or absent", false)
+    .option("--dry-run", "print the plan and stop", false)
+    .addOption(new Option("-o, --output <format>", "plan and result format").choices(["table", "json"]).default("table"))
+    .addOption(policyOption())
+    .addOption(new Option("--concurrency <n>", "API calls in flight at once").argParser(positiveInt(64)).default(8))
+    .addOption(new Option("--token-env <name>", "environment variable holding the bearer token for an http(s) --from").default(DEFAULT_TOKEN_ENV))
+    .action(act(async (opts: SyncOptions) => runSync(ctx(), opts)));
+
+  program
+    .command("register <name>")
+    .description("register a VPS as sigma-api does: server-side apply of its XrayrNode (a repeat is a no-op)")
+    .requiredOption("--address <ip>", "the VPS's public IP (canonical form)")
+    .requiredOption("--country <code>", "ISO 3166-1 alpha-2 country code, any case")
+    .option("--version <version>", "XrayR version (default v1)")
+    .option("--vps-id <id>", "sigma-api's id of the VPS")
+    .addOption(policyOption())
+    .action(
+      act(async (name: string, o: { address: string; country: string; version?: string; vpsId?: string; addressPolicy: AddressPolicy }) =>
+        runRegister(ctx(), { name, address: o.address, country: o.country, ...(o.version !== undefined ? { version: o.version } : {}), ...(o.vpsId !== undefined ? { vpsId: o.vpsId } : {}) }, o.addressPolicy),
+      ),
+    );
+
+  program
+    .command("retire <name>")
+    .description("retire a VPS as sigma-api does: delete its XrayrNode (the WorkloadEntry is garbage-collected)")
+    .action(act(async (name: string) => runRetire(ctx(), name)));
+
+  program
+    .command("status")
+    .description("one line a node: name, address, country, ready and reason, entry present, age")
+    .option("--country <code>", "only nodes of this country")
+    .addOption(new Option("-o, --output <format>", "output format").choices(["table", "wide", "json"]).default("table"))
+    .action(act(async (o: { country?: string; output: "table" | "wide" | "json" }) => runStatus(ctx(), o)));
+
+  program
+    .command("doctor")
+    .description("check the cluster for everything per-VPS attribution needs; pass / warn / fail with fixes")
+    .addOption(new Option("-o, --output <format>", "output format").choices(["table", "json"]).default("table"))
+    .option("--xboard-selector <selector>", "label selector of the Xboard pods", "app=xboard")
+    .option("--xboard-service <name>", "the Service in front of Xboard", "xboard")
+    .option("--istio-namespace <namespace>", "where istiod runs", "istio-system")
+    .option("--lease-name <name>", "the operator's leader-election Lease", "xrayr-mesh-operator")
+    .action(act(async (o: DoctorOptions) => runDoctor(ctx(), o)));
+
+  return program;
+}
+
+export async function main(argv: string[]): Promise<number> {
+  let code = 0;
+  const program = buildProgram((c) => {
+    code = c;
+  });
+  try {
+    await program.parseAsync(argv);
+  } catch (err) {
+    // commander's own exits (--help, --version, usage errors) after exitOverride
+    const e = err as { exitCode?: number; code?: string };
+    if (e.code === "commander.helpDisplayed" || e.code === "commander.version" || e.code === "commander.help") return 0;
+    return typeof e.exitCode === "number" && e.exitCode !== 0 ? 2 : 0;
+  }
+  return code;
+}

@@ -1,0 +1,84 @@
+// xrayr-mesh status: one line a node: name, address, country, Ready and its reason, whether
+// its WorkloadEntry exists (and is the node's), and age. `wide` adds version, VPS id, who wrote
+// it and the Ready message; `json` prints the same facts as a list.
+import * as k8s from "@kubernetes/client-node";
+import { XrayrNodeClient } from "../apply/xrayrnodes.js";
+import type { XrayrNode } from "../crd/types.js";
+import { REGISTERED_BY_LABEL, SYNCED_BY_LABEL, VPS_ID_LABEL } from "../fleet/labels.js";
+import { WE_GROUP, WE_PLURAL, WE_VERSION, type WorkloadEntry } from "../istio/workloadentry.js";
+import { readyCondition } from "../status/conditions.js";
+import type { Context } from "./context.js";
+import { age, table } from "./output.js";
+
+export interface NodeStatusRow {
+  name: string;
+  address: string;
+  country: string;
+  ready: string;
+  reason: string;
+  message: string;
+  entry: boolean;
+  age: string;
+  createdAt: string | undefined;
+  version: string;
+  vpsId: string;
+  source: string;
+}
+
+export function sourceOf(n: XrayrNode): string {
+  const l = n.metadata.labels ?? {};
+  if (l[SYNCED_BY_LABEL] !== undefined) return "sync";
+  if (l[REGISTERED_BY_LABEL] !== undefined) return l[REGISTERED_BY_LABEL];
+  return "other";
+}
+
+export function statusRows(nodes: readonly XrayrNode[], entries: readonly WorkloadEntry[], now = new Date()): NodeStatusRow[] {
+  const entryOwner = new Map(entries.map((e) => [e.metadata.name ?? "", e.metadata.ownerReferences?.find((r) => r.controller === true)?.uid]));
+  return [...nodes]
+    .sort((a, b) => (a.metadata.name ?? "").localeCompare(b.metadata.name ?? ""))
+    .map((n) => {
+      const c = readyCondition(n.status);
+      const created = n.metadata.creationTimestamp;
+      return {
+        name: n.metadata.name ?? "",
+        address: n.spec.address,
+        country: n.spec.country,
+        ready: c?.status ?? "Unknown",
+        reason: c?.reason ?? "Pending",
+        message: c?.message ?? "",
+        entry: entryOwner.has(n.metadata.name ?? "") && entryOwner.get(n.metadata.name ?? "") === n.metadata.uid,
+        age: age(created, now),
+        createdAt: created === undefined ? undefined : new Date(created).toISOString(),
+        version: n.spec.version ?? "v1",
+        vpsId: n.spec.vpsId ?? n.metadata.labels?.[VPS_ID_LABEL] ?? "",
+        source: sourceOf(n),
+      };
+    });
+}
+
+export async function runStatus(ctx: Context, opts: { country?: string; output: "table" | "wide" | "json" }): Promise<number> {
+  const custom = ctx.kc.makeApiClient(k8s.CustomObjectsApi);
+  const [nodes, entries] = await Promise.all([
+    new XrayrNodeClient(ctx.kc, ctx.namespace).list(),
+    custom
+      .listNamespacedCustomObject({ group: WE_GROUP, version: WE_VERSION, plural: WE_PLURAL, namespace: ctx.namespace })
+      .then((r) => (r as { items: WorkloadEntry[] }).items),
+  ]);
+  const country = opts.country?.toLowerCase();
+  const rows = statusRows(country === undefined ? nodes : nodes.filter((n) => n.spec.country === country), entries);
+  if (opts.output === "json") {
+    process.stdout.write(`${JSON.stringify(rows.map(({ age: _a, ...r }) => r), null, 2)}\n`);
+    return 0;
+  }
+  if (rows.length === 0) {
+    process.stdout.write(`No XrayrNodes in ${ctx.namespace}${country !== undefined ? ` with country ${country}` : ""}.\n`);
+    return 0;
+  }
+  const wide = opts.output === "wide";
+  const header = ["NAME", "ADDRESS", "COUNTRY", "READY", "REASON", "ENTRY", "AGE", ...(wide ? ["VERSION", "VPS", "SOURCE", "MESSAGE"] : [])];
+  const body = rows.map((r) => [r.name, r.address, r.country, r.ready, r.reason, r.entry ? "yes" : "no", r.age, ...(wide ? [r.version, r.vpsId || "-", r.source, r.message] : [])]);
+  process.stdout.write(`${table(header, body)}\n`);
+  const ready = rows.filter((r) => r.ready === "True").length;
+  process.stdout.write(`${rows.length} nodes, ${ready} ready, ${rows.filter((r) => r.entry).length} with a WorkloadEntry.\n`);
+  return 0;
+}

@@ -1,0 +1,112 @@
+import type * as k8s from "@kubernetes/client-node";
+import type { XrayrNode } from "../crd/types.js";
+import type { WorkloadEntry } from "../istio/workloadentry.js";
+import { ISTIO_CRDS, runChecks, XRAYRNODE_CRD, type DoctorFacts } from "./checks.js";
+
+const now = new Date("2026-01-01T00:00:30Z");
+const ok = <T>(value: T) => ({ ok: true as const, value });
+
+function xboardPod(name: string, extra: { env?: boolean; ready?: boolean; sidecar?: boolean } = {}): k8s.V1Pod {
+  return {
+    metadata: { name, labels: { app: "xboard" } },
+    spec: {
+      containers: [
+        { name: "xboard" },
+        ...(extra.sidecar === false ? [] : [{ name: "istio-proxy", env: extra.env === false ? [] : [{ name: "PEER_METADATA_DISCOVERY", value: "true" }] }]),
+      ],
+    },
+    status: { containerStatuses: [{ name: "xboard", ready: true, restartCount: 0, image: "", imageID: "" }, { name: "istio-proxy", ready: extra.ready ?? true, restartCount: 0, image: "", imageID: "" }] },
+  };
+}
+
+function node(name: string, address: string, ready = "True", reason = "Reconciled"): XrayrNode {
+  return { metadata: { name }, spec: { address, country: "jp" }, status: { conditions: [{ type: "Ready", status: ready as "True", reason, message: "", lastTransitionTime: "" }] } };
+}
+
+const entry = (name: string): WorkloadEntry => ({ apiVersion: "networking.istio.io/v1", kind: "WorkloadEntry", metadata: { name }, spec: { labels: { app: "xrayr", country: "jp", version: "v1" } } });
+
+function healthy(): DoctorFacts {
+  return {
+    namespace: "airport-prod",
+    xboardSelector: "app=xboard",
+    xboardService: "xboard",
+    istioNamespace: "istio-system",
+    leaseName: "xrayr-mesh-operator",
+    crds: ok(new Set([...ISTIO_CRDS, XRAYRNODE_CRD])),
+    namespaceObject: ok({ metadata: { name: "airport-prod", labels: { "istio-injection": "enabled" } } }),
+    xboardPods: ok([xboardPod("xboard-1"), xboardPod("xboard-2")]),
+    istiod: ok([{ metadata: { name: "istiod" }, spec: { selector: {}, template: { spec: { containers: [{ name: "discovery", env: [{ name: "PILOT_ENABLE_AMBIENT", value: "true" }] }] } } }, status: { availableReplicas: 1 } }]),
+    service: ok({ metadata: { name: "xboard" }, spec: { type: "LoadBalancer", externalTrafficPolicy: "Local" } }),
+    workloadGroups: ok([{ metadata: { name: "xrayr" }, spec: { metadata: { labels: { app: "xrayr" } } } }]),
+    serviceEntries: ok([{ metadata: { name: "xrayr" }, spec: { workloadSelector: { labels: { app: "xrayr" } } } }]),
+    entries: ok([entry("a"), entry("b")]),
+    nodes: ok([node("a", "45.0.0.1"), node("b", "45.0.0.2")]),
+    lease: ok({ metadata: { name: "xrayr-mesh-operator" }, spec: { holderIdentity: "op-1", renewTime: new Date("2026-01-01T00:00:25Z"), leaseDurationSeconds: 15 } }),
+    now,
+  };
+}
+
+const verdicts = (f: DoctorFacts) => Object.fromEntries(runChecks(f).map((r) => [r.check, r.verdict]));
+
+describe("doctor checks", () => {
+  test("a cluster with everything passes every check", () => {
+    const results = runChecks(healthy());
+    expect(results.filter((r) => r.verdict !== "pass")).toEqual([]);
+    expect(results.every((r) => r.fix === "")).toBe(true);
+  });
+
+  test("the bare lab: Istio CRDs only, no Xboard, no istiod", () => {
+    const f: DoctorFacts = {
+      ...healthy(),
+      namespaceObject: ok({ metadata: { name: "airport-prod" } }),
+      xboardPods: ok([]),
+      istiod: ok([]),
+      service: ok(undefined),
+      workloadGroups: ok([]),
+      serviceEntries: ok([]),
+      lease: ok(undefined),
+    };
+    expect(verdicts(f)).toEqual({
+      "istio-crds": "pass",
+      "xrayrnode-crd": "pass",
+      "namespace-injection": "fail",
+      "xboard-sidecar": "fail",
+      "istiod-ambient": "fail",
+      "peer-metadata-discovery": "fail",
+      "xboard-client-ip": "fail",
+      workloadgroup: "fail",
+      serviceentry: "fail",
+      "operator-lease": "fail",
+      "nodes-ready": "pass",
+      "address-conflicts": "pass",
+    });
+    expect(runChecks(f).filter((r) => r.verdict === "fail").every((r) => r.fix.length > 0)).toBe(true);
+  });
+
+  test("each failure names what is wrong", () => {
+    const f = healthy();
+    f.xboardPods = ok([xboardPod("xboard-1", { env: false, ready: false }), xboardPod("xboard-2", { sidecar: false })]);
+    f.istiod = ok([{ metadata: { name: "istiod" }, spec: { selector: {}, template: { spec: { containers: [{ name: "discovery" }] } } }, status: { availableReplicas: 1 } }]);
+    f.service = ok({ metadata: { name: "xboard" }, spec: { type: "LoadBalancer", externalTrafficPolicy: "Cluster" } });
+    f.lease = ok({ metadata: {}, spec: { holderIdentity: "op-1", renewTime: new Date("2026-01-01T00:00:00Z"), leaseDurationSeconds: 15 } });
+    f.nodes = ok([node("a", "45.0.0.1"), node("b", "45.0.0.1", "False", "AddressConflict")]);
+    const byCheck = Object.fromEntries(runChecks(f).map((r) => [r.check, r]));
+    expect(byCheck["xboard-sidecar"]?.detail).toBe("1 of 2 Xboard pods have no istio-proxy: xboard-2");
+    expect(byCheck["istiod-ambient"]?.detail).toBe("istiod istiod runs without PILOT_ENABLE_AMBIENT=true");
+    expect(byCheck["peer-metadata-discovery"]?.verdict).toBe("fail");
+    expect(byCheck["xboard-client-ip"]?.fix).toContain('"externalTrafficPolicy":"Local"');
+    expect(byCheck["operator-lease"]?.detail).toContain("expired 15s ago");
+    expect(byCheck["nodes-ready"]?.detail).toBe("1 of 2 XrayrNodes are not Ready: b (AddressConflict)");
+    expect(byCheck["address-conflicts"]?.detail).toBe("1 addresses are claimed by more than one node: 45.0.0.1: a, b");
+  });
+
+  test("a fact that could not be read is a warning, not a verdict", () => {
+    const f = { ...healthy(), lease: { ok: false as const, error: "not allowed" } };
+    expect(runChecks(f).find((r) => r.check === "operator-lease")).toMatchObject({ verdict: "warn", detail: "could not read lease xrayr-mesh-operator: not allowed" });
+  });
+
+  test("no injection label, but sidecars injected per pod: a warning", () => {
+    const f = { ...healthy(), namespaceObject: ok({ metadata: { name: "airport-prod" } }) };
+    expect(verdicts(f)["namespace-injection"]).toBe("warn");
+  });
+});

@@ -1,0 +1,255 @@
+// xrayr-mesh doctor's checks: everything per-VPS attribution needs, each a small pure function
+// of facts read from the cluster, returning a verdict, what it saw, and the fix. The CLI
+// (src/cli/doctor.ts) gathers the facts; a fact that could not be read is a warning on the
+// checks that need it.
+import type * as k8s from "@kubernetes/client-node";
+import type { XrayrNode } from "../crd/types.js";
+import type { WorkloadEntry } from "../istio/workloadentry.js";
+import { readyCondition } from "../status/conditions.js";
+
+export type Verdict = "pass" | "warn" | "fail";
+
+export interface CheckResult {
+  check: string;
+  verdict: Verdict;
+  detail: string;
+  /** What to do; empty when the check passes. */
+  fix: string;
+}
+
+/** A fact read from the cluster, or why it could not be read. `undefined` value: not found. */
+export type Fact<T> = { ok: true; value: T } | { ok: false; error: string };
+
+export interface IstioResource {
+  metadata: { name?: string; namespace?: string };
+  spec?: { metadata?: { labels?: Record<string, string> }; workloadSelector?: { labels?: Record<string, string> }; hosts?: string[] };
+}
+
+export interface DoctorFacts {
+  namespace: string;
+  xboardSelector: string;
+  xboardService: string;
+  istioNamespace: string;
+  leaseName: string;
+  crds: Fact<ReadonlySet<string>>;
+  namespaceObject: Fact<k8s.V1Namespace | undefined>;
+  xboardPods: Fact<k8s.V1Pod[]>;
+  istiod: Fact<k8s.V1Deployment[]>;
+  service: Fact<k8s.V1Service | undefined>;
+  workloadGroups: Fact<IstioResource[]>;
+  serviceEntries: Fact<IstioResource[]>;
+  entries: Fact<WorkloadEntry[]>;
+  nodes: Fact<XrayrNode[]>;
+  lease: Fact<k8s.V1Lease | undefined>;
+  now: Date;
+}
+
+const pass = (check: string, detail: string): CheckResult => ({ check, verdict: "pass", detail, fix: "" });
+const warn = (check: string, detail: string, fix: string): CheckResult => ({ check, verdict: "warn", detail, fix });
+const fail = (check: string, detail: string, fix: string): CheckResult => ({ check, verdict: "fail", detail, fix });
+const unreadable = (check: string, what: string, error: string): CheckResult => warn(check, `could not read ${what}: ${error}`, "run doctor with credentials that may read it");
+
+export const ISTIO_CRDS = ["workloadentries.networking.istio.io", "workloadgroups.networking.istio.io", "serviceentries.networking.istio.io"];
+export const XRAYRNODE_CRD = "xrayrnodes.mesh.sigma.io";
+const PROXY = "istio-proxy";
+
+export function checkIstioCrds(f: DoctorFacts): CheckResult {
+  const c = "istio-crds";
+  if (!f.crds.ok) return unreadable(c, "CustomResourceDefinitions", f.crds.error);
+  const crds = f.crds.value;
+  const missing = ISTIO_CRDS.filter((n) => !crds.has(n));
+  if (missing.length === 0) return pass(c, "WorkloadEntry, WorkloadGroup and ServiceEntry CRDs are installed");
+  return fail(c, `missing ${missing.join(", ")}`, "install Istio's CRDs (istioctl install, or the istio/base Helm chart)");
+}
+
+export function checkXrayrNodeCrd(f: DoctorFacts): CheckResult {
+  const c = "xrayrnode-crd";
+  if (!f.crds.ok) return unreadable(c, "CustomResourceDefinitions", f.crds.error);
+  return f.crds.value.has(XRAYRNODE_CRD)
+    ? pass(c, `${XRAYRNODE_CRD} is installed`)
+    : fail(c, `${XRAYRNODE_CRD} is not installed`, "kubectl apply --server-side -f deploy/crds/");
+}
+
+function hasSidecar(p: k8s.V1Pod): boolean {
+  return (p.spec?.containers ?? []).some((c) => c.name === PROXY) || (p.spec?.initContainers ?? []).some((c) => c.name === PROXY && c.restartPolicy === "Always");
+}
+
+function readyCount(p: k8s.V1Pod): { ready: number; total: number } {
+  const statuses = [...(p.status?.containerStatuses ?? []), ...(p.status?.initContainerStatuses ?? []).filter((s) => s.name === PROXY)];
+  const total = (p.spec?.containers ?? []).length + (p.spec?.initContainers ?? []).filter((c) => c.name === PROXY && c.restartPolicy === "Always").length;
+  return { ready: statuses.filter((s) => s.ready).length, total };
+}
+
+const podName = (p: k8s.V1Pod): string => p.metadata?.name ?? "?";
+const some = (names: string[]): string => `${names.slice(0, 5).join(", ")}${names.length > 5 ? ` and ${names.length - 5} more` : ""}`;
+
+export function checkInjectionLabel(f: DoctorFacts): CheckResult {
+  const c = "namespace-injection";
+  if (!f.namespaceObject.ok) return unreadable(c, `namespace ${f.namespace}`, f.namespaceObject.error);
+  const ns = f.namespaceObject.value;
+  if (ns === undefined) return fail(c, `namespace ${f.namespace} does not exist`, `kubectl create namespace ${f.namespace}`);
+  const labels = ns.metadata?.labels ?? {};
+  if (labels["istio-injection"] === "enabled") return pass(c, `${f.namespace} has istio-injection=enabled`);
+  if (labels["istio.io/rev"] !== undefined && labels["istio-injection"] !== "disabled") return pass(c, `${f.namespace} has istio.io/rev=${labels["istio.io/rev"]}`);
+  const fix = `kubectl label namespace ${f.namespace} istio-injection=enabled, then restart the Xboard pods`;
+  const pods = f.xboardPods.ok ? f.xboardPods.value : [];
+  if (pods.length > 0 && pods.every(hasSidecar)) return warn(c, `${f.namespace} has no injection label, but every Xboard pod has a sidecar (injected per pod)`, fix);
+  return fail(c, `${f.namespace} has neither istio-injection=enabled nor istio.io/rev`, fix);
+}
+
+export function checkXboardSidecars(f: DoctorFacts): CheckResult {
+  const c = "xboard-sidecar";
+  if (!f.xboardPods.ok) return unreadable(c, "pods", f.xboardPods.error);
+  const pods = f.xboardPods.value;
+  const fix = `enable sidecar injection for ${f.namespace} and restart Xboard (kubectl -n ${f.namespace} rollout restart deployment -l ${f.xboardSelector})`;
+  if (pods.length === 0) return fail(c, `no pods match ${f.xboardSelector} in ${f.namespace}`, `deploy Xboard in ${f.namespace} with the label ${f.xboardSelector} (or pass --xboard-selector)`);
+  const without = pods.filter((p) => !hasSidecar(p)).map(podName);
+  if (without.length > 0) return fail(c, `${without.length} of ${pods.length} Xboard pods have no ${PROXY}: ${some(without)}`, fix);
+  const notReady = pods.filter((p) => { const r = readyCount(p); return r.ready < r.total; }).map((p) => { const r = readyCount(p); return `${podName(p)} ${r.ready}/${r.total}`; });
+  if (notReady.length > 0) return fail(c, `${notReady.length} of ${pods.length} Xboard pods are not fully ready: ${some(notReady)}`, `kubectl -n ${f.namespace} describe pod ${notReady[0]?.split(" ")[0] ?? ""}`);
+  const counts = pods.map((p) => { const r = readyCount(p); return `${r.ready}/${r.total}`; });
+  return pass(c, `${pods.length} Xboard pods, all with ${PROXY} and ready (${[...new Set(counts)].join(", ")})`);
+}
+
+function envOf(d: k8s.V1Deployment, name: string): string | undefined {
+  for (const ct of d.spec?.template.spec?.containers ?? []) {
+    const e = ct.env?.find((x) => x.name === name);
+    if (e !== undefined) return e.value;
+  }
+  return undefined;
+}
+
+export function checkIstiodAmbient(f: DoctorFacts): CheckResult {
+  const c = "istiod-ambient";
+  if (!f.istiod.ok) return unreadable(c, `deployments in ${f.istioNamespace}`, f.istiod.error);
+  const fix = "istioctl install --set values.pilot.env.PILOT_ENABLE_AMBIENT=true (Helm istiod chart: --set pilot.env.PILOT_ENABLE_AMBIENT=true)";
+  const ds = f.istiod.value;
+  if (ds.length === 0) return fail(c, `istiod does not run: no istiod Deployment in ${f.istioNamespace}`, `install istiod in ${f.istioNamespace}: ${fix}`);
+  const running = ds.filter((d) => (d.status?.availableReplicas ?? 0) > 0);
+  if (running.length === 0) return fail(c, `istiod (${ds.map((d) => d.metadata?.name ?? "?").join(", ")}) has no available replica`, `kubectl -n ${f.istioNamespace} describe deployment ${ds[0]?.metadata?.name ?? "istiod"}`);
+  const off = running.filter((d) => envOf(d, "PILOT_ENABLE_AMBIENT") !== "true").map((d) => d.metadata?.name ?? "?");
+  if (off.length > 0) return fail(c, `istiod ${off.join(", ")} runs without PILOT_ENABLE_AMBIENT=true`, fix);
+  return pass(c, `istiod runs with PILOT_ENABLE_AMBIENT=true (${running.map((d) => d.metadata?.name ?? "?").join(", ")})`);
+}
+
+function hasPeerMetadataDiscovery(p: k8s.V1Pod): boolean {
+  const proxy = [...(p.spec?.containers ?? []), ...(p.spec?.initContainers ?? [])].find((c) => c.name === PROXY);
+  if (proxy?.env?.some((e) => e.name === "PEER_METADATA_DISCOVERY" && e.value === "true") === true) return true;
+  const ann = p.metadata?.annotations?.["proxy.istio.io/config"];
+  return ann !== undefined && /PEER_METADATA_DISCOVERY["']?\s*:\s*["']?true/.test(ann);
+}
+
+export function checkPeerMetadataDiscovery(f: DoctorFacts): CheckResult {
+  const c = "peer-metadata-discovery";
+  if (!f.xboardPods.ok) return unreadable(c, "pods", f.xboardPods.error);
+  const fix = `annotate the Xboard pod template: proxy.istio.io/config: '{"proxyMetadata":{"PEER_METADATA_DISCOVERY":"true"}}', then restart Xboard`;
+  const pods = f.xboardPods.value;
+  if (pods.length === 0) return fail(c, `no Xboard pods (${f.xboardSelector}) to carry PEER_METADATA_DISCOVERY`, fix);
+  const without = pods.filter((p) => !hasPeerMetadataDiscovery(p)).map(podName);
+  if (without.length > 0) return fail(c, `${without.length} of ${pods.length} Xboard pods lack PEER_METADATA_DISCOVERY=true: ${some(without)}`, fix);
+  return pass(c, `all ${pods.length} Xboard pods set PEER_METADATA_DISCOVERY=true`);
+}
+
+export function checkClientAddress(f: DoctorFacts): CheckResult {
+  const c = "xboard-client-ip";
+  if (!f.service.ok) return unreadable(c, `service ${f.xboardService}`, f.service.error);
+  const svc = f.service.value;
+  const patch = `kubectl -n ${f.namespace} patch service ${f.xboardService} -p '{"spec":{"externalTrafficPolicy":"Local"}}'`;
+  if (svc === undefined) return fail(c, `service ${f.namespace}/${f.xboardService} does not exist`, `expose Xboard as a LoadBalancer Service named ${f.xboardService} with externalTrafficPolicy: Local (or pass --xboard-service)`);
+  const type = svc.spec?.type ?? "ClusterIP";
+  if (type === "LoadBalancer" || type === "NodePort") {
+    return svc.spec?.externalTrafficPolicy === "Local"
+      ? pass(c, `${f.xboardService} is a ${type} with externalTrafficPolicy: Local (client addresses preserved)`)
+      : fail(c, `${f.xboardService} is a ${type} with externalTrafficPolicy: ${svc.spec?.externalTrafficPolicy ?? "Cluster"}: nodes SNAT the client address away`, patch);
+  }
+  return warn(c, `${f.xboardService} is a ${type} Service: client addresses survive only if whatever is in front of it keeps them`, "expose Xboard through a LoadBalancer with externalTrafficPolicy: Local, or make the ingress pass PROXY protocol");
+}
+
+const subset = (want: Record<string, string> | undefined, have: Record<string, string> | undefined): boolean =>
+  want !== undefined && Object.keys(want).length > 0 && Object.entries(want).every(([k, v]) => have?.[k] === v);
+
+function entryLabelSets(f: DoctorFacts): Record<string, string>[] {
+  return f.entries.ok ? f.entries.value.map((e) => e.spec.labels ?? {}) : [];
+}
+
+export function checkWorkloadGroup(f: DoctorFacts): CheckResult {
+  const c = "workloadgroup";
+  if (!f.workloadGroups.ok) return unreadable(c, "WorkloadGroups", f.workloadGroups.error);
+  const fix = `apply the WorkloadGroup for the XrayR VMs (template labels app: xrayr) in ${f.namespace} (see deploy/istio/)`;
+  const groups = f.workloadGroups.value;
+  if (groups.length === 0) return fail(c, `no WorkloadGroup in ${f.namespace}`, fix);
+  const entries = entryLabelSets(f);
+  const matching = groups.filter((g) => entries.length === 0 ? g.spec?.metadata?.labels?.app !== undefined : entries.every((l) => subset(g.spec?.metadata?.labels, l)));
+  if (matching.length === 0) return fail(c, `${groups.length} WorkloadGroup(s), none whose template labels match the entries' labels`, fix);
+  return pass(c, `WorkloadGroup ${matching.map((g) => g.metadata.name ?? "?").join(", ")} matches ${entries.length} entries`);
+}
+
+export function checkServiceEntry(f: DoctorFacts): CheckResult {
+  const c = "serviceentry";
+  if (!f.serviceEntries.ok) return unreadable(c, "ServiceEntries", f.serviceEntries.error);
+  const fix = `apply a ServiceEntry in ${f.namespace} whose workloadSelector.labels (app: xrayr) select the WorkloadEntries (see deploy/istio/)`;
+  const ses = f.serviceEntries.value.filter((s) => s.spec?.workloadSelector?.labels !== undefined);
+  if (ses.length === 0) return fail(c, `no ServiceEntry with a workloadSelector in ${f.namespace}`, fix);
+  const entries = entryLabelSets(f);
+  const selecting = ses.filter((s) => entries.every((l) => subset(s.spec?.workloadSelector?.labels, l)));
+  if (selecting.length === 0) {
+    const best = Math.max(...ses.map((s) => entries.filter((l) => subset(s.spec?.workloadSelector?.labels, l)).length));
+    return fail(c, `no ServiceEntry selects every WorkloadEntry (the best selects ${best} of ${entries.length})`, fix);
+  }
+  return pass(c, `ServiceEntry ${selecting.map((s) => s.metadata.name ?? "?").join(", ")} selects all ${entries.length} entries`);
+}
+
+export function checkOperatorLease(f: DoctorFacts): CheckResult {
+  const c = "operator-lease";
+  if (!f.lease.ok) return unreadable(c, `lease ${f.leaseName}`, f.lease.error);
+  const fix = `run the operator in ${f.namespace} with leader election on (deploy/operator, or the chart)`;
+  const l = f.lease.value;
+  if (l === undefined) return fail(c, `no Lease ${f.namespace}/${f.leaseName}: the operator is not running (or runs without leader election)`, fix);
+  const holder = l.spec?.holderIdentity;
+  const renew = l.spec?.renewTime !== undefined ? new Date(l.spec.renewTime) : undefined;
+  const duration = l.spec?.leaseDurationSeconds ?? 15;
+  if (holder === undefined || holder === "" || renew === undefined) return fail(c, `Lease ${f.leaseName} has no holder`, fix);
+  const ago = Math.round((f.now.getTime() - renew.getTime()) / 1000);
+  if (ago > duration) return fail(c, `Lease ${f.leaseName} held by ${holder} expired ${ago - duration}s ago: no operator is renewing it`, fix);
+  return pass(c, `the operator ${holder} holds the Lease ${f.leaseName} (renewed ${Math.max(0, ago)}s ago)`);
+}
+
+export function checkNodesReady(f: DoctorFacts): CheckResult {
+  const c = "nodes-ready";
+  if (!f.nodes.ok) return unreadable(c, "XrayrNodes", f.nodes.error);
+  const nodes = f.nodes.value;
+  if (nodes.length === 0) return warn(c, `no XrayrNodes in ${f.namespace}`, "register nodes (sigma-api) or run xrayr-mesh sync");
+  const bad = nodes.filter((n) => readyCondition(n.status)?.status !== "True");
+  if (bad.length === 0) return pass(c, `all ${nodes.length} XrayrNodes are Ready`);
+  const why = bad.map((n) => `${n.metadata.name ?? "?"} (${readyCondition(n.status)?.reason ?? "no status yet"})`);
+  return fail(c, `${bad.length} of ${nodes.length} XrayrNodes are not Ready: ${some(why)}`, "xrayr-mesh status --output wide shows each reason and message");
+}
+
+export function checkAddressConflicts(f: DoctorFacts): CheckResult {
+  const c = "address-conflicts";
+  if (!f.nodes.ok) return unreadable(c, "XrayrNodes", f.nodes.error);
+  const byAddress = new Map<string, string[]>();
+  for (const n of f.nodes.value) byAddress.set(n.spec.address, [...(byAddress.get(n.spec.address) ?? []), n.metadata.name ?? "?"]);
+  const shared = [...byAddress.entries()].filter(([, names]) => names.length > 1).map(([a, names]) => `${a}: ${names.sort().join(", ")}`);
+  if (shared.length === 0) return pass(c, `${byAddress.size} addresses, each used by one node`);
+  return fail(c, `${shared.length} addresses are claimed by more than one node: ${some(shared)}`, "retire the stale node (xrayr-mesh retire NAME) or correct its address; the older node keeps the entry meanwhile");
+}
+
+export const CHECKS = [
+  checkIstioCrds,
+  checkXrayrNodeCrd,
+  checkInjectionLabel,
+  checkXboardSidecars,
+  checkIstiodAmbient,
+  checkPeerMetadataDiscovery,
+  checkClientAddress,
+  checkWorkloadGroup,
+  checkServiceEntry,
+  checkOperatorLease,
+  checkNodesReady,
+  checkAddressConflicts,
+];
+
+export function runChecks(f: DoctorFacts): CheckResult[] {
+  return CHECKS.map((check) => check(f));
+}

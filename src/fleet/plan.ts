@@ -1,0 +1,183 @@
+// The sync plan: the desired fleet against the live XrayrNodes of the namespace, as a list of
+// creates, updates, deletes, unchanged nodes and invalid rows, each with its reason. Pure: the
+// CLI lists the live objects, calls planSync, prints the plan and carries it out.
+//
+// Rules:
+//   - sync writes only objects it created (label mesh.sigma.io/synced-by=xrayr-mesh-sync) and
+//     new ones; a row whose name is held by any other object is invalid.
+//   - a VPS that sigma-api registered itself (a live node without the sync label, whose
+//     mesh.sigma.io/vps-id label or spec.vpsId is the row's id) is left to sigma-api: unchanged.
+//   - a row whose address is used by a live node that stays (not ours, or ours but not being
+//     deleted or moved) is invalid, so the operator never sees an AddressConflict from sync.
+//   - an unchanged node is not written at all, so a repeated sync sends no write.
+//   - with prune, synced nodes whose VPS is retired, provisioning or not listed are deleted; so
+//     is a synced node whose VPS is now listed under another name. A synced node whose row is
+//     invalid is left as it is (a data glitch in one row must not take a VPS off the mesh).
+import type { XrayrNode } from "../crd/types.js";
+import { validateXrayrNode } from "../crd/validate.js";
+import type { DesiredFleet, DesiredNode } from "./desired.js";
+import { SYNCED_BY_LABEL, SYNC_MANAGER, VPS_ID_LABEL } from "./labels.js";
+import type { RowIssue } from "./rows.js";
+
+export interface PlanEntry {
+  desired: DesiredNode;
+  /** For update: the live object and what differs; for unchanged: the live object. */
+  live?: XrayrNode;
+  reason: string;
+}
+
+export interface DeleteEntry {
+  name: string;
+  uid: string;
+  vpsId: string | undefined;
+  reason: string;
+}
+
+export interface SyncPlan {
+  total: number;
+  create: PlanEntry[];
+  update: PlanEntry[];
+  unchanged: PlanEntry[];
+  /** Deleted when prune is on. */
+  delete: DeleteEntry[];
+  /** What prune would delete; filled only when prune is off. */
+  prunable: DeleteEntry[];
+  invalid: RowIssue[];
+  /** Rows that are not active and have no node to delete (listed for completeness). */
+  skipped: { row: number; id: string; status: string }[];
+}
+
+export function isSynced(node: XrayrNode): boolean {
+  return node.metadata.labels?.[SYNCED_BY_LABEL] === SYNC_MANAGER;
+}
+
+function vpsIdOf(node: XrayrNode): string | undefined {
+  return node.metadata.labels?.[VPS_ID_LABEL] ?? node.spec.vpsId;
+}
+
+/** What differs between a live synced node and the desired one, as "field: live -> desired". */
+export function differences(desired: DesiredNode, live: XrayrNode): string[] {
+  const out: string[] = [];
+  const v = validateXrayrNode({ metadata: { name: live.metadata.name }, spec: live.spec });
+  const liveSpec: Record<string, unknown> = v.ok ? { ...v.spec } : { ...live.spec };
+  const want = desired.spec;
+  for (const k of ["address", "country", "version", "vpsId"] as const) {
+    if (liveSpec[k] !== want[k]) out.push(`spec.${k}: ${show(liveSpec[k])} -> ${show(want[k])}`);
+  }
+  for (const [k, val] of Object.entries(desired.object.metadata.labels ?? {})) {
+    const cur = live.metadata.labels?.[k];
+    if (cur !== val) out.push(`label ${k}: ${show(cur)} -> ${show(val)}`);
+  }
+  return out;
+}
+
+function show(v: unknown): string {
+  return v === undefined ? "(none)" : JSON.stringify(v);
+}
+
+export function planSync(fleet: DesiredFleet, liveNodes: readonly XrayrNode[], { prune }: { prune: boolean }): SyncPlan {
+  const plan: SyncPlan = { total: fleet.total, create: [], update: [], unchanged: [], delete: [], prunable: [], invalid: [...fleet.invalid], skipped: [] };
+  const live = liveNodes.filter((n) => n.metadata.deletionTimestamp === undefined);
+  const liveByName = new Map(live.map((n) => [n.metadata.name ?? "", n]));
+  const desiredIds = new Set(fleet.nodes.map((n) => n.id));
+  const invalidIds = new Set(fleet.invalid.flatMap((i) => (i.id !== undefined ? [i.id] : [])));
+  const inactiveById = new Map(fleet.inactive.map((r) => [r.id, r]));
+  const desiredByName = new Map(fleet.nodes.map((n) => [n.name, n]));
+
+  // Nodes registered outside sync, by VPS id: sigma-api's own registrations.
+  const foreignById = new Map<string, XrayrNode>();
+  for (const n of live) {
+    const id = vpsIdOf(n);
+    if (!isSynced(n) && id !== undefined && !foreignById.has(id)) foreignById.set(id, n);
+  }
+
+  // Synced nodes that go away: their VPS is not active and valid under the same name.
+  const leaving = new Map<string, DeleteEntry>();
+  for (const n of live) {
+    if (!isSynced(n)) continue;
+    const name = n.metadata.name ?? "";
+    const id = vpsIdOf(n);
+    const want = desiredByName.get(name);
+    if (want !== undefined && want.id === id) continue;
+    if (id !== undefined && invalidIds.has(id) && want === undefined) continue; // kept: its row is invalid this time
+    let reason: string;
+    const inactive = id !== undefined ? inactiveById.get(id) : undefined;
+    if (inactive !== undefined) reason = `VPS ${inactive.id} is ${inactive.status} (row ${inactive.row})`;
+    else if (id !== undefined && desiredIds.has(id)) reason = `VPS ${id} is now named ${fleet.nodes.find((d) => d.id === id)?.name ?? "?"}`;
+    else reason = `VPS ${id ?? "(no id)"} is not in the list`;
+    leaving.set(name, { name, uid: n.metadata.uid ?? "", vpsId: id, reason });
+  }
+  for (const d of leaving.values()) (prune ? plan.delete : plan.prunable).push(d);
+
+  // Addresses held after the plan by nodes that are not desired ones: foreign nodes, and synced
+  // nodes that stay (pruning is off, or their row is invalid).
+  const heldBy = new Map<string, XrayrNode>();
+  for (const n of live) {
+    const name = n.metadata.name ?? "";
+    const desiredHere = desiredByName.get(name);
+    if (isSynced(n) && desiredHere !== undefined && desiredHere.id === vpsIdOf(n)) continue; // moves with the plan
+    if (prune && leaving.has(name)) continue;
+    if (!heldBy.has(n.spec.address)) heldBy.set(n.spec.address, n);
+  }
+
+  const invalid = (d: DesiredNode, field: string, value: unknown, message: string): void => {
+    plan.invalid.push({ row: d.row, id: d.id, field, value, message });
+  };
+  for (const d of fleet.nodes) {
+    const foreign = foreignById.get(d.id);
+    if (foreign !== undefined) {
+      plan.unchanged.push({ desired: d, live: foreign, reason: `registered outside sync as XrayrNode ${foreign.metadata.name ?? "?"}; left to its owner` });
+      continue;
+    }
+    const cur = liveByName.get(d.name);
+    if (cur !== undefined && !(isSynced(cur) && vpsIdOf(cur) === d.id)) {
+      const who = isSynced(cur) ? `synced for VPS ${vpsIdOf(cur) ?? "(no id)"}` : "not created by sync";
+      invalid(d, "hostname", d.object.metadata.name, `the node name ${d.name} is taken by an XrayrNode ${who}; sync does not touch it.`);
+      continue;
+    }
+    const holder = heldBy.get(d.spec.address);
+    if (holder !== undefined && holder.metadata.name !== d.name) {
+      const hint = isSynced(holder) ? (prune ? "" : " (run with --prune to delete it)") : " (not created by sync)";
+      invalid(d, "ip", d.spec.address, `ip ${JSON.stringify(d.spec.address)} is used by XrayrNode ${holder.metadata.name ?? "?"}${hint}; one address is one node.`);
+      continue;
+    }
+    if (cur === undefined) {
+      plan.create.push({ desired: d, reason: `VPS ${d.id} is active and has no node` });
+      continue;
+    }
+    const diff = differences(d, cur);
+    if (diff.length === 0) plan.unchanged.push({ desired: d, live: cur, reason: "up to date" });
+    else plan.update.push({ desired: d, live: cur, reason: diff.join(", ") });
+  }
+  for (const r of fleet.inactive) {
+    plan.skipped.push({ row: r.row, id: r.id, status: r.status });
+  }
+  plan.invalid.sort((a, b) => a.row - b.row || a.field.localeCompare(b.field));
+  return plan;
+}
+
+export interface PlanCounts {
+  rows: number;
+  create: number;
+  update: number;
+  delete: number;
+  unchanged: number;
+  invalid: number;
+  invalidRows: number;
+  skipped: number;
+  prunable: number;
+}
+
+export function planCounts(p: SyncPlan): PlanCounts {
+  return {
+    rows: p.total,
+    create: p.create.length,
+    update: p.update.length,
+    delete: p.delete.length,
+    unchanged: p.unchanged.length,
+    invalid: p.invalid.length,
+    invalidRows: new Set(p.invalid.map((i) => i.row)).size,
+    skipped: p.skipped.length,
+    prunable: p.prunable.length,
+  };
+}

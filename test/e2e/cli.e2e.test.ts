@@ -1,0 +1,183 @@
+// The fleet CLI (xrayr-mesh) against the lab, with one operator (leader election on):
+//  1) sync of 1,000 rows with 50 malformed -> 950 Ready nodes with entries; each bad row reported
+//     with row, field and value; exit 1
+//  2) the same sync again -> 0 create / 0 update, and no write by the CLI reaches the API server
+//  3) 100 rows retired, sync --prune -> those 100 deleted, their entries garbage-collected,
+//     nodes sync did not create untouched
+//  4) register / retire, as sigma-api does them; status
+//  5) doctor -> the verdicts the lab deserves, exit 1
+import { writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { SYNCED_BY_LABEL, SYNC_MANAGER } from "../../src/fleet/labels.js";
+import { retireRows, syntheticFleet, type SyntheticRow } from "../../src/fleet/synthetic.js";
+import { auditOffset, auditSince, summarize, writesBy } from "./support/audit.js";
+import { xrayrMesh } from "./support/cli.js";
+import { deleteAndWait, readyCondition, waitConverged, waitEntryGone } from "./support/fixtures.js";
+import { e2eFile, withLogs } from "./support/harness.js";
+import { adminClient, type XrayrNode } from "./support/kube.js";
+import { ADMIN_USER, lab } from "./support/lab.js";
+import { startOperator } from "./support/operator.js";
+import { note, pending, waitFor } from "./support/wait.js";
+
+const fleet = e2eFile("cli");
+const SYNCED = `${SYNCED_BY_LABEL}=${SYNC_MANAGER}`;
+const REGISTERED = "mesh.sigma.io/registered-by=sigma-api";
+const synthetic = syntheticFleet({ count: 1000, malformed: true, idBase: 500_000, firstOctet: 46 });
+const listFile = (name: string, rows: SyntheticRow[]): string => {
+  const f = join(lab().stateDir, name);
+  writeFileSync(f, JSON.stringify({ items: rows }));
+  return f;
+};
+
+/** Waits until exactly `n` synced nodes exist, all Ready for their generation, each with its own entry. */
+async function waitSyncedReady(n: number, timeoutMs: number): Promise<XrayrNode[]> {
+  const { nodes, entries } = adminClient();
+  return waitFor(
+    `${n} synced XrayrNodes Ready with entries`,
+    async () => {
+      const [ns, es] = await Promise.all([nodes.list(SYNCED), entries.list()]);
+      const owner = new Map(es.map((e) => [e.metadata.name, e.metadata.ownerReferences?.[0]?.uid]));
+      const ready = ns.filter((x) => readyCondition(x)?.status === "True" && x.status?.observedGeneration === x.metadata.generation && owner.get(x.metadata.name) === x.metadata.uid);
+      return ns.length === n && ready.length === n ? ns : pending(`${ns.length} synced nodes, ${ready.length} Ready with entries`);
+    },
+    { timeoutMs, intervalMs: 500 },
+  );
+}
+
+beforeAll(async () => {
+  await deleteAndWait(SYNCED, 120_000);
+  await deleteAndWait(REGISTERED, 60_000);
+  await startOperator({ name: "cli", leaderElection: true });
+}, 180_000);
+
+afterAll(async () => {
+  await deleteAndWait(SYNCED, 120_000);
+  await deleteAndWait(REGISTERED, 60_000);
+}, 180_000);
+
+describe("xrayr-mesh", () => {
+  it(
+    "1) sync of 1,000 rows with 50 malformed: 950 Ready nodes with entries, every bad row reported, exit 1",
+    withLogs("cli 1 sync", async () => {
+      const r = await xrayrMesh(["sync", "--from", listFile("fleet.json", synthetic.rows)]);
+      note(`1: sync of 1,000 rows took ${r.ms} ms`);
+      expect(r.stderr).not.toMatch(/at .*\.js:\d+/); // no stack trace
+      expect(r.code).toBe(1);
+      expect(r.stdout).toContain("Plan: 950 to create, 0 to update, 0 to delete, 0 unchanged, 50 invalid, 0 not active.");
+      expect(r.stdout).toContain("Applied: 950 created, 0 updated, 0 deleted, 0 failed.");
+      const lines = r.stdout.split("\n");
+      expect(synthetic.malformed).toHaveLength(50);
+      for (const m of synthetic.malformed) {
+        const value = synthetic.rows[m.row - 1]?.[m.field];
+        const shown = value === undefined ? "(missing)" : JSON.stringify(value).slice(0, 30);
+        const line = lines.find((l) => new RegExp(`^${m.row}\\s+\\S+\\s+${m.field}\\s`).test(l));
+        expect({ row: m.row, kind: m.kind, line }).toEqual({ row: m.row, kind: m.kind, line: expect.stringContaining(shown) as unknown });
+      }
+      const t0 = Date.now();
+      await waitSyncedReady(950, 120_000);
+      note(`1: 950 nodes Ready with entries ${Date.now() - t0} ms after sync returned`);
+    }),
+    240_000,
+  );
+
+  it(
+    "2) the same sync again: 0 create / 0 update and no write reaches the API server",
+    withLogs("cli 2 resync", async () => {
+      const off = auditOffset();
+      const r = await xrayrMesh(["sync", "--from", listFile("fleet.json", synthetic.rows)]);
+      expect(r.code).toBe(1); // the 50 bad rows are still bad
+      expect(r.stdout).toContain("Plan: 0 to create, 0 to update, 0 to delete, 950 unchanged, 50 invalid, 0 not active.");
+      const writes = writesBy(auditSince(off), { user: ADMIN_USER });
+      expect(summarize(writes)).toEqual({});
+    }),
+    60_000,
+  );
+
+  it(
+    "3) 100 rows retired, sync --prune: those 100 deleted, entries collected, other nodes untouched",
+    withLogs("cli 3 prune", async () => {
+      const bystanders = await Promise.all([fleet.create("hand-made"), fleet.create("hand-made")]);
+      const registered = await xrayrMesh(["register", "sigma-registered", "--address", "47.0.0.1", "--country", "SG", "--vps-id", "999999"]);
+      expect(registered).toMatchObject({ code: 0 });
+      const rows = structuredClone(synthetic.rows);
+      // Neither a bad row nor the row a duplicate-IP row repeats (retiring it would free the IP for the duplicate).
+      const retired = new Set(retireRows(rows, 100, new Set(synthetic.malformed.flatMap((m) => [m.row, m.row - 1]))));
+      expect(retired.size).toBe(100);
+      const before = await adminClient().nodes.list(SYNCED);
+      const doomed = before.filter((n) => retired.has(n.spec.vpsId ?? "")).map((n) => n.metadata.name);
+      expect(doomed).toHaveLength(100);
+
+      const dry = await xrayrMesh(["sync", "--from", listFile("fleet-retired.json", rows), "--dry-run", "-o", "json"]);
+      const plan = JSON.parse(dry.stdout) as { counts: Record<string, number> };
+      expect(plan.counts).toMatchObject({ create: 0, update: 0, delete: 0, prunable: 100, unchanged: 850 });
+
+      const r = await xrayrMesh(["sync", "--from", listFile("fleet-retired.json", rows), "--prune"]);
+      expect(r.code).toBe(1);
+      expect(r.stdout).toContain("Applied: 0 created, 0 updated, 100 deleted, 0 failed.");
+      await Promise.all(doomed.map((name) => waitEntryGone(name, 60_000)));
+      await waitSyncedReady(850, 60_000);
+      for (const b of bystanders) expect((await adminClient().nodes.get(b.metadata.name)).metadata.uid).toBe(b.metadata.uid);
+      expect(await adminClient().nodes.find("sigma-registered")).toBeDefined();
+    }),
+    180_000,
+  );
+
+  it(
+    "4) register twice is one write's worth of change; status shows it; retire removes node and entry",
+    withLogs("cli 4 register", async () => {
+      const args = ["register", "cli-reg-1", "--address", "47.0.0.2", "--country", "JP", "--version", "v25.3.6", "--vps-id", "424242"];
+      expect(await xrayrMesh(args)).toMatchObject({ code: 0 });
+      const first = await waitConverged("cli-reg-1", 30_000);
+      expect(await xrayrMesh(args)).toMatchObject({ code: 0 });
+      expect((await adminClient().nodes.get("cli-reg-1")).metadata.resourceVersion).toBe(first.node.metadata.resourceVersion);
+
+      const status = await xrayrMesh(["status", "--country", "jp", "-o", "json"]);
+      const rows = JSON.parse(status.stdout) as { name: string; ready: string; entry: boolean; country: string }[];
+      expect(rows.find((x) => x.name === "cli-reg-1")).toMatchObject({ ready: "True", entry: true, country: "jp" });
+      expect(rows.every((x) => x.country === "jp")).toBe(true);
+      const table = await xrayrMesh(["status"]);
+      expect(table.stdout.split("\n")[0]).toMatch(/^NAME\s+ADDRESS\s+COUNTRY\s+READY\s+REASON\s+ENTRY\s+AGE$/);
+
+      const bad = await xrayrMesh(["register", "cli-reg-2", "--address", "10.0.0.1", "--country", "jp"]);
+      expect(bad.code).toBe(1);
+      expect(bad.stderr.trim().split("\n")).toHaveLength(1);
+      expect(bad.stderr).toContain("private range");
+
+      expect(await xrayrMesh(["retire", "cli-reg-1"])).toMatchObject({ code: 0 });
+      await waitEntryGone("cli-reg-1", 60_000);
+      expect((await xrayrMesh(["retire", "cli-reg-1"])).stdout).toContain("already gone");
+    }),
+    120_000,
+  );
+
+  it(
+    "5) doctor: what the lab has passes, what it lacks (Xboard, istiod, injection, ...) fails, exit 1",
+    withLogs("cli 5 doctor", async () => {
+      const r = await xrayrMesh(["doctor", "-o", "json"]);
+      expect(r.code).toBe(1);
+      const { results } = JSON.parse(r.stdout) as { results: { check: string; verdict: string; fix: string }[] };
+      const verdicts = Object.fromEntries(results.map((x) => [x.check, x.verdict]));
+      expect(verdicts).toEqual({
+        "istio-crds": "pass",
+        "xrayrnode-crd": "pass",
+        "namespace-injection": "fail",
+        "xboard-sidecar": "fail",
+        "istiod-ambient": "fail",
+        "peer-metadata-discovery": "fail",
+        "xboard-client-ip": "fail",
+        workloadgroup: "fail",
+        serviceentry: "fail",
+        "operator-lease": "pass",
+        "nodes-ready": "pass",
+        "address-conflicts": "pass",
+      });
+      expect(results.filter((x) => x.verdict !== "pass").every((x) => x.fix !== "")).toBe(true);
+      const table = await xrayrMesh(["doctor"]);
+      expect(table.stdout).toMatch(/^FAIL\s+istiod-ambient\s+istiod does not run/m);
+
+      const unreachable = await xrayrMesh(["status"], { env: { AIRPORT_KUBECONFIG: "/nonexistent/kubeconfig" } });
+      expect(unreachable).toMatchObject({ code: 2, stderr: "xrayr-mesh: kubeconfig /nonexistent/kubeconfig does not exist (from --kubeconfig or AIRPORT_KUBECONFIG).\n" });
+    }),
+    60_000,
+  );
+});
