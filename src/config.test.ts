@@ -39,6 +39,19 @@ describe("loadConfig", () => {
     expect(loadConfig({ WORKLOAD_SERVICE_ACCOUNT: "" }).serviceAccount).toBe("");
   });
 
+  test("traffic status is off by default and on with a Prometheus URL", () => {
+    expect(loadConfig({}).traffic).toBeUndefined();
+    expect(loadConfig({ PROMETHEUS_URL: "http://prometheus.istio-system:9090" }).traffic).toEqual({
+      prometheusUrl: "http://prometheus.istio-system:9090",
+      destination: "xboard",
+      window: "1m",
+      pollMs: 30_000,
+      minWriteMs: 300_000,
+      errorThreshold: 0.01,
+    });
+    expect(() => loadConfig({ PROMETHEUS_URL: "prometheus:9090" })).toThrow(/PROMETHEUS_URL="prometheus:9090"/);
+  });
+
   test("IPv6 metrics address", () => {
     expect(loadConfig({ METRICS_ADDR: "[::1]:9090" }).metrics).toEqual({ host: "::1", port: 9090 });
   });

@@ -30,6 +30,12 @@ const envSchema = z.object({
   LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace"]).default("info"),
   WORKERS: z.coerce.number().int().min(1).max(64).default(4),
   RESYNC_SECONDS: z.coerce.number().positive().max(86400).default(300),
+  PROMETHEUS_URL: z.url({ protocol: /^https?$/, error: "must be an http(s) URL of a Prometheus server" }).optional(),
+  XBOARD_WORKLOAD: z.string().regex(labelValue, "must be a workload name").max(63).default("xboard"),
+  TRAFFIC_WINDOW: z.string().regex(/^\d+[smh]$/, "must be a PromQL duration such as 1m").default("1m"),
+  TRAFFIC_POLL_SECONDS: z.coerce.number().min(1).max(3600).default(30),
+  TRAFFIC_MIN_WRITE_SECONDS: z.coerce.number().min(0).max(86400).default(300),
+  TRAFFIC_ERROR_THRESHOLD: z.coerce.number().min(0).max(1).default(0.01),
 });
 
 export type Env = z.infer<typeof envSchema>;
@@ -45,6 +51,10 @@ export interface Config {
   logLevel: Env["LOG_LEVEL"];
   workers: number;
   resyncMs: number;
+  /** Off (undefined) unless PROMETHEUS_URL is set. */
+  traffic:
+    | { prometheusUrl: string; destination: string; window: string; pollMs: number; minWriteMs: number; errorThreshold: number }
+    | undefined;
 }
 
 export class ConfigError extends Error {
@@ -88,6 +98,17 @@ export function loadConfig(env: NodeJS.ProcessEnv): Config {
     logLevel: e.LOG_LEVEL,
     workers: e.WORKERS,
     resyncMs: e.RESYNC_SECONDS * 1000,
+    traffic:
+      e.PROMETHEUS_URL === undefined
+        ? undefined
+        : {
+            prometheusUrl: e.PROMETHEUS_URL,
+            destination: e.XBOARD_WORKLOAD,
+            window: e.TRAFFIC_WINDOW,
+            pollMs: e.TRAFFIC_POLL_SECONDS * 1000,
+            minWriteMs: e.TRAFFIC_MIN_WRITE_SECONDS * 1000,
+            errorThreshold: e.TRAFFIC_ERROR_THRESHOLD,
+          },
   };
 }
 

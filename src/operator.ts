@@ -23,6 +23,8 @@ import type { OperatorMetrics } from "./observability/metrics.js";
 import { startServer } from "./observability/server.js";
 import { XrayrNodeReconciler } from "./reconcile/reconciler.js";
 import { validateNode } from "./reconcile/validate-node.js";
+import { PrometheusClient } from "./traffic/prometheus.js";
+import { TrafficReporter } from "./traffic/reporter.js";
 
 export interface Operator {
   /** Resolves when the operator has stopped: after stop(), or when leadership is lost. */
@@ -62,10 +64,11 @@ export async function startOperator(config: Config, log: Logger, metrics: Operat
     metrics: { depth: (n) => { metrics.queueDepth.set(n); }, retry: () => { metrics.retries.inc(); } },
   });
   const conflicts = new Set<string>();
+  const writer = new KubeWriter(kc, (verb, resource, outcome) => { metrics.writes.inc({ verb, resource, outcome }); }, config.leaderElection.identity);
   const reconciler = new XrayrNodeReconciler({
     nodes,
     entries,
-    writer: new KubeWriter(kc, (verb, resource, outcome) => { metrics.writes.inc({ verb, resource, outcome }); }, config.leaderElection.identity),
+    writer,
     options: { appLabel: config.appLabel, serviceAccount: config.serviceAccount },
     validate: (node) => validateNode(node, config.addressPolicy),
     log,
@@ -131,11 +134,25 @@ export async function startOperator(config: Config, log: Logger, metrics: Operat
   await Promise.all([nodes.waitForSync(running.signal), entries.waitForSync(running.signal)]);
   log.info({ nodes: nodes.list().length, entries: entries.list().length }, "caches synced");
 
+  const traffic =
+    config.traffic === undefined
+      ? undefined
+      : new TrafficReporter({
+          prometheus: new PrometheusClient(config.traffic.prometheusUrl),
+          scope: { namespace: ns, destination: config.traffic.destination, window: config.traffic.window },
+          app: config.appLabel,
+          nodes,
+          write: (node, t) => writer.patchNodeTraffic(node, t),
+          policy: { minIntervalMs: config.traffic.minWriteMs, errorThreshold: config.traffic.errorThreshold },
+          pollMs: config.traffic.pollMs,
+          log,
+        });
+
   const lead = async (leading: AbortSignal): Promise<void> => {
     metrics.leader.set(1);
-    log.info({ identity: config.leaderElection.identity }, "leading: reconciling");
+    log.info({ identity: config.leaderElection.identity, traffic: traffic !== undefined }, "leading: reconciling");
     for (const n of nodes.list()) queue.add(objectKey(n));
-    await controller.run(leading);
+    await Promise.all([controller.run(leading), traffic?.run(leading)]);
   };
 
   let lostLeadership = false;

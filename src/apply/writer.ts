@@ -4,6 +4,7 @@ import * as k8s from "@kubernetes/client-node";
 import { GROUP, PLURAL, VERSION, type XrayrNode, type XrayrNodeStatus } from "../crd/types.js";
 import { MANAGER } from "../desired/workloadentry.js";
 import { WE_GROUP, WE_PLURAL, WE_VERSION, type WorkloadEntry } from "../istio/workloadentry.js";
+import type { TrafficStatus } from "../traffic/status.js";
 
 export interface WriteCounter {
   (verb: "apply" | "delete" | "patch" | "create", resource: string, outcome: "ok" | "error"): void;
@@ -13,7 +14,10 @@ export interface Writer {
   applyEntry(entry: WorkloadEntry): Promise<void>;
   /** Deletes the entry only if it is still the object with this uid. */
   deleteEntry(namespace: string, name: string, uid: string): Promise<void>;
+  /** Writes the reconciler's part of the status (conditions, observedGeneration, workloadEntry). */
   patchNodeStatus(node: XrayrNode, status: XrayrNodeStatus): Promise<void>;
+  /** Writes status.traffic only. */
+  patchNodeTraffic(node: XrayrNode, traffic: TrafficStatus): Promise<void>;
   recordEvent(node: XrayrNode, type: "Normal" | "Warning", reason: string, message: string): Promise<void>;
 }
 
@@ -67,6 +71,22 @@ export class KubeWriter implements Writer {
   }
 
   async patchNodeStatus(node: XrayrNode, status: XrayrNodeStatus): Promise<void> {
+    // Only the reconciler's fields: status.traffic has its own writer and must not be put back
+    // from a cache that may be older than it. null removes a field in a merge patch.
+    await this.patchStatus(node, {
+      observedGeneration: status.observedGeneration ?? null,
+      conditions: status.conditions ?? null,
+      workloadEntry: status.workloadEntry ?? null,
+    });
+  }
+
+  async patchNodeTraffic(node: XrayrNode, traffic: TrafficStatus): Promise<void> {
+    // Merge patches merge nested objects: an optional field the new numbers lack must be
+    // removed explicitly, or the old value would stay.
+    await this.patchStatus(node, { traffic: { p99Ms: null, lastSeen: null, ...traffic } });
+  }
+
+  private async patchStatus(node: XrayrNode, status: Record<string, unknown>): Promise<void> {
     await this.counted("patch", `${PLURAL}/status`, () =>
       this.custom.patchNamespacedCustomObjectStatus(
         {

@@ -2,7 +2,7 @@ import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { parse } from "yaml";
 import { COUNTRY_CODES } from "./countries.js";
-import { CRD_FILE, renderCrdYaml, xrayrNodeCrd, type JsonSchemaProps } from "./manifest.js";
+import { CHART_CRD_FILE, CRD_FILE, renderCrdYaml, xrayrNodeCrd, type JsonSchemaProps } from "./manifest.js";
 import {
   DNS1123_LABEL_PATTERN,
   LABEL_VALUE_NONEMPTY_PATTERN,
@@ -12,7 +12,7 @@ import {
   RESERVED_LABEL_KEY_PATTERN,
 } from "./patterns.js";
 
-const crdPath = fileURLToPath(new URL(`../../${CRD_FILE}`, import.meta.url));
+const repoPath = (file: string): string => fileURLToPath(new URL(`../../${file}`, import.meta.url));
 
 function walk(s: JsonSchemaProps, path: string, visit: (s: JsonSchemaProps, path: string) => void): void {
   visit(s, path);
@@ -28,13 +28,16 @@ const root = (): JsonSchemaProps => {
 };
 
 describe("CRD manifest", () => {
-  it(`matches ${CRD_FILE} (UPDATE_CRD=1 / npm run crds rewrites it)`, () => {
+  // One source, two generated copies: deploy/crds (kubectl, kustomize, the lab) and the chart's
+  // crds/ (Helm installs it on first install).
+  it.each([CRD_FILE, CHART_CRD_FILE])("matches %s (UPDATE_CRD=1 / npm run crds rewrites it)", (file) => {
+    const path = repoPath(file);
     const text = renderCrdYaml();
     if (process.env["UPDATE_CRD"] === "1") {
-      writeFileSync(crdPath, text);
+      writeFileSync(path, text);
     }
-    expect(existsSync(crdPath)).toBe(true);
-    expect(readFileSync(crdPath, "utf8")).toBe(text);
+    expect(existsSync(path)).toBe(true);
+    expect(readFileSync(path, "utf8")).toBe(text);
   });
 
   it("starts with the generated-file header and round-trips through YAML", () => {
@@ -61,7 +64,7 @@ describe("CRD manifest", () => {
     const v = crd.spec.versions[0];
     expect(v?.name).toBe("v1alpha1");
     expect(v?.subresources.status).toEqual({});
-    expect(v?.additionalPrinterColumns.map((c) => c.name)).toEqual(["Address", "Country", "Ready", "Reason", "Age"]);
+    expect(v?.additionalPrinterColumns.map((c) => c.name)).toEqual(["Address", "Country", "Ready", "Reason", "RPM", "Errors", "P99ms", "Last-Seen", "Age"]);
   });
 
   it("takes its rules from the shared constants", () => {

@@ -1,5 +1,6 @@
 // The XrayrNode resource as the operator sees it. The CRD manifest (deploy/crds) is generated
 // from src/crd/manifest.ts; these types describe the same shape for TypeScript.
+import type { TrafficStatus } from "../traffic/status.js";
 
 export const GROUP = "mesh.sigma.io";
 export const VERSION = "v1alpha1";
@@ -37,6 +38,7 @@ export interface XrayrNodeStatus {
   observedGeneration?: number;
   conditions?: Condition[];
   workloadEntry?: string;
+  traffic?: TrafficStatus;
 }
 
 export interface ObjectMeta {

@@ -27,6 +27,7 @@ class RecordingWriter implements Writer {
     this.statuses.push(s);
     return Promise.resolve();
   }
+  patchNodeTraffic(n: XrayrNode): Promise<void> { this.calls.push(`traffic ${n.metadata.name ?? ""}`); return Promise.resolve(); }
   recordEvent(n: XrayrNode, type: string, reason: string): Promise<void> {
     this.calls.push(`event ${n.metadata.name ?? ""} ${type} ${reason}`);
     return Promise.resolve();

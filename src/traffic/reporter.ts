@@ -1,0 +1,79 @@
+// The operator's traffic loop (leader only, off unless a Prometheus URL is configured): every
+// poll, read the XrayR -> Xboard edge from Prometheus, and write status.traffic on the nodes
+// whose numbers are worth a write under the policy in status.ts.
+import type { Logger } from "pino";
+import { sleep, systemClock } from "../controller/clock.js";
+import type { XrayrNode } from "../crd/types.js";
+import { readyCondition } from "../status/conditions.js";
+import { buildPanel } from "./panel.js";
+import type { PrometheusClient } from "./prometheus.js";
+import { edgeQuery, p99Query, type EdgeScope } from "./queries.js";
+import { nextTraffic, type TrafficPolicy, type TrafficStatus } from "./status.js";
+
+export interface TrafficReporterDeps {
+  prometheus: PrometheusClient;
+  scope: EdgeScope;
+  app: string;
+  nodes: { list(): readonly XrayrNode[] };
+  write: (node: XrayrNode, traffic: TrafficStatus) => Promise<void>;
+  policy: TrafficPolicy;
+  pollMs: number;
+  log: Logger;
+  now?: () => Date;
+}
+
+// Writes in flight at once: enough to refresh a thousand nodes in seconds, few enough that a
+// state change across the fleet (Prometheus back after an outage) does not flood the API server.
+const WRITE_CONCURRENCY = 4;
+
+export class TrafficReporter {
+  private readonly now: () => Date;
+
+  constructor(private readonly deps: TrafficReporterDeps) {
+    this.now = deps.now ?? (() => new Date());
+  }
+
+  async run(signal: AbortSignal): Promise<void> {
+    while (!signal.aborted) {
+      try {
+        await this.pollOnce();
+      } catch (err) {
+        // Without numbers we write nothing: a Prometheus outage must not mark the fleet silent.
+        this.deps.log.warn({ err: err instanceof Error ? err.message : String(err) }, "traffic poll failed; status.traffic left as is");
+      }
+      await sleep(systemClock, this.deps.pollMs, signal);
+    }
+  }
+
+  /** One poll; returns how many nodes were written. */
+  async pollOnce(): Promise<number> {
+    const { prometheus, scope } = this.deps;
+    const ready = this.deps.nodes.list().filter((n) => n.metadata.deletionTimestamp === undefined && readyCondition(n.status)?.status === "True");
+    const [edge, p99BySource] = await Promise.all([prometheus.query(edgeQuery(scope)), prometheus.query(p99Query(scope, true))]);
+    const panel = buildPanel({ edge, p99BySource, p99Edge: [], registered: ready.map((n) => n.metadata.name ?? ""), app: this.deps.app, window: scope.window });
+    const byName = new Map(panel.nodes.map((t) => [t.name, t]));
+    const now = this.now();
+    const due: [XrayrNode, TrafficStatus][] = [];
+    for (const node of ready) {
+      const t = byName.get(node.metadata.name ?? "");
+      if (t === undefined) continue;
+      const d = nextTraffic(node.status?.traffic, t, now, this.deps.policy);
+      if (d.write) due.push([node, d.next]);
+    }
+    let written = 0;
+    const worker = async (): Promise<void> => {
+      for (let item = due.shift(); item !== undefined; item = due.shift()) {
+        const [node, traffic] = item;
+        try {
+          await this.deps.write(node, traffic);
+          written++;
+        } catch (err) {
+          this.deps.log.warn({ namespace: node.metadata.namespace, name: node.metadata.name, err: err instanceof Error ? err.message : String(err) }, "could not write status.traffic");
+        }
+      }
+    };
+    await Promise.all(Array.from({ length: WRITE_CONCURRENCY }, worker));
+    if (written > 0) this.deps.log.debug({ written, unknownRps: panel.unknownRps }, "traffic status written");
+    return written;
+  }
+}

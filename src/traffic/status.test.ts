@@ -1,0 +1,45 @@
+import { nextTraffic, type TrafficStatus } from "./status.js";
+
+const policy = { minIntervalMs: 300_000, errorThreshold: 0.01 };
+const t0 = new Date("2026-11-26T12:00:00Z");
+const at = (s: number) => new Date(t0.getTime() + s * 1000);
+const busy = { name: "jp-01", rps: 0.05, errorRatio: 0, p99Ms: 12.34 };
+const quiet = { name: "jp-01", rps: 0, errorRatio: 0, p99Ms: undefined };
+
+describe("nextTraffic", () => {
+  test("first observation is written, with per-minute rate and last seen", () => {
+    const d = nextTraffic(undefined, busy, t0, policy);
+    expect(d).toMatchObject({ write: true, why: "first" });
+    expect(d.next).toEqual({ state: "Active", requestsPerMinute: 3, errorRatio: 0, p99Ms: 12.3, lastSeen: "2026-11-26T12:00:00Z", observedAt: "2026-11-26T12:00:00Z" });
+  });
+
+  test("steady traffic is rewritten at most once per interval", () => {
+    let prev: TrafficStatus = nextTraffic(undefined, busy, t0, policy).next;
+    let writes = 0;
+    for (let s = 30; s <= 3600; s += 30) {
+      const d = nextTraffic(prev, { ...busy, rps: 0.05 + (s % 60) / 1000 }, at(s), policy);
+      if (d.write) { writes++; prev = d.next; }
+    }
+    expect(writes).toBe(12); // one an interval for an hour, not one a poll (120)
+  });
+
+  test("going silent is written at once and keeps the last time traffic was seen", () => {
+    const prev = nextTraffic(undefined, busy, t0, policy).next;
+    const d = nextTraffic(prev, quiet, at(30), policy);
+    expect(d).toMatchObject({ write: true, why: "state" });
+    expect(d.next).toMatchObject({ state: "Silent", requestsPerMinute: 0, lastSeen: "2026-11-26T12:00:00Z" });
+    expect(d.next).not.toHaveProperty("p99Ms");
+  });
+
+  test("crossing the error threshold either way is written at once", () => {
+    const prev = nextTraffic(undefined, busy, t0, policy).next;
+    const up = nextTraffic(prev, { ...busy, errorRatio: 0.2 }, at(30), policy);
+    expect(up).toMatchObject({ write: true, why: "errors" });
+    const down = nextTraffic(up.next, busy, at(60), policy);
+    expect(down).toMatchObject({ write: true, why: "errors" });
+  });
+
+  test("a node never seen has no lastSeen", () => {
+    expect(nextTraffic(undefined, quiet, t0, policy).next).not.toHaveProperty("lastSeen");
+  });
+});
