@@ -1,4 +1,4 @@
-// xrayr-mesh: the fleet CLI. Commands: sync, register, retire, status, doctor (one file each
+// xrayr-mesh: the fleet CLI. Commands: sync, register, retire, status, doctor, verify (one file each
 // beside this one). Global flags: --kubeconfig / AIRPORT_KUBECONFIG, --namespace /
 // AIRPORT_NAMESPACE (default airport-prod). Errors are one sentence on stderr.
 // Exit status: 0 fine; 1 the command found problems (invalid rows, failed writes, failed
@@ -12,6 +12,7 @@ import { runRegister, runRetire } from "./register.js";
 import { DEFAULT_TOKEN_ENV } from "./source.js";
 import { runStatus } from "./status.js";
 import { runSync, type SyncOptions } from "./sync.js";
+import { runVerify, type VerifyOptions } from "./verify.js";
 
 function positiveInt(max: number) {
   return (v: string): number => {
@@ -101,6 +102,16 @@ export function buildProgram(exit: (code: number) => void): Command {
     .option("--istio-namespace <namespace>", "where istiod runs", "istio-system")
     .option("--lease-name <name>", "the operator's leader-election Lease", "xrayr-mesh-operator")
     .action(act(async (o: DoctorOptions) => runDoctor(ctx(), o)));
+
+  program
+    .command("verify")
+    .description("the xrayr -> xboard edge as Kiali shows it, from Prometheus; exit 1 when attribution is broken")
+    .addOption(new Option("--prometheus <url>", "Prometheus base URL").env("PROMETHEUS_URL"))
+    .option("--window <duration>", "rate window (PromQL duration)", "10m")
+    .option("--xboard-workload <name>", "destination_workload of the Xboard pods", "xboard")
+    .option("--app <name>", "the entries' app label (source_app)", "xrayr")
+    .addOption(new Option("-o, --output <format>", "output format").choices(["table", "json"]).default("table"))
+    .action(act(async (o: VerifyOptions) => runVerify(ctx(), o)));
 
   return program;
 }
