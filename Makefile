@@ -12,6 +12,7 @@ test:
 	$(MAKE) check
 	npm run test:unit -- --json --outputFile=$(REPORTS)/unit.json
 	$(MAKE) build
+	$(MAKE) chart-check
 	@# The e2e suite starts and stops its own lab; the trap stops it too if jest dies.
 	bash -c 'trap "LAB_DIR=$(E2E_LAB) test/lab/lab-down.sh >/dev/null 2>&1 || true" EXIT; npm run test:e2e -- --json --outputFile=$(REPORTS)/e2e.json'
 	node scripts/test-summary.mjs $(REPORTS)/unit.json $(REPORTS)/e2e.json
@@ -66,3 +67,16 @@ demo:
 .PHONY: bench-sync
 bench-sync: build
 	node bench/sync-bench.js
+
+## chart-check: the Helm chart and everything under deploy/ checked with the real tools (helm
+## lint/template, istioctl analyze/manifest generate, server-side dry-run on a lab in .lab-chart);
+## see scripts/chart-check.sh. Part of `make test`.
+## manifests: regenerate deploy/operator/ from the chart's default render.
+.PHONY: chart-check manifests
+chart-check:
+	scripts/chart-check.sh
+
+manifests:
+	@helm=$$(nice -n 19 test/lab/build.sh helm) && mkdir -p $(REPORTS) && \
+	"$$helm" template xrayr-mesh-operator charts/xrayr-mesh-operator --namespace airport-prod >$(REPORTS)/chart-default.yaml && \
+	node scripts/chart-manifests.ts --write $(REPORTS)/chart-default.yaml

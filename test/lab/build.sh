@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Builds the lab's Go binaries once and caches them outside the repo, keyed by tool version
 # and Go version, so a warm start never rebuilds. Prints the path of each binary, one a line
-# (kube: kube-apiserver, kube-controller-manager, kubectl in that order; etcd: etcd).
-#   build.sh kube|etcd
+# (kube: kube-apiserver, kube-controller-manager, kubectl in that order; etcd: etcd;
+# helm: helm; istioctl: istioctl).
+#   build.sh kube|etcd|helm|istioctl
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 cache=${XRAYR_LAB_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/xrayr-mesh-lab}
@@ -32,7 +33,15 @@ build_one() { # dir binary pkg version ldflags
   echo "$out/$bin"
 }
 
-case ${1:?usage: build.sh kube|etcd} in
+# The Istio versions deploy/istio/ is written for (one place: deploy/istio/istio-version.env).
+istio_env() { # key
+  local v
+  v=$(sed -n "s/^$1=//p" "$here/../../deploy/istio/istio-version.env")
+  if [ -z "$v" ]; then echo "build.sh: no $1 in deploy/istio/istio-version.env" >&2; exit 1; fi
+  echo "$v"
+}
+
+case ${1:?usage: build.sh kube|etcd|helm|istioctl} in
   kube)
     v=$(mod_version "$here/kube/go.mod" k8s.io/kubernetes)
     minor=$(echo "$v" | cut -d. -f2)
@@ -44,5 +53,28 @@ case ${1:?usage: build.sh kube|etcd} in
   etcd)
     v=$(mod_version "$here/etcd/go.mod" go.etcd.io/etcd/server/v3)
     build_one etcd etcd go.etcd.io/etcd/server/v3 "$v" ;;
-  *) echo "unknown tool $1" >&2; exit 2 ;;
+  helm)
+    # As Helm's own Makefile: the default Kubernetes version (helm template, lint) is the one
+    # of the client-go it is built with (v0.37.x -> 1.37), not the source's fallback 1.20.
+    v=$(mod_version "$here/helm/go.mod" helm.sh/helm/v3)
+    kminor=$(mod_version "$here/helm/go.mod" k8s.io/client-go | cut -d. -f2)
+    hf="-X helm.sh/helm/v3/internal/version.version=$v"
+    for p in chartutil lint/rules; do
+      hf="$hf -X helm.sh/helm/v3/pkg/$p.k8sVersionMajor=1 -X helm.sh/helm/v3/pkg/$p.k8sVersionMinor=$kminor"
+    done
+    build_one helm helm helm.sh/helm/v3/cmd/helm "$v" "$hf" ;;
+  istioctl)
+    # istio.io/istio has no v-tags: go.mod pins a pseudo-version, which must be the one
+    # istio-version.env names (and istio.io/api the same as the lab's CRDs).
+    v=$(mod_version "$here/istioctl/go.mod" istio.io/istio)
+    want=$(istio_env ISTIO_GO_MODULE)
+    api=$(mod_version "$here/istioctl/go.mod" istio.io/api)
+    if [ "$v" != "$want" ] || [ "$api" != "$(istio_env ISTIO_API)" ]; then
+      echo "build.sh: test/lab/istioctl/go.mod (istio.io/istio $v, istio.io/api $api) differs from deploy/istio/istio-version.env" >&2
+      exit 1
+    fi
+    rel=$(istio_env ISTIO_RELEASE)
+    build_one istioctl istioctl istio.io/istio/istioctl/cmd/istioctl "$v" \
+      "-X istio.io/istio/pkg/version.buildVersion=${rel%.*}-${v##*-} -X istio.io/istio/pkg/version.buildGitRevision=${v##*-} -X istio.io/istio/pkg/version.buildStatus=Clean" ;;
+  *) echo "unknown tool $1 (kube, etcd, helm, istioctl)" >&2; exit 2 ;;
 esac
