@@ -2,6 +2,7 @@
 // the process at start with the variable's name, never later in a reconcile.
 import { hostname } from "node:os";
 import { z } from "zod";
+import { DNS1123_LABEL_PATTERN, LABEL_VALUE_NONEMPTY_PATTERN, regex } from "./crd/patterns.js";
 
 const seconds = (def: number) => z.coerce.number().positive().max(3600).default(def);
 const bool = (def: boolean) =>
@@ -10,8 +11,8 @@ const bool = (def: boolean) =>
     .default(def ? "true" : "false")
     .transform((v) => v === "true" || v === "1" || v === "yes");
 
-const dnsLabel = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
-const labelValue = /^[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$/;
+const dnsLabel = regex(DNS1123_LABEL_PATTERN);
+const labelValue = regex(LABEL_VALUE_NONEMPTY_PATTERN);
 
 const envSchema = z.object({
   AIRPORT_NAMESPACE: z.string().regex(dnsLabel, "must be a namespace name (DNS-1123 label)").max(63).default("airport-prod"),

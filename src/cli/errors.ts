@@ -1,6 +1,7 @@
 // One clear sentence for every failure the user can cause or meet, never a stack trace.
 import * as k8s from "@kubernetes/client-node";
 import { apiMessage } from "../apply/writer.js";
+import { safeUrl } from "../observability/redact.js";
 
 /** An error whose message is already the sentence to show. `exitCode` 2: usage or setup. */
 export class CliError extends Error {
@@ -10,20 +11,6 @@ export class CliError extends Error {
     readonly exitCode = 2,
   ) {
     super(message);
-  }
-}
-
-/** A URL fit for messages: no credentials, no query, no fragment. */
-export function safeUrl(url: string): string {
-  try {
-    const u = new URL(url);
-    u.username = "";
-    u.password = "";
-    u.search = "";
-    u.hash = "";
-    return u.toString();
-  } catch {
-    return url.replace(/[?#].*$/, "");
   }
 }
 

@@ -3,7 +3,8 @@
 // unless --token-env names another), never from the command line, and is never printed; URLs
 // in messages lose their query string and credentials.
 import { readFile } from "node:fs/promises";
-import { CliError, safeUrl } from "./errors.js";
+import { safeUrl } from "../observability/redact.js";
+import { CliError } from "./errors.js";
 
 export const DEFAULT_TOKEN_ENV = "SIGMA_API_TOKEN";
 

@@ -1,3 +1,5 @@
+import { safeUrl } from "../observability/redact.js";
+
 // The Prometheus HTTP API client: instant queries only. Kept at the edge so everything that
 // interprets results stays pure. URLs are printed without credentials or query strings.
 
@@ -55,15 +57,3 @@ export class PrometheusClient {
   }
 }
 
-/** A URL without user info or query string: tokens travel in both. */
-export function safeUrl(url: string): string {
-  try {
-    const u = new URL(url);
-    u.username = "";
-    u.password = "";
-    u.search = "";
-    return u.toString();
-  } catch {
-    return url.replace(/\?.*$/, "").replace(/\/\/[^@/]*@/, "//");
-  }
-}

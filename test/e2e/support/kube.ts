@@ -2,6 +2,7 @@
 // XrayrNodes and WorkloadEntries, and a kubectl runner for what kubectl says best (auth can-i).
 import { execFile } from "node:child_process";
 import * as k8s from "@kubernetes/client-node";
+import { apiMessage as messageOf, statusCode as statusOf } from "../../../src/apply/writer.js";
 import { lab, NAMESPACE } from "./lab.js";
 
 export const NODE_GROUP = "mesh.sigma.io";
@@ -72,27 +73,8 @@ interface List<T> {
   items: T[];
 }
 
-/** The HTTP status of a failed API call, if it is one. */
-export function statusOf(err: unknown): number | undefined {
-  return err instanceof k8s.ApiException ? err.code : undefined;
-}
-
-/** The API server's message of a failed call (Status.message), else the error's text. */
-export function messageOf(err: unknown): string {
-  if (err instanceof k8s.ApiException) {
-    const body: unknown = err.body;
-    if (typeof body === "string") {
-      try {
-        const parsed = JSON.parse(body) as { message?: unknown };
-        if (typeof parsed.message === "string") return parsed.message;
-      } catch {
-        return body;
-      }
-    }
-    return `HTTP ${err.code}`;
-  }
-  return err instanceof Error ? err.message : String(err);
-}
+// The same readings of a failed call the operator uses.
+export { statusOf, messageOf };
 
 const mergePatch = k8s.setHeaderOptions("Content-Type", k8s.PatchStrategy.MergePatch);
 
