@@ -31,8 +31,16 @@ describe("loadConfig", () => {
     expect(() => loadConfig({ [name]: value })).toThrow(expected);
   });
 
-  test("lease timings must nest", () => {
+  test("lease timings must nest as the elector needs them", () => {
     expect(() => loadConfig({ RENEW_DEADLINE_SECONDS: "20" })).toThrow(/RENEW_DEADLINE_SECONDS \(20\) < LEASE_DURATION_SECONDS \(15\)/);
+    // 9 < 10 < 15, but a retry of up to 9 x 1.2 s could outlast the renew deadline.
+    expect(() => loadConfig({ RETRY_PERIOD_SECONDS: "9" })).toThrow(/RETRY_PERIOD_SECONDS \(9\) x 1.2 < RENEW_DEADLINE_SECONDS \(10\)/);
+  });
+
+  test("a Prometheus URL with credentials is refused without printing them", () => {
+    const attempt = () => loadConfig({ PROMETHEUS_URL: "https://ops:s3cret@prometheus.example/" });
+    expect(attempt).toThrow(/PROMETHEUS_URL="https:\/\/prometheus.example\/": must not carry credentials/);
+    expect(attempt).not.toThrow(/s3cret/);
   });
 
   test("an empty WORKLOAD_SERVICE_ACCOUNT leaves entries without one", () => {
@@ -44,8 +52,8 @@ describe("loadConfig", () => {
     expect(loadConfig({ PROMETHEUS_URL: "http://prometheus.istio-system:9090" }).traffic).toEqual({
       prometheusUrl: "http://prometheus.istio-system:9090",
       destination: "xboard",
-      window: "1m",
-      pollMs: 30_000,
+      window: "2m",
+      pollMs: 20_000,
       minWriteMs: 300_000,
       errorThreshold: 0.01,
     });

@@ -2,7 +2,10 @@
 // the process at start with the variable's name, never later in a reconcile.
 import { hostname } from "node:os";
 import { z } from "zod";
+import { RETRY_JITTER } from "./controller/leaderelection.js";
 import { DNS1123_LABEL_PATTERN, LABEL_VALUE_NONEMPTY_PATTERN, regex } from "./crd/patterns.js";
+import { safeUrl } from "./observability/redact.js";
+import { PROMQL_DURATION } from "./traffic/queries.js";
 
 const seconds = (def: number) => z.coerce.number().positive().max(3600).default(def);
 const bool = (def: boolean) =>
@@ -33,8 +36,10 @@ const envSchema = z.object({
   RESYNC_SECONDS: z.coerce.number().positive().max(86400).default(300),
   PROMETHEUS_URL: z.url({ protocol: /^https?$/, error: "must be an http(s) URL of a Prometheus server" }).optional(),
   XBOARD_WORKLOAD: z.string().regex(labelValue, "must be a workload name").max(63).default("xboard"),
-  TRAFFIC_WINDOW: z.string().regex(/^\d+[smh]$/, "must be a PromQL duration such as 1m").default("1m"),
-  TRAFFIC_POLL_SECONDS: z.coerce.number().min(1).max(3600).default(30),
+  // Two XrayR update periods (60 s each): a window that can fall between two polls of a node
+  // would flip it between Active and Silent, and every flip is a write.
+  TRAFFIC_WINDOW: z.string().regex(PROMQL_DURATION, "must be a PromQL duration such as 2m").default("2m"),
+  TRAFFIC_POLL_SECONDS: z.coerce.number().min(1).max(3600).default(20),
   TRAFFIC_MIN_WRITE_SECONDS: z.coerce.number().min(0).max(86400).default(300),
   TRAFFIC_ERROR_THRESHOLD: z.coerce.number().min(0).max(1).default(0.01),
 });
@@ -67,15 +72,23 @@ export function loadConfig(env: NodeJS.ProcessEnv): Config {
   if (!parsed.success) {
     const lines = parsed.error.issues.map((i) => {
       const variable = String(i.path[0] ?? "?");
-      return `${variable}=${JSON.stringify(env[variable] ?? "")}: ${i.message}`;
+      return `${variable}=${JSON.stringify(safeUrl(env[variable] ?? ""))}: ${i.message}`;
     });
     throw new ConfigError(`invalid configuration: ${lines.join("; ")}`);
   }
   const e = parsed.data;
-  if (!(e.RETRY_PERIOD_SECONDS < e.RENEW_DEADLINE_SECONDS && e.RENEW_DEADLINE_SECONDS < e.LEASE_DURATION_SECONDS)) {
+  // client-go's rules, which the elector enforces too: the leader must give up before a standby
+  // may take over, and must get more than one jittered retry in before giving up.
+  if (!(e.RETRY_PERIOD_SECONDS * RETRY_JITTER < e.RENEW_DEADLINE_SECONDS && e.RENEW_DEADLINE_SECONDS < e.LEASE_DURATION_SECONDS)) {
     throw new ConfigError(
-      `invalid configuration: need RETRY_PERIOD_SECONDS (${e.RETRY_PERIOD_SECONDS}) < RENEW_DEADLINE_SECONDS (${e.RENEW_DEADLINE_SECONDS}) < LEASE_DURATION_SECONDS (${e.LEASE_DURATION_SECONDS})`,
+      `invalid configuration: need RETRY_PERIOD_SECONDS (${e.RETRY_PERIOD_SECONDS}) x ${RETRY_JITTER} < RENEW_DEADLINE_SECONDS (${e.RENEW_DEADLINE_SECONDS}) < LEASE_DURATION_SECONDS (${e.LEASE_DURATION_SECONDS})`,
     );
+  }
+  if (e.PROMETHEUS_URL !== undefined) {
+    const u = new URL(e.PROMETHEUS_URL);
+    if (u.username !== "" || u.password !== "") {
+      throw new ConfigError(`invalid configuration: PROMETHEUS_URL=${JSON.stringify(safeUrl(e.PROMETHEUS_URL))}: must not carry credentials (they would end up in error messages)`);
+    }
   }
   const sep = e.METRICS_ADDR.lastIndexOf(":");
   const host = e.METRICS_ADDR.slice(0, sep).replace(/^\[|\]$/g, "");

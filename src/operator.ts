@@ -22,9 +22,14 @@ import { WE_GROUP, WE_PLURAL, WE_VERSION, type WorkloadEntry } from "./istio/wor
 import type { OperatorMetrics } from "./observability/metrics.js";
 import { startServer } from "./observability/server.js";
 import { XrayrNodeReconciler } from "./reconcile/reconciler.js";
+import { AddressIndex } from "./reconcile/address-index.js";
 import { validateNode } from "./reconcile/validate-node.js";
 import { PrometheusClient } from "./traffic/prometheus.js";
 import { TrafficReporter } from "./traffic/reporter.js";
+
+// Long enough for a slow API server to answer a large list, short enough that a missing CRD
+// or RoleBinding ends in a clear error and a restart rather than a pod that is never ready.
+const SYNC_TIMEOUT_MS = 120_000;
 
 export interface Operator {
   /** Resolves when the operator has stopped: after stop(), or when leadership is lost. */
@@ -40,6 +45,7 @@ export async function startOperator(config: Config, log: Logger, metrics: Operat
   const custom = kc.makeApiClient(k8s.CustomObjectsApi);
   const ns = config.namespace;
 
+  const lastError = new Map<string, unknown>();
   const informer = <T extends k8s.KubernetesObject>(group: string, version: string, plural: string) =>
     new ResilientInformer<T>({
       kubeConfig: kc,
@@ -48,6 +54,7 @@ export async function startOperator(config: Config, log: Logger, metrics: Operat
         (await custom.listNamespacedCustomObject({ group, version, namespace: ns, plural })) as k8s.KubernetesListObject<T>,
       hooks: {
         onRestart: ({ attempt, delayMs, error }) => {
+          lastError.set(plural, error);
           metrics.informerRestarts.inc({ resource: plural });
           log.warn({ resource: plural, attempt, delayMs, err: apiMessage(error) }, "informer stopped; restarting");
         },
@@ -65,8 +72,16 @@ export async function startOperator(config: Config, log: Logger, metrics: Operat
   });
   const conflicts = new Set<string>();
   const writer = new KubeWriter(kc, (verb, resource, outcome) => { metrics.writes.inc({ verb, resource, outcome }); }, config.leaderElection.identity);
+  const byAddress = new AddressIndex();
+  const nodesOn = (address: string): XrayrNode[] =>
+    byAddress.keys(address).flatMap((key) => {
+      const { namespace, name } = splitKey(key);
+      const n = nodes.get(name, namespace);
+      return n === undefined ? [] : [n];
+    });
   const reconciler = new XrayrNodeReconciler({
     nodes,
+    nodesOn,
     entries,
     writer,
     options: { appLabel: config.appLabel, serviceAccount: config.serviceAccount },
@@ -79,19 +94,27 @@ export async function startOperator(config: Config, log: Logger, metrics: Operat
     },
   });
 
-  // Events only say which keys to look at. A node's address change also concerns every node on
-  // its old and new address: one of them may now win or lose the address.
-  const enqueuePeers = (address: string | undefined): void => {
-    if (address === undefined) return;
-    for (const n of nodes.list()) if (n.spec.address === address) queue.add(objectKey(n));
+  // Events only say which keys to look at. Any change to a node (address, validity, deletion)
+  // also concerns every node on its old and new address: one of them may now win or lose it.
+  const enqueueOn = (address: string | undefined): void => {
+    if (address !== undefined) for (const key of byAddress.keys(address)) queue.add(key);
+  };
+  const onNode = (n: XrayrNode & k8s.KubernetesObject): void => {
+    const key = objectKey(n);
+    const before = byAddress.set(key, n.spec.address);
+    queue.add(key);
+    if (before !== n.spec.address) enqueueOn(before);
+    enqueueOn(n.spec.address);
   };
   nodes.addEventHandler({
-    onAdd: (n) => { queue.add(objectKey(n)); enqueuePeers(n.spec.address); },
-    onUpdate: (n, old) => {
-      queue.add(objectKey(n));
-      if (old?.spec.address !== n.spec.address) { enqueuePeers(old?.spec.address); enqueuePeers(n.spec.address); }
+    onAdd: onNode,
+    onUpdate: onNode,
+    onDelete: (n) => {
+      const key = objectKey(n);
+      byAddress.delete(key);
+      queue.add(key);
+      enqueueOn(n.spec.address);
     },
-    onDelete: (n) => { queue.add(objectKey(n)); enqueuePeers(n.spec.address); },
   });
   entries.addEventHandler({
     onAdd: (e) => { queue.add(objectKey(e)); },
@@ -122,17 +145,26 @@ export async function startOperator(config: Config, log: Logger, metrics: Operat
   });
   controller.resyncEvery(config.resyncMs, () => nodes.list().map((n) => objectKey(n)));
 
-  const server: Server = await startServer(config.metrics.host, config.metrics.port, metrics.registry, {
-    live: () => true,
-    ready: () => nodes.hasSynced() && entries.hasSynced(),
-  });
-  log.info({ namespace: ns, metrics: `${config.metrics.host}:${config.metrics.port}`, policy: config.addressPolicy }, "operator starting");
-
-  nodes.start();
-  entries.start();
   const running = new AbortController();
-  await Promise.all([nodes.waitForSync(running.signal), entries.waitForSync(running.signal)]);
-  log.info({ nodes: nodes.list().length, entries: entries.list().length }, "caches synced");
+  let lostLeadership = false;
+  const elector = config.leaderElection.enabled
+    ? new LeaderElector({
+        lock: coordinationLeaseLock(kc.makeApiClient(k8s.CoordinationV1Api), ns, config.leaderElection.leaseName),
+        identity: config.leaderElection.identity,
+        leaseDurationMs: config.leaderElection.leaseDurationMs,
+        renewDeadlineMs: config.leaderElection.renewDeadlineMs,
+        retryPeriodMs: config.leaderElection.retryPeriodMs,
+        callbacks: {
+          onStartedLeading: (leading) => lead(leading),
+          onStoppedLeading: () => {
+            metrics.leader.set(0);
+            if (!running.signal.aborted) lostLeadership = true;
+          },
+          onNewLeader: (id) => { log.info({ leader: id }, "leader observed"); },
+        },
+        onError: (err, phase) => { log.warn({ phase, err: apiMessage(err) }, "leader election call failed"); },
+      })
+    : undefined;
 
   const traffic =
     config.traffic === undefined
@@ -155,34 +187,33 @@ export async function startOperator(config: Config, log: Logger, metrics: Operat
     await Promise.all([controller.run(leading), traffic?.run(leading)]);
   };
 
-  let lostLeadership = false;
-  let work: Promise<void>;
-  if (config.leaderElection.enabled) {
-    const le = config.leaderElection;
-    const elector = new LeaderElector({
-      lock: coordinationLeaseLock(kc.makeApiClient(k8s.CoordinationV1Api), ns, le.leaseName),
-      identity: le.identity,
-      leaseDurationMs: le.leaseDurationMs,
-      renewDeadlineMs: le.renewDeadlineMs,
-      retryPeriodMs: le.retryPeriodMs,
-      callbacks: {
-        onStartedLeading: lead,
-        onStoppedLeading: () => {
-          metrics.leader.set(0);
-          if (!running.signal.aborted) lostLeadership = true;
-        },
-        onNewLeader: (id) => { log.info({ leader: id }, "leader observed"); },
-      },
-      onError: (err, phase) => { log.warn({ phase, err: apiMessage(err) }, "leader election call failed"); },
-    });
-    work = elector.run(running.signal);
-  } else {
-    work = lead(running.signal);
-  }
-
-  const done = work.then(async () => {
+  const server: Server = await startServer(config.metrics.host, config.metrics.port, metrics.registry, {
+    live: () => true,
+    ready: () => nodes.hasSynced() && entries.hasSynced(),
+  });
+  const shutdown = async (): Promise<void> => {
     await Promise.all([nodes.stop(), entries.stop()]);
     await new Promise<void>((resolve) => server.close(() => { resolve(); }));
+  };
+  log.info({ namespace: ns, metrics: `${config.metrics.host}:${config.metrics.port}`, policy: config.addressPolicy }, "operator starting");
+
+  nodes.start();
+  entries.start();
+  // A missing CRD or Role shows up as a list that keeps failing: stop with the cause instead of
+  // waiting forever behind a liveness probe that cannot tell.
+  const syncDeadline = AbortSignal.any([running.signal, AbortSignal.timeout(SYNC_TIMEOUT_MS)]);
+  const synced = await Promise.all([nodes.waitForSync(syncDeadline), entries.waitForSync(syncDeadline)]);
+  if (!synced.every(Boolean)) {
+    await shutdown();
+    const which = [!synced[0] ? PLURAL : "", !synced[1] ? WE_PLURAL : ""].filter((w) => w !== "").join(" and ");
+    const cause = [...lastError.values()].map((e) => apiMessage(e)).join("; ");
+    throw new Error(`could not list ${which} in ${ns} within ${SYNC_TIMEOUT_MS / 1000} s${cause !== "" ? `: ${cause}` : ""} (is the CRD installed and the Role bound?)`);
+  }
+  log.info({ nodes: nodes.list().length, entries: entries.list().length }, "caches synced");
+
+  const work = elector !== undefined ? elector.run(running.signal) : lead(running.signal);
+  const done = work.then(async () => {
+    await shutdown();
     return lostLeadership ? ("lost-leadership" as const) : ("stopped" as const);
   });
   return {

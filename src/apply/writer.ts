@@ -2,9 +2,14 @@
 // resource so a steady-state resync can be shown to write nothing.
 import * as k8s from "@kubernetes/client-node";
 import { GROUP, PLURAL, VERSION, type XrayrNode, type XrayrNodeStatus } from "../crd/types.js";
+import { withSignal } from "../controller/call-options.js";
 import { MANAGER } from "../desired/workloadentry.js";
 import { WE_GROUP, WE_PLURAL, WE_VERSION, type WorkloadEntry } from "../istio/workloadentry.js";
 import type { TrafficStatus } from "../traffic/status.js";
+
+// A write that hangs must not outlive its reason to be made: after this it fails, the reconcile
+// is retried with backoff, and a replica that lost its lease stops writing soon after.
+const WRITE_TIMEOUT_MS = 10_000;
 
 export interface WriteCounter {
   (verb: "apply" | "delete" | "patch" | "create", resource: string, outcome: "ok" | "error"): void;
@@ -48,7 +53,7 @@ export class KubeWriter implements Writer {
           // Fields of ours changed by hand are taken back: that is the point of drift repair.
           force: true,
         },
-        k8s.setHeaderOptions("Content-Type", k8s.PatchStrategy.ServerSideApply),
+        withSignal(AbortSignal.timeout(WRITE_TIMEOUT_MS), k8s.setHeaderOptions("Content-Type", k8s.PatchStrategy.ServerSideApply)),
       ),
     );
   }
@@ -63,10 +68,13 @@ export class KubeWriter implements Writer {
           plural: WE_PLURAL,
           name,
           body: { preconditions: { uid } },
-        }),
+        }, withSignal(AbortSignal.timeout(WRITE_TIMEOUT_MS))),
       );
     } catch (err) {
-      if (statusCode(err) !== 404) throw err;
+      // 404: already gone. 409: the uid precondition failed, so the object we meant is gone
+      // and another took the name; the next reconcile looks at that one.
+      const code = statusCode(err);
+      if (code !== 404 && code !== 409) throw err;
     }
   }
 
@@ -99,7 +107,7 @@ export class KubeWriter implements Writer {
           // verdict about one incarnation of a name onto the next.
           body: { metadata: { uid: node.metadata.uid }, status },
         },
-        k8s.setHeaderOptions("Content-Type", k8s.PatchStrategy.MergePatch),
+        withSignal(AbortSignal.timeout(WRITE_TIMEOUT_MS), k8s.setHeaderOptions("Content-Type", k8s.PatchStrategy.MergePatch)),
       ),
     );
   }
@@ -129,7 +137,7 @@ export class KubeWriter implements Writer {
           reportingComponent: MANAGER,
           reportingInstance: this.reportingInstance,
         },
-      }),
+      }, withSignal(AbortSignal.timeout(WRITE_TIMEOUT_MS))),
     );
   }
 

@@ -3,9 +3,10 @@
 // when attribution is broken (traffic into Xboard from `unknown` sources).
 import { XrayrNodeClient } from "../apply/xrayrnodes.js";
 import { readyCondition } from "../status/conditions.js";
-import { buildPanel, fmtRps, type Panel } from "../traffic/panel.js";
+import { fmtRps, type Panel } from "../traffic/panel.js";
 import { PrometheusClient, PrometheusError } from "../traffic/prometheus.js";
-import { edgeQuery, p99Query, type EdgeScope } from "../traffic/queries.js";
+import { PROMQL_DURATION, type EdgeScope } from "../traffic/queries.js";
+import { readPanel } from "../traffic/read.js";
 import type { Context } from "./context.js";
 import { CliError } from "./errors.js";
 import { table } from "./output.js";
@@ -22,7 +23,7 @@ export async function runVerify(ctx: Context, opts: VerifyOptions): Promise<numb
   if (opts.prometheus === undefined || opts.prometheus === "") {
     throw new CliError("no Prometheus to ask: pass --prometheus URL or set PROMETHEUS_URL.");
   }
-  if (!/^\d+[smhd]$/.test(opts.window)) throw new CliError(`--window ${JSON.stringify(opts.window)} is not a PromQL duration such as 10m.`);
+  if (!PROMQL_DURATION.test(opts.window)) throw new CliError(`--window ${JSON.stringify(opts.window)} is not a PromQL duration such as 10m.`);
   let prometheus: PrometheusClient;
   try {
     prometheus = new PrometheusClient(opts.prometheus);
@@ -36,12 +37,7 @@ export async function runVerify(ctx: Context, opts: VerifyOptions): Promise<numb
   const registered = nodes.filter((n) => readyCondition(n.status)?.status === "True").map((n) => n.metadata.name ?? "");
   let panel: Panel;
   try {
-    const [edge, p99BySource, p99Edge] = await Promise.all([
-      prometheus.query(edgeQuery(scope)),
-      prometheus.query(p99Query(scope, true)),
-      prometheus.query(p99Query(scope, false)),
-    ]);
-    panel = buildPanel({ edge, p99BySource, p99Edge, registered, app: opts.app, window: opts.window });
+    panel = await readPanel(prometheus, scope, registered, opts.app);
   } catch (err) {
     if (err instanceof PrometheusError) throw new CliError(err.message);
     throw err;

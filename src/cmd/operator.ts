@@ -18,25 +18,35 @@ async function main(): Promise<number> {
     throw err;
   }
   const log = makeLogger(config.logLevel);
-  const operator = await startOperator(config, log, new OperatorMetrics());
+  // Handlers first: a SIGTERM during start-up (a rollout while caches sync) must still end the
+  // process promptly; there is nothing to drain yet.
+  const handle: { stop?: () => Promise<void> } = {};
   let stopping = false;
   const onSignal = (signal: NodeJS.Signals): void => {
     if (stopping) return;
     stopping = true;
+    if (handle.stop === undefined) {
+      log.info({ signal }, "stopping during start-up");
+      process.exit(0);
+    }
     log.info({ signal }, "stopping: draining in-flight work and releasing the lease");
-    operator.stop().catch((err: unknown) => { log.error({ err }, "stop failed"); });
+    handle.stop().catch((err: unknown) => { log.error({ err }, "stop failed"); });
   };
   process.on("SIGTERM", onSignal);
   process.on("SIGINT", onSignal);
+  const operator = await startOperator(config, log, new OperatorMetrics());
+  handle.stop = () => operator.stop();
   const how = await operator.done;
   log.info({ how }, "operator stopped");
   return how === "lost-leadership" ? 1 : 0;
 }
 
+// Explicit exits: after a fatal error, open handles (sockets, timers) must not keep a process
+// alive that no longer works.
 main().then(
-  (code) => { process.exitCode = code; },
+  (code) => process.exit(code),
   (err: unknown) => {
     process.stderr.write(`xrayr-mesh-operator: ${err instanceof Error ? err.message : String(err)}\n`);
-    process.exitCode = 1;
+    process.exit(1);
   },
 );

@@ -267,18 +267,23 @@ describe("LeaderElector", () => {
     await b.done;
   });
 
-  it("release() ends leadership like an aborted signal", async () => {
+  it("work that ends on its own ends leadership and hands the lease back", async () => {
     const clock = new FakeClock();
     const server = new FakeLeaseServer();
     const a = candidate(server, clock, "a");
     await clock.advance(0);
-    const released = a.elector.release();
-    await clock.advance(0);
-    a.drain();
-    await released;
+    const b = candidate(server, clock, "b");
+    await clock.advance(3000);
+    a.drain(); // the work returns while nobody asked it to stop
+    await clock.advance(2000);
     await a.done;
-    expect(server.holder()).toBe("");
+    expect(a.events).toEqual(["leader:a", "started", "stopped"]);
     expect(a.elector.isLeader()).toBe(false);
+    await clock.advance(3000);
+    expect(server.holder()).toBe("b");
+    b.abort.abort();
+    b.drain();
+    await b.done;
   });
 
   it("two candidates racing for an expired lease: optimistic concurrency lets exactly one win", async () => {

@@ -12,16 +12,13 @@
 
 import {
   ApiException,
-  type ConfigurationOptions,
   type CoordinationV1Api,
-  Observable,
-  type RequestContext,
-  type ResponseContext,
   type V1Lease,
   type V1LeaseSpec,
   V1MicroTime,
 } from "@kubernetes/client-node";
 
+import { withSignal } from "./call-options.js";
 import { type Clock, sleep, systemClock } from "./clock.js";
 import { jitter } from "./ratelimiter.js";
 
@@ -146,40 +143,22 @@ export interface LeaseLock {
   replace(lease: V1Lease, signal: AbortSignal): Promise<V1Lease>;
 }
 
-// client-node 2.x's object-style APIs take per-call ConfigurationOptions whose middleware is the
-// Observable flavour (ObjectParamAPI passes options to the Observable API unwrapped); "append" keeps
-// the client's own middleware, "replace" (the default) would drop it.
-function abortable(signal: AbortSignal): ConfigurationOptions {
-  return {
-    middlewareMergeStrategy: "append",
-    middleware: [
-      {
-        pre: (ctx: RequestContext) => {
-          ctx.setSignal(signal);
-          return new Observable(Promise.resolve(ctx));
-        },
-        post: (rsp: ResponseContext) => new Observable(Promise.resolve(rsp)),
-      },
-    ],
-  };
-}
-
 /** A LeaseLock on namespace/name through client-node's CoordinationV1Api. */
 export function coordinationLeaseLock(api: CoordinationV1Api, namespace: string, name: string): LeaseLock {
   return {
     async get(signal) {
       try {
-        return await api.readNamespacedLease({ name, namespace }, abortable(signal));
+        return await api.readNamespacedLease({ name, namespace }, withSignal(signal));
       } catch (err) {
         if (err instanceof ApiException && err.code === 404) return undefined;
         throw err;
       }
     },
     create(spec, signal) {
-      return api.createNamespacedLease({ namespace, body: { metadata: { name, namespace }, spec } }, abortable(signal));
+      return api.createNamespacedLease({ namespace, body: { metadata: { name, namespace }, spec } }, withSignal(signal));
     },
     replace(lease, signal) {
-      return api.replaceNamespacedLease({ name, namespace, body: lease }, abortable(signal));
+      return api.replaceNamespacedLease({ name, namespace, body: lease }, withSignal(signal));
     },
   };
 }
@@ -218,7 +197,7 @@ export interface LeaderElectorOptions {
 }
 
 // client-go's JitterFactor: standbys spread their polls so they do not hit the API server in step.
-const RETRY_JITTER = 1.2;
+export const RETRY_JITTER = 1.2;
 
 export class LeaderElector {
   private readonly lock: LeaseLock;
@@ -236,7 +215,6 @@ export class LeaderElector {
   private lastLease: V1Lease | undefined;
   private reportedLeader = "";
   private leading = false;
-  private readonly shutdown = new AbortController();
   private running: Promise<void> | undefined;
 
   constructor(options: LeaderElectorOptions) {
@@ -277,18 +255,8 @@ export class LeaderElector {
    */
   run(signal: AbortSignal): Promise<void> {
     if (this.running !== undefined) throw new Error("leader election: run() called twice");
-    const stop = AbortSignal.any([signal, this.shutdown.signal]);
-    this.running = this.campaignAndLead(stop);
+    this.running = this.campaignAndLead(signal);
     return this.running;
-  }
-
-  /**
-   * Gives leadership up: ends run() as if its signal aborted, which lets the leading work drain and
-   * then hands the lease back so a successor takes over without waiting for it to expire.
-   */
-  async release(): Promise<void> {
-    this.shutdown.abort();
-    await this.running;
   }
 
   private async campaignAndLead(stop: AbortSignal): Promise<void> {
@@ -328,10 +296,14 @@ export class LeaderElector {
     if (stop.aborted) onStop();
     else stop.addEventListener("abort", onStop, { once: true });
 
+    // A call, so that flow analysis does not assume the flag is still what it was before an await.
+    const finished = (): boolean => work.done;
     let lastRenewAt = acquiredAt;
     let lost = false;
     for (;;) {
-      if (stop.aborted && work.done) break;
+      // Work that ends on its own (returned or threw) ends leadership too: renewing a lease
+      // nobody works under would only keep a standby from taking over.
+      if (finished()) break;
       await new Promise<void>((resolve) => {
         const timer = this.clock.setTimer(resolve, this.retryPeriodMs);
         wake = () => {
@@ -340,7 +312,7 @@ export class LeaderElector {
         };
       });
       wake = undefined;
-      if (stop.aborted && work.done) break;
+      if (finished()) break;
       const startedAt = this.clock.now();
       const remaining = lastRenewAt + this.renewDeadlineMs - startedAt;
       if (remaining > 0 && (await this.attempt(undefined, "renew", remaining))) {

@@ -26,8 +26,6 @@ export const LABEL_VALUE_MAX_LENGTH = 63;
 export const QUALIFIED_NAME_PATTERN =
   "^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$";
 export const QUALIFIED_NAME_PREFIX_MAX_LENGTH = 253;
-/** 253 (prefix) + 1 ("/") + 63 (name). */
-export const QUALIFIED_NAME_MAX_LENGTH = 317;
 
 /**
  * Label keys the operator writes on the WorkloadEntry itself, so a user may not set them:

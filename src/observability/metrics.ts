@@ -8,7 +8,7 @@ export class OperatorMetrics {
   managedEntryCountries: () => Iterable<string> = () => [];
   readonly reconciles = new Counter({
     name: "xrayr_mesh_reconcile_total",
-    help: "Reconciles of XrayrNodes by result (the Ready reason, or error)",
+    help: "Reconciles of XrayrNodes by outcome: success, requeue (retry scheduled without error) or error",
     labelNames: ["result"] as const,
     registers: [this.registry],
   });
@@ -20,7 +20,7 @@ export class OperatorMetrics {
   });
   readonly queueDepth = new Gauge({
     name: "xrayr_mesh_workqueue_depth",
-    help: "Keys waiting in the work queue",
+    help: "Keys waiting in the work queue (on a standby: every key seen, drained once it leads)",
     registers: [this.registry],
   });
   readonly retries = new Counter({

@@ -131,7 +131,25 @@ describe("planNode", () => {
   });
 });
 
+test("an entry controlled by a node of another name is not adopted as stale, whatever its labels", () => {
+  const a = node("jp-01", "203.0.114.1");
+  const other = node("jp-77", "203.0.114.1", "2025-12-01T00:00:00Z", "uid-other");
+  const forged = liveOf(other, (e) => { e.metadata.name = "jp-01"; });
+  const p = planNode(input(a, forged));
+  expect(p.action).toEqual({ kind: "none" });
+  expect(p.verdict).toMatchObject({ reason: "NameTaken" });
+});
+
 describe("compareEntry", () => {
+  test("fields someone else set where we set nothing are not drift", () => {
+    const a = node("n", "203.0.114.1");
+    const bare = desiredWorkloadEntry(a, valid(a), { appLabel: "xrayr", serviceAccount: "" });
+    const live = structuredClone(bare);
+    live.spec.serviceAccount = "hand-set";
+    live.spec.locality = "eu/west";
+    expect(compareEntry(live, bare)).toBeUndefined();
+  });
+
   test("different applied hash means update even when fields look equal", () => {
     const a = node("n", "203.0.114.1");
     const live = liveOf(a, (e) => { e.metadata.annotations = { "mesh.sigma.io/applied-hash": "old" }; });

@@ -70,14 +70,15 @@ export function planNode({ node, validation, claims, live, options }: PlanInput)
         ready: false,
         reason: "AddressConflict",
         message:
-          `address ${spec.address} is already used by XrayrNode ${ns}/${winner.name}, which is older; ` +
+          `address ${spec.address} is already used by XrayrNode ${ns}/${winner.name}, which claimed it first ` +
+          `(older, or created in the same second with a smaller name); ` +
           `this node gets no WorkloadEntry until that node is deleted or moves to another address`,
       },
     };
   }
 
   if (live !== undefined && ownLive === undefined) {
-    if (isStaleOwnEntry(live)) {
+    if (isStaleOwnEntry(live, name)) {
       // Left by an earlier XrayrNode of the same name; the garbage collector would remove it
       // too, but only after its own delay. It is ours, so we clear it and requeue.
       return { action: { kind: "delete", namespace: ns, name, uid: live.metadata.uid ?? "", why: "left by an earlier XrayrNode of this name" } };
@@ -117,13 +118,14 @@ export function compareEntry(live: WorkloadEntry, desired: WorkloadEntry): "upda
     return "update";
   }
   // Same intent was applied before: anything of ours that differs now was changed by hand.
+  // Only fields we set count: a field someone else owns cannot be taken away by our apply, so
+  // comparing it would make every resync write.
   const same =
     live.spec.address === desired.spec.address &&
-    live.spec.serviceAccount === desired.spec.serviceAccount &&
-    live.spec.locality === desired.spec.locality &&
+    (desired.spec.serviceAccount === undefined || live.spec.serviceAccount === desired.spec.serviceAccount) &&
+    (desired.spec.locality === undefined || live.spec.locality === desired.spec.locality) &&
     includes(live.spec.labels, desired.spec.labels) &&
-    includes(live.metadata.labels, desired.metadata.labels) &&
-    controllerUid(live) === desired.metadata.ownerReferences?.[0]?.uid;
+    includes(live.metadata.labels, desired.metadata.labels);
   return same ? undefined : "drift";
 }
 
@@ -138,8 +140,12 @@ export function controllerUid(entry: WorkloadEntry): string | undefined {
   return ref.uid;
 }
 
-function isStaleOwnEntry(entry: WorkloadEntry): boolean {
-  return entry.metadata.labels?.[MANAGED_BY_LABEL] === MANAGER && controllerUid(entry) !== undefined;
+// Ours, and controlled by an XrayrNode of this very name that is not this node: an earlier
+// incarnation (names are unique in a namespace, so that owner is gone). An entry controlled by
+// a node of another name is never ours to delete here, whatever its labels say.
+function isStaleOwnEntry(entry: WorkloadEntry, name: string): boolean {
+  const ref = entry.metadata.ownerReferences?.find((r) => r.controller === true);
+  return entry.metadata.labels?.[MANAGED_BY_LABEL] === MANAGER && controllerUid(entry) !== undefined && ref?.name === name;
 }
 
 function describeOwner(entry: WorkloadEntry): string {

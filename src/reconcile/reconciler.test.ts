@@ -40,6 +40,7 @@ function setup() {
   const writer = new RecordingWriter();
   const reconciler = new XrayrNodeReconciler({
     nodes, entries, writer,
+    nodesOn: (a: string) => nodes.list().filter((n) => n.spec.address === a),
     options: { appLabel: "xrayr", serviceAccount: "xrayr-vm" },
     validate: (n) => validateNode(n, "public"),
     log: pino({ level: "silent" }),
@@ -76,6 +77,26 @@ describe("XrayrNodeReconciler", () => {
     expect(writer.calls).toEqual([]);
   });
 
+  test("a second pass before the watch delivers our status write does not write it again", async () => {
+    const { nodes, entries, writer, reconciler } = setup();
+    const n = node("jp-01", "45.76.1.1");
+    nodes.put(n);
+    await reconciler.reconcile("airport-prod/jp-01");
+    entries.put(await appliedEntry(n)); // the entry event arrives first; the node's status lags
+    writer.calls = [];
+    await reconciler.reconcile("airport-prod/jp-01");
+    expect(writer.calls).toEqual([]);
+  });
+
+  test("a node being deleted keeps its address claim until it is gone", async () => {
+    const { nodes, writer, reconciler } = setup();
+    const old = node("jp-old", "45.76.1.9");
+    nodes.put({ ...old, metadata: { ...old.metadata, creationTimestamp: "2026-10-01T00:00:00Z", deletionTimestamp: "2026-11-26T11:00:00Z" } });
+    nodes.put(node("jp-new", "45.76.1.9"));
+    await reconciler.reconcile("airport-prod/jp-new");
+    expect(writer.calls).toEqual(["status jp-new", "event jp-new Warning AddressConflict"]);
+  });
+
   test("policy refusal: InvalidSpec, no entry, a Warning event", async () => {
     const { nodes, writer, reconciler } = setup();
     nodes.put(node("hk-01", "10.1.2.3"));
@@ -106,6 +127,7 @@ describe("XrayrNodeReconciler", () => {
     const { nodes, entries } = setup();
     const reconciler = new XrayrNodeReconciler({
       nodes, entries, writer: new RecordingWriter(),
+      nodesOn: (a: string) => nodes.list().filter((n) => n.spec.address === a),
       options: { appLabel: "xrayr", serviceAccount: "" },
       validate: (n) => { calls++; return validateNode(n, "any"); },
       log: pino({ level: "silent" }),

@@ -5,9 +5,11 @@ import { splitKey } from "../controller/keys.js";
 import type { XrayrNode } from "../crd/types.js";
 import type { EntryOptions } from "../desired/workloadentry.js";
 import type { WorkloadEntry } from "../istio/workloadentry.js";
+import type { ReconcileResult } from "../controller/controller.js";
 import type { Claim } from "../plan/claims.js";
 import { planNode, type Plan, type Validation, type Verdict } from "../plan/plan.js";
 import { apiMessage, type Writer } from "../apply/writer.js";
+import type { XrayrNodeStatus } from "../crd/types.js";
 import { nextStatus, readyCondition, sameStatus } from "../status/conditions.js";
 
 /** What the reconciler needs of an informer cache. */
@@ -16,12 +18,10 @@ export interface Store<T> {
   list(): readonly T[];
 }
 
-export interface ReconcileResult {
-  requeueAfter?: number;
-}
-
 export interface ReconcilerDeps {
   nodes: Store<XrayrNode>;
+  /** The nodes whose spec.address is `address` (this node included), e.g. from an AddressIndex. */
+  nodesOn: (address: string) => Iterable<XrayrNode>;
   entries: Store<WorkloadEntry>;
   writer: Writer;
   options: EntryOptions;
@@ -35,11 +35,16 @@ export interface ReconcilerDeps {
 // A deleted-then-recreated name leaves an entry the garbage collector has not removed yet;
 // we delete it ourselves and look again shortly.
 const STALE_ENTRY_RECHECK_MS = 500;
+// How long a status we wrote stands in for the cache's copy. A reconcile that runs again before
+// the watch has delivered our own status write (an entry event right after a create does that)
+// would otherwise write the same status, and record the same event, twice.
+const WRITTEN_STATUS_TTL_MS = 10_000;
 
 export class XrayrNodeReconciler {
   // Informer objects are replaced on every change, so object identity is a safe memo key:
   // each node is validated once per version, not once per peer's reconcile.
   private readonly validations = new WeakMap<XrayrNode, Validation>();
+  private readonly written = new Map<string, { uid: string; status: XrayrNodeStatus; at: number }>();
   private readonly now: () => Date;
 
   constructor(private readonly deps: ReconcilerDeps) {
@@ -51,6 +56,7 @@ export class XrayrNodeReconciler {
     const node = this.deps.nodes.get(name, namespace);
     if (node === undefined || node.metadata.deletionTimestamp !== undefined) {
       // Gone: the garbage collector removes its entry; nothing of ours to report.
+      this.written.delete(key);
       this.deps.onVerdict?.(key, undefined);
       return undefined;
     }
@@ -58,7 +64,7 @@ export class XrayrNodeReconciler {
     const plan = planNode({
       node,
       validation: this.validation(node),
-      claims: this.claims(),
+      claims: this.claims(node),
       live: this.deps.entries.get(name, namespace),
       options: this.deps.options,
     });
@@ -77,7 +83,7 @@ export class XrayrNodeReconciler {
     }
     this.deps.onVerdict?.(key, verdict);
     if (verdict === undefined) return { requeueAfter: STALE_ENTRY_RECHECK_MS };
-    await this.report(node, verdict, plan.entryName, log);
+    await this.report(key, node, verdict, plan.entryName, log);
     if (failure !== undefined) throw failure;
     return undefined;
   }
@@ -92,10 +98,12 @@ export class XrayrNodeReconciler {
     return v;
   }
 
-  private claims(): Claim[] {
+  // Claims on this node's address. A node being deleted keeps its claim: its entry stays until
+  // the node is gone, and a second entry on the address meanwhile would make attribution
+  // ambiguous; the delete event then hands the address on.
+  private claims(node: XrayrNode): Claim[] {
     const claims: Claim[] = [];
-    for (const n of this.deps.nodes.list()) {
-      if (n.metadata.deletionTimestamp !== undefined) continue;
+    for (const n of this.deps.nodesOn(node.spec.address)) {
       const v = this.validation(n);
       if (!v.ok) continue;
       claims.push({ name: n.metadata.name ?? "", address: v.spec.address, createdAt: String(n.metadata.creationTimestamp ?? "") });
@@ -118,11 +126,24 @@ export class XrayrNodeReconciler {
     }
   }
 
-  private async report(node: XrayrNode, verdict: Verdict, entryName: string | undefined, log: Logger): Promise<void> {
-    const previous = readyCondition(node.status);
-    const next = nextStatus(node.status, verdict, node.metadata.generation, verdict.ready ? entryName : undefined, this.now());
-    if (sameStatus(node.status, next)) return;
+  /** The cache's status, or the one we wrote moments ago if the cache has not caught up yet. */
+  private currentStatus(key: string, node: XrayrNode): XrayrNodeStatus | undefined {
+    const w = this.written.get(key);
+    if (w === undefined) return node.status;
+    if (w.uid !== node.metadata.uid || this.now().getTime() - w.at > WRITTEN_STATUS_TTL_MS || sameStatus(node.status, w.status)) {
+      this.written.delete(key);
+      return node.status;
+    }
+    return w.status;
+  }
+
+  private async report(key: string, node: XrayrNode, verdict: Verdict, entryName: string | undefined, log: Logger): Promise<void> {
+    const current = this.currentStatus(key, node);
+    const previous = readyCondition(current);
+    const next = nextStatus(current, verdict, node.metadata.generation, verdict.ready ? entryName : undefined, this.now());
+    if (sameStatus(current, next)) return;
     await this.deps.writer.patchNodeStatus(node, next);
+    this.written.set(key, { uid: node.metadata.uid ?? "", status: next, at: this.now().getTime() });
     if (previous?.reason !== verdict.reason) {
       log.info({ ready: verdict.ready, reason: verdict.reason, detail: verdict.message }, "ready condition changed");
       try {

@@ -57,6 +57,6 @@ export function readyCondition(status: XrayrNodeStatus | undefined): Condition |
 }
 
 // metav1.Time precision: whole seconds, as the API server writes them elsewhere.
-function rfc3339(d: Date): string {
+export function rfc3339(d: Date): string {
   return d.toISOString().replace(/\.\d{3}Z$/, "Z");
 }

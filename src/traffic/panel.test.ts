@@ -33,6 +33,7 @@ describe("buildPanel", () => {
   test("callers that are not registered nodes are named", () => {
     const p = buildPanel({ ...base, edge: [s("jp-99", "200", 0.5), s("jp-01", "200", 1)], registered: ["jp-01"] });
     expect(p.unregistered).toEqual([{ name: "jp-99", app: "xrayr", rps: 0.5 }]);
+    expect(p.edge.rps).toBe(1.5); // Kiali's app edge counts every xrayr caller
     expect(p.findings[0]?.fix).toContain("sync --prune");
   });
 });

@@ -65,13 +65,18 @@ export function buildPanel(input: PanelInput): Panel {
   const p99 = new Map(input.p99BySource.filter((s) => Number.isFinite(s.value)).map((s) => [s.metric.source_workload ?? "", s.value]));
 
   const nodes: NodeTraffic[] = [];
-  let edgeRps = 0;
-  let edgeErr = 0;
   for (const name of [...registered].sort()) {
     const t = bySource.get(name);
     nodes.push({ name, rps: t?.rps ?? 0, errorRatio: ratio(t?.errRps ?? 0, t?.rps ?? 0), p99Ms: t === undefined ? undefined : p99.get(name) });
-    edgeRps += t?.rps ?? 0;
-    edgeErr += t?.errRps ?? 0;
+  }
+  // Kiali's app edge: every caller whose app is ours, registered or not; unknown callers are a
+  // node of their own in Kiali and a finding here.
+  let edgeRps = 0;
+  let edgeErr = 0;
+  for (const t of bySource.values()) {
+    if (t.app !== input.app) continue;
+    edgeRps += t.rps;
+    edgeErr += t.errRps;
   }
   const unregistered = [...bySource.entries()]
     .filter(([name]) => !registered.has(name))

@@ -2,6 +2,9 @@
 // metrics (graph/telemetry/istio/istio.go): inbound series reported by the destination's
 // sidecar, grouped on the source workload. Pure string builders.
 
+/** A PromQL duration as the rate windows here use it: 90s, 2m, 1h, 1d. */
+export const PROMQL_DURATION = /^\d+[smhd]$/;
+
 export interface EdgeScope {
   /** Namespace of Xboard and of the entries (source_workload_namespace of known callers). */
   namespace: string;
@@ -28,8 +31,12 @@ export function edgeQuery(scope: EdgeScope): string {
   return `sum(rate(istio_requests_total{${inbound(scope)}}[${scope.window}])) by (${by}) > 0`;
 }
 
-/** p99 latency in ms per source workload (label "source_workload"), and "" for the whole edge. */
-export function p99Query(scope: EdgeScope, perSource: boolean): string {
-  const by = perSource ? "le,source_workload" : "le";
-  return `histogram_quantile(0.99, sum(rate(istio_request_duration_milliseconds_bucket{${inbound(scope)}}[${scope.window}])) by (${by}))`;
+/**
+ * p99 latency in ms: per source workload (label "source_workload"), or for the whole edge from
+ * the callers whose app is `app` (Kiali's app edge), leaving `unknown` callers out.
+ */
+export function p99Query(scope: EdgeScope, per: { source: true } | { app: string }): string {
+  const select = "app" in per ? `${inbound(scope)},source_canonical_service=${lit(per.app)}` : inbound(scope);
+  const by = "app" in per ? "le" : "le,source_workload";
+  return `histogram_quantile(0.99, sum(rate(istio_request_duration_milliseconds_bucket{${select}}[${scope.window}])) by (${by}))`;
 }

@@ -5,9 +5,9 @@ import type { Logger } from "pino";
 import { sleep, systemClock } from "../controller/clock.js";
 import type { XrayrNode } from "../crd/types.js";
 import { readyCondition } from "../status/conditions.js";
-import { buildPanel } from "./panel.js";
 import type { PrometheusClient } from "./prometheus.js";
-import { edgeQuery, p99Query, type EdgeScope } from "./queries.js";
+import type { EdgeScope } from "./queries.js";
+import { readPanel } from "./read.js";
 import { nextTraffic, type TrafficPolicy, type TrafficStatus } from "./status.js";
 
 export interface TrafficReporterDeps {
@@ -49,8 +49,7 @@ export class TrafficReporter {
   async pollOnce(): Promise<number> {
     const { prometheus, scope } = this.deps;
     const ready = this.deps.nodes.list().filter((n) => n.metadata.deletionTimestamp === undefined && readyCondition(n.status)?.status === "True");
-    const [edge, p99BySource] = await Promise.all([prometheus.query(edgeQuery(scope)), prometheus.query(p99Query(scope, true))]);
-    const panel = buildPanel({ edge, p99BySource, p99Edge: [], registered: ready.map((n) => n.metadata.name ?? ""), app: this.deps.app, window: scope.window });
+    const panel = await readPanel(prometheus, scope, ready.map((n) => n.metadata.name ?? ""), this.deps.app);
     const byName = new Map(panel.nodes.map((t) => [t.name, t]));
     const now = this.now();
     const due: [XrayrNode, TrafficStatus][] = [];

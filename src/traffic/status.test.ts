@@ -25,18 +25,34 @@ describe("nextTraffic", () => {
 
   test("going silent is written at once and keeps the last time traffic was seen", () => {
     const prev = nextTraffic(undefined, busy, t0, policy).next;
-    const d = nextTraffic(prev, quiet, at(30), policy);
+    const d = nextTraffic(prev, quiet, at(60), policy);
     expect(d).toMatchObject({ write: true, why: "state" });
     expect(d.next).toMatchObject({ state: "Silent", requestsPerMinute: 0, lastSeen: "2026-11-26T12:00:00Z" });
     expect(d.next).not.toHaveProperty("p99Ms");
   });
 
-  test("crossing the error threshold either way is written at once", () => {
-    const prev = nextTraffic(undefined, busy, t0, policy).next;
-    const up = nextTraffic(prev, { ...busy, errorRatio: 0.2 }, at(30), policy);
+  test("crossing the error threshold is written promptly, and recovery needs half the threshold", () => {
+    const prev = nextTraffic(undefined, busy, at(-120), policy).next;
+    const up = nextTraffic(prev, { ...busy, errorRatio: 0.2 }, t0, policy);
     expect(up).toMatchObject({ write: true, why: "errors" });
-    const down = nextTraffic(up.next, busy, at(60), policy);
-    expect(down).toMatchObject({ write: true, why: "errors" });
+    expect(nextTraffic(up.next, { ...busy, errorRatio: 0.008 }, at(90), policy).write).toBe(false); // under 1 %, not under 0.5 %
+    expect(nextTraffic(up.next, { ...busy, errorRatio: 0.001 }, at(90), policy)).toMatchObject({ write: true, why: "errors" });
+  });
+
+  test("even state changes wait a minute after the node's last write", () => {
+    const prev = nextTraffic(undefined, busy, t0, policy).next;
+    expect(nextTraffic(prev, quiet, at(30), policy).write).toBe(false);
+    expect(nextTraffic(prev, quiet, at(60), policy)).toMatchObject({ write: true, why: "state" });
+  });
+
+  test("a node flapping every poll is written at most once a minute", () => {
+    let prev: TrafficStatus = nextTraffic(undefined, busy, t0, policy).next;
+    let writes = 0;
+    for (let s = 20; s <= 3600; s += 20) {
+      const d = nextTraffic(prev, (s / 20) % 2 === 0 ? busy : quiet, at(s), policy);
+      if (d.write) { writes++; prev = d.next; }
+    }
+    expect(writes).toBeLessThanOrEqual(60);
   });
 
   test("a node never seen has no lastSeen", () => {

@@ -2,6 +2,7 @@
 // and when it is worth a write. Writes stay bounded: at most one per node per `minIntervalMs`
 // in steady state, sooner only when the node changes state (silent <-> active) or crosses the
 // error threshold. Pure.
+import { rfc3339 } from "../status/conditions.js";
 import type { NodeTraffic } from "./panel.js";
 
 export interface TrafficStatus {
@@ -18,9 +19,18 @@ export interface TrafficStatus {
 }
 
 export interface TrafficPolicy {
+  /** Steady state: at most one write per node per this many ms. */
   minIntervalMs: number;
+  /** Error ratio above which a node counts as failing. */
   errorThreshold: number;
 }
+
+// Even a state change waits this long after the last write of the node: a node on the edge of
+// silence or of the threshold must not turn every poll into a write.
+const STATE_WRITE_FLOOR_MS = 60_000;
+// Crossing back below the threshold takes falling under half of it, so a ratio wobbling around
+// the threshold is not a stream of changes.
+const RECOVERY_FRACTION = 0.5;
 
 export interface TrafficDecision {
   next: TrafficStatus;
@@ -41,18 +51,24 @@ export function nextTraffic(prev: TrafficStatus | undefined, t: NodeTraffic, now
   if (lastSeen !== undefined) next.lastSeen = lastSeen;
 
   if (prev === undefined) return { next, write: true, why: "first" };
-  if (prev.state !== next.state) return { next, write: true, why: "state" };
-  if (prev.errorRatio > policy.errorThreshold !== next.errorRatio > policy.errorThreshold) return { next, write: true, why: "errors" };
   const age = now.getTime() - Date.parse(prev.observedAt);
-  if (!(age < policy.minIntervalMs)) return { next, write: true, why: "refresh" };
+  // An unreadable observedAt counts as old: better one write than a node stuck unrefreshed.
+  const olderThan = (ms: number): boolean => !(age < ms);
+  if (olderThan(STATE_WRITE_FLOOR_MS)) {
+    if (prev.state !== next.state) return { next, write: true, why: "state" };
+    const wasFailing = prev.errorRatio > policy.errorThreshold;
+    if (failing(next.errorRatio, policy, wasFailing) !== wasFailing) return { next, write: true, why: "errors" };
+  }
+  if (olderThan(policy.minIntervalMs)) return { next, write: true, why: "refresh" };
   return { next, write: false };
+}
+
+/** Above the threshold; a node that was failing stays so until it is under half of it. */
+function failing(ratio: number, policy: TrafficPolicy, wasFailing: boolean): boolean {
+  return wasFailing ? ratio >= policy.errorThreshold * RECOVERY_FRACTION : ratio > policy.errorThreshold;
 }
 
 function round(v: number, digits: number): number {
   const f = 10 ** digits;
   return Math.round(v * f) / f;
-}
-
-function rfc3339(d: Date): string {
-  return d.toISOString().replace(/\.\d{3}Z$/, "Z");
 }

@@ -75,12 +75,10 @@ const ENTRIES = "workloadentries.networking.istio.io";
 const LEASES = "leases.coordination.k8s.io";
 const STATUS = ["--subresource=status"] as const;
 const ALLOWED: readonly Check[] = [
-  ["get", NODES, NAMESPACE],
   ["list", NODES, NAMESPACE],
   ["watch", NODES, NAMESPACE],
   ["patch", NODES, NAMESPACE, STATUS],
   ["update", NODES, NAMESPACE, ["--subresource=finalizers"]],
-  ["get", ENTRIES, NAMESPACE],
   ["list", ENTRIES, NAMESPACE],
   ["watch", ENTRIES, NAMESPACE],
   ["create", ENTRIES, NAMESPACE],
@@ -92,6 +90,9 @@ const ALLOWED: readonly Check[] = [
   ["update", `${LEASES}/xrayr-mesh-operator`, NAMESPACE],
 ];
 const DENIED: readonly Check[] = [
+  // it reads through informers only
+  ["get", NODES, NAMESPACE],
+  ["get", ENTRIES, NAMESPACE],
   // other namespaces
   ["list", NODES, "default"],
   ["watch", NODES, "default"],

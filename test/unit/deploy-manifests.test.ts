@@ -28,10 +28,10 @@ const one = (objs: Obj[], kind: string, name?: string): Obj => {
 
 /** Exactly the calls the operator makes in the watched namespace; nothing more. */
 const OPERATOR_RULES = [
-  { apiGroups: ["mesh.sigma.io"], resources: ["xrayrnodes"], verbs: ["get", "list", "watch"] },
+  { apiGroups: ["mesh.sigma.io"], resources: ["xrayrnodes"], verbs: ["list", "watch"] },
   { apiGroups: ["mesh.sigma.io"], resources: ["xrayrnodes/status"], verbs: ["patch"] },
   { apiGroups: ["mesh.sigma.io"], resources: ["xrayrnodes/finalizers"], verbs: ["update"] },
-  { apiGroups: ["networking.istio.io"], resources: ["workloadentries"], verbs: ["get", "list", "watch", "create", "patch", "delete"] },
+  { apiGroups: ["networking.istio.io"], resources: ["workloadentries"], verbs: ["list", "watch", "create", "patch", "delete"] },
   { apiGroups: ["coordination.k8s.io"], resources: ["leases"], verbs: ["create"] },
   { apiGroups: ["coordination.k8s.io"], resources: ["leases"], resourceNames: ["xrayr-mesh-operator"], verbs: ["get", "update"] },
   { apiGroups: [""], resources: ["events"], verbs: ["create"] },
