@@ -54,6 +54,16 @@ export class XrayrNodeClient {
     return r.items;
   }
 
+  /** The node, or undefined when there is none. */
+  async get(name: string): Promise<XrayrNode | undefined> {
+    try {
+      return (await withRetry(() => this.custom.getNamespacedCustomObject({ ...this.base, name }))) as XrayrNode;
+    } catch (err) {
+      if (statusCode(err) === 404) return undefined;
+      throw err;
+    }
+  }
+
   /** Server-side apply of the whole object as `manager`; `force` takes over fields others own. */
   async apply(node: XrayrNode, manager: string, { force = true }: { force?: boolean } = {}): Promise<XrayrNode> {
     const name = node.metadata.name ?? "";

@@ -14,6 +14,18 @@ export class CliError extends Error {
   }
 }
 
+/**
+ * A failed write (register's apply, retire's delete) as the CLI reports it: the API server
+ * answered and refused (admission 422, conflict 409, forbidden 403, ...) -> exit 1, the command
+ * failed; the credentials were refused (401) or the server could not be reached -> exit 2, a
+ * setup problem. Reads that fail before any write stay setup errors (exit 2).
+ */
+export function writeFailure(err: unknown, server?: string): CliError {
+  if (err instanceof CliError) return err;
+  const refused = err instanceof k8s.ApiException && err.code !== 401;
+  return new CliError(describeError(err, server), refused ? 1 : 2);
+}
+
 /** The sentence for an error: the API server's own message, or the network failure. */
 export function describeError(err: unknown, server?: string): string {
   if (err instanceof CliError) return err.message;

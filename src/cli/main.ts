@@ -1,8 +1,10 @@
 // xrayr-mesh: the fleet CLI. Commands: sync, register, retire, status, doctor, verify (one file each
 // beside this one). Global flags: --kubeconfig / AIRPORT_KUBECONFIG, --namespace /
 // AIRPORT_NAMESPACE (default airport-prod). Errors are one sentence on stderr.
-// Exit status: 0 fine; 1 the command found problems (invalid rows, failed writes, failed
-// checks); 2 usage or setup errors (bad flag, unreadable input, cluster unreachable).
+// Exit status: 0 fine; 1 the command found problems (invalid rows, failed checks, a write the
+// API server refused: admission 422, conflict 409, forbidden 403); 2 usage or setup errors (bad
+// flag, unreadable input or kubeconfig, cluster unreachable, credentials refused, a read before
+// any write failing).
 import { Command, InvalidArgumentError, Option } from "commander";
 import { ADDRESS_POLICIES, isAddressPolicy, type AddressPolicy } from "../crd/address.js";
 import { loadContext, DEFAULT_NAMESPACE, type GlobalOptions } from "./context.js";
@@ -74,10 +76,15 @@ export function buildProgram(exit: (code: number) => void): Command {
     .requiredOption("--country <code>", "ISO 3166-1 alpha-2 country code, any case")
     .option("--version <version>", "XrayR version (default v1)")
     .option("--vps-id <id>", "sigma-api's id of the VPS")
+    .option("--force", "take the node over even when it stands for another VPS (a different vps-id)", false)
     .addOption(policyOption())
     .action(
-      act(async (name: string, o: { address: string; country: string; version?: string; vpsId?: string; addressPolicy: AddressPolicy }) =>
-        runRegister(ctx(), { name, address: o.address, country: o.country, ...(o.version !== undefined ? { version: o.version } : {}), ...(o.vpsId !== undefined ? { vpsId: o.vpsId } : {}) }, o.addressPolicy),
+      act(async (name: string, o: { address: string; country: string; version?: string; vpsId?: string; addressPolicy: AddressPolicy; force: boolean }) =>
+        runRegister(
+          ctx(),
+          { name, address: o.address, country: o.country, ...(o.version !== undefined ? { version: o.version } : {}), ...(o.vpsId !== undefined ? { vpsId: o.vpsId } : {}) },
+          { addressPolicy: o.addressPolicy, force: o.force },
+        ),
       ),
     );
 

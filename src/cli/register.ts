@@ -1,20 +1,39 @@
 // xrayr-mesh register / retire: exactly what sigma-api's handlers do (see
 // src/fleet/register.ts and examples/sigma-api-register): server-side apply of the node by the
 // field manager "sigma-api" (a re-register is a no-op), and delete on retire (the operator's
-// WorkloadEntry goes with the node by garbage collection).
+// WorkloadEntry goes with the node by garbage collection). register refuses to take over a node
+// that stands for another VPS (a different vps-id) unless --force is given.
+// Exit status: 1 when the node is refused (bad input, another VPS's node, the API server's
+// refusal of the write); 2 for setup errors (cluster unreachable, credentials refused).
 import { XrayrNodeClient } from "../apply/xrayrnodes.js";
 import type { AddressPolicy } from "../crd/address.js";
+import type { XrayrNode } from "../crd/types.js";
 import { SIGMA_API_MANAGER } from "../fleet/labels.js";
-import { registrationNode, registrationProblems, type Registration } from "../fleet/register.js";
+import { registrationConflict, registrationNode, registrationProblems, type Registration } from "../fleet/register.js";
 import type { Context } from "./context.js";
-import { CliError } from "./errors.js";
+import { CliError, writeFailure } from "./errors.js";
 
-export async function runRegister(ctx: Context, reg: Registration, policy: AddressPolicy): Promise<number> {
+export interface RegisterOptions {
+  addressPolicy: AddressPolicy;
+  /** Take the node over even when it stands for another VPS. */
+  force: boolean;
+}
+
+export async function runRegister(ctx: Context, reg: Registration, opts: RegisterOptions): Promise<number> {
   const node = registrationNode(reg, ctx.namespace);
-  const problems = registrationProblems(node, policy);
+  const problems = registrationProblems(node, opts.addressPolicy);
   if (problems.length > 0) throw new CliError(problems.map((p) => p.message).join(" "), 1);
   const nodes = new XrayrNodeClient(ctx.kc, ctx.namespace);
-  const live = await nodes.apply(node, SIGMA_API_MANAGER);
+  let live: XrayrNode;
+  try {
+    if (!opts.force) {
+      const conflict = registrationConflict(await nodes.get(reg.name), reg);
+      if (conflict !== undefined) throw new CliError(conflict, 1);
+    }
+    live = await nodes.apply(node, SIGMA_API_MANAGER);
+  } catch (err) {
+    throw writeFailure(err, ctx.server);
+  }
   process.stdout.write(
     `XrayrNode ${ctx.namespace}/${reg.name} registered (address ${node.spec.address}, country ${node.spec.country}, generation ${String(live.metadata.generation ?? "?")}).\n`,
   );
@@ -23,7 +42,12 @@ export async function runRegister(ctx: Context, reg: Registration, policy: Addre
 
 export async function runRetire(ctx: Context, name: string): Promise<number> {
   const nodes = new XrayrNodeClient(ctx.kc, ctx.namespace);
-  const deleted = await nodes.delete(name);
+  let deleted: boolean;
+  try {
+    deleted = await nodes.delete(name);
+  } catch (err) {
+    throw writeFailure(err, ctx.server);
+  }
   process.stdout.write(
     deleted
       ? `XrayrNode ${ctx.namespace}/${name} retired; its WorkloadEntry is garbage-collected with it.\n`

@@ -4,8 +4,9 @@
 import * as k8s from "@kubernetes/client-node";
 import { XrayrNodeClient } from "../apply/xrayrnodes.js";
 import type { XrayrNode } from "../crd/types.js";
-import { REGISTERED_BY_LABEL, SYNCED_BY_LABEL, VPS_ID_LABEL } from "../fleet/labels.js";
+import { isSynced, REGISTERED_BY_LABEL, vpsIdOf } from "../fleet/labels.js";
 import { WE_GROUP, WE_PLURAL, WE_VERSION, type WorkloadEntry } from "../istio/workloadentry.js";
+import { controllerUid } from "../plan/plan.js";
 import { readyCondition } from "../status/conditions.js";
 import type { Context } from "./context.js";
 import { age, table } from "./output.js";
@@ -25,15 +26,17 @@ export interface NodeStatusRow {
   source: string;
 }
 
+/** Who owns the node: sigma-api's label wins over sync's (see isSynced), then sync, else "other". */
 export function sourceOf(n: XrayrNode): string {
-  const l = n.metadata.labels ?? {};
-  if (l[SYNCED_BY_LABEL] !== undefined) return "sync";
-  if (l[REGISTERED_BY_LABEL] !== undefined) return l[REGISTERED_BY_LABEL];
+  const registeredBy = n.metadata.labels?.[REGISTERED_BY_LABEL];
+  if (registeredBy !== undefined) return registeredBy;
+  if (isSynced(n)) return "sync";
   return "other";
 }
 
 export function statusRows(nodes: readonly XrayrNode[], entries: readonly WorkloadEntry[], now = new Date()): NodeStatusRow[] {
-  const entryOwner = new Map(entries.map((e) => [e.metadata.name ?? "", e.metadata.ownerReferences?.find((r) => r.controller === true)?.uid]));
+  // An entry is the node's when the node controls it (an XrayrNode owner reference with its uid).
+  const entryOwner = new Map(entries.map((e) => [e.metadata.name ?? "", controllerUid(e)]));
   return [...nodes]
     .sort((a, b) => (a.metadata.name ?? "").localeCompare(b.metadata.name ?? ""))
     .map((n) => {
@@ -46,11 +49,11 @@ export function statusRows(nodes: readonly XrayrNode[], entries: readonly Worklo
         ready: c?.status ?? "Unknown",
         reason: c?.reason ?? "Pending",
         message: c?.message ?? "",
-        entry: entryOwner.has(n.metadata.name ?? "") && entryOwner.get(n.metadata.name ?? "") === n.metadata.uid,
+        entry: n.metadata.uid !== undefined && entryOwner.get(n.metadata.name ?? "") === n.metadata.uid,
         age: age(created, now),
         createdAt: created === undefined ? undefined : new Date(created).toISOString(),
         version: n.spec.version ?? "v1",
-        vpsId: n.spec.vpsId ?? n.metadata.labels?.[VPS_ID_LABEL] ?? "",
+        vpsId: n.spec.vpsId ?? vpsIdOf(n) ?? "",
         source: sourceOf(n),
       };
     });

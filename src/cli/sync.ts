@@ -1,7 +1,9 @@
 // xrayr-mesh sync: make airport-prod's synced XrayrNodes match sigma-api's VPS list. Reads the
 // list, lists the live nodes (one read), prints the plan (src/fleet/plan.ts), and unless
 // --dry-run carries it out: server-side apply of creates and updates, uid-guarded deletes with
-// --prune, at most --concurrency calls in flight. Unchanged nodes get no request at all.
+// --prune, at most --concurrency calls in flight. Unchanged nodes get no request at all. The
+// old node of a renamed VPS is deleted only after its new node was created: if that create
+// fails, the old node stays (listed as kept) and the VPS stays on the mesh.
 // Exit status: 0 all good; 1 some row invalid or some call failed; 2 usage or setup error.
 import { XrayrNodeClient } from "../apply/xrayrnodes.js";
 import type { AddressPolicy } from "../crd/address.js";
@@ -29,11 +31,21 @@ export interface Failure {
   error: string;
 }
 
+/** The old node of a renamed VPS, not deleted because its replacement was not created. */
+export interface Held {
+  name: string;
+  replacement: string;
+}
+
 export interface SyncResult {
   plan: SyncPlan;
   applied: { created: number; updated: number; deleted: number; alreadyGone: number };
   failures: Failure[];
+  held: Held[];
 }
+
+/** The writes sync makes (XrayrNodeClient's; a fake in tests). */
+export type NodeWriter = Pick<XrayrNodeClient, "apply" | "delete">;
 
 /** A row value for the plan table: JSON, "(missing)", cut to 40 characters (the message has it whole). */
 export function showValue(v: unknown): string {
@@ -64,39 +76,62 @@ export function printPlan(p: SyncPlan, source: string, namespace: string, prune:
   );
 }
 
-/** Carries out the plan's writes; never throws for a failed call (it is listed instead). */
+/**
+ * Carries out the plan's writes; never throws for a failed call (it is listed instead). Creates,
+ * updates and deletes run together, except the delete of a renamed VPS's old node whose new
+ * node is in the creates: it runs after that create, and only if it succeeded.
+ */
 export async function executePlan(
   plan: SyncPlan,
-  nodes: XrayrNodeClient,
+  nodes: NodeWriter,
   concurrency: number,
   server: string,
   progressOut: NodeJS.WriteStream = process.stderr,
-): Promise<Pick<SyncResult, "applied" | "failures">> {
+): Promise<Pick<SyncResult, "applied" | "failures" | "held">> {
   type Task = { action: Failure["action"]; name: string; run: () => Promise<boolean> };
-  const tasks: Task[] = [
+  const deleteTask = (d: SyncPlan["delete"][number]): Task => ({ action: "delete", name: d.name, run: () => nodes.delete(d.name, d.uid) });
+  const creating = new Set(plan.create.map((e) => e.desired.name));
+  const afterCreate = plan.delete.filter((d) => d.replacement !== undefined && creating.has(d.replacement));
+  const first: Task[] = [
     ...plan.create.map((e): Task => ({ action: "create", name: e.desired.name, run: async () => (await nodes.apply(e.desired.object, SYNC_MANAGER), true) })),
     ...plan.update.map((e): Task => ({ action: "update", name: e.desired.name, run: async () => (await nodes.apply(e.desired.object, SYNC_MANAGER), true) })),
-    ...plan.delete.map((d): Task => ({ action: "delete", name: d.name, run: () => nodes.delete(d.name, d.uid) })),
+    ...plan.delete.filter((d) => !afterCreate.includes(d)).map(deleteTask),
   ];
   const applied = { created: 0, updated: 0, deleted: 0, alreadyGone: 0 };
   const failures: Failure[] = [];
-  const bar = progress("applying", tasks.length, progressOut);
-  await pool(tasks, concurrency, async (t) => {
-    try {
-      const did = await t.run();
-      if (t.action === "create") applied.created++;
-      else if (t.action === "update") applied.updated++;
-      else if (did) applied.deleted++;
-      else applied.alreadyGone++;
+  const created = new Set<string>();
+  const bar = progress("applying", first.length + afterCreate.length, progressOut);
+  const run = (tasks: readonly Task[]) =>
+    pool(tasks, concurrency, async (t) => {
+      try {
+        const did = await t.run();
+        if (t.action === "create") {
+          applied.created++;
+          created.add(t.name);
+        } else if (t.action === "update") applied.updated++;
+        else if (did) applied.deleted++;
+        else applied.alreadyGone++;
+        bar.tick(false);
+      } catch (err) {
+        failures.push({ action: t.action, name: t.name, error: describeError(err, server) });
+        bar.tick(true);
+      }
+    });
+  await run(first);
+  const held: Held[] = [];
+  const then: Task[] = [];
+  for (const d of afterCreate) {
+    if (created.has(d.replacement ?? "")) then.push(deleteTask(d));
+    else {
+      held.push({ name: d.name, replacement: d.replacement ?? "" });
       bar.tick(false);
-    } catch (err) {
-      failures.push({ action: t.action, name: t.name, error: describeError(err, server) });
-      bar.tick(true);
     }
-  });
+  }
+  await run(then);
   bar.done();
   failures.sort((a, b) => a.name.localeCompare(b.name));
-  return { applied, failures };
+  held.sort((a, b) => a.name.localeCompare(b.name));
+  return { applied, failures, held };
 }
 
 export async function runSync(ctx: Context, opts: SyncOptions, env: NodeJS.ProcessEnv = process.env): Promise<number> {
@@ -112,7 +147,7 @@ export async function runSync(ctx: Context, opts: SyncOptions, env: NodeJS.Proce
   const json = opts.output === "json";
   if (!json) printPlan(plan, src.name, ctx.namespace, opts.prune, out);
 
-  let result: Pick<SyncResult, "applied" | "failures"> = { applied: { created: 0, updated: 0, deleted: 0, alreadyGone: 0 }, failures: [] };
+  let result: Pick<SyncResult, "applied" | "failures" | "held"> = { applied: { created: 0, updated: 0, deleted: 0, alreadyGone: 0 }, failures: [], held: [] };
   if (!opts.dryRun) {
     result = await executePlan(plan, nodes, opts.concurrency, ctx.server);
     if (!json) {
@@ -121,6 +156,11 @@ export async function runSync(ctx: Context, opts: SyncOptions, env: NodeJS.Proce
         out("");
         out(`Failed (${result.failures.length}):`);
         out(table(["ACTION", "NAME", "ERROR"], result.failures.map((f) => [f.action, f.name, f.error])));
+      }
+      if (result.held.length > 0) {
+        out("");
+        out(`Kept (${result.held.length}; their VPS's new node was not created, so they stay on the mesh):`);
+        out(table(["NAME", "NEW NAME"], result.held.map((h) => [h.name, h.replacement])));
       }
       out(`Applied: ${a.created} created, ${a.updated} updated, ${a.deleted} deleted${a.alreadyGone > 0 ? ` (${a.alreadyGone} already gone)` : ""}, ${result.failures.length} failed.`);
     }
@@ -133,7 +173,7 @@ export async function runSync(ctx: Context, opts: SyncOptions, env: NodeJS.Proce
   return plan.invalid.length > 0 || result.failures.length > 0 ? 1 : 0;
 }
 
-function syncJson(plan: SyncPlan, namespace: string, source: string, opts: SyncOptions, r: Pick<SyncResult, "applied" | "failures">): unknown {
+function syncJson(plan: SyncPlan, namespace: string, source: string, opts: SyncOptions, r: Pick<SyncResult, "applied" | "failures" | "held">): unknown {
   const entry = (e: SyncPlan["create"][number]) => ({ name: e.desired.name, row: e.desired.row, vpsId: e.desired.id, reason: e.reason });
   return {
     namespace,
@@ -143,12 +183,13 @@ function syncJson(plan: SyncPlan, namespace: string, source: string, opts: SyncO
     counts: planCounts(plan),
     create: plan.create.map(entry),
     update: plan.update.map(entry),
-    delete: plan.delete.map((d) => ({ name: d.name, vpsId: d.vpsId, reason: d.reason })),
+    delete: plan.delete.map((d) => ({ name: d.name, vpsId: d.vpsId, reason: d.reason, ...(d.replacement !== undefined ? { replacement: d.replacement } : {}) })),
     prunable: plan.prunable.map((d) => ({ name: d.name, vpsId: d.vpsId, reason: d.reason })),
     unchanged: plan.unchanged.map(entry),
     invalid: plan.invalid,
     skipped: plan.skipped,
     applied: r.applied,
     failures: r.failures,
+    held: r.held,
   };
 }

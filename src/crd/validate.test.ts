@@ -2,7 +2,7 @@ import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { z } from "zod";
 import { checkAddressPolicy } from "./address.js";
-import { validateXrayrNode, xrayrNodeSpecSchema, type ValidationIssue } from "./validate.js";
+import { describeType, validateSpecWithPolicy, validateXrayrNode, xrayrNodeSpecSchema, type ValidationIssue } from "./validate.js";
 
 const rowSchema = z.strictObject({
   field: z.string().regex(/^(metadata\.name|spec\.[A-Za-z]+)$/),
@@ -171,5 +171,47 @@ describe("validateXrayrNode", () => {
       country: "jp",
       version: "v1",
     });
+  });
+});
+
+describe("validateSpecWithPolicy: the schema and the address policy in one place", () => {
+  const spec = { address: "45.76.83.243", country: "jp" };
+
+  it("a good node: the admitted spec, as validateXrayrNode gives it", () => {
+    expect(validateSpecWithPolicy("jp-1", spec, "public")).toEqual(validateXrayrNode({ metadata: { name: "jp-1" }, spec }));
+  });
+
+  it("a refused address: one spec.address issue in the operator's words, or the caller's", () => {
+    const p = checkAddressPolicy("10.0.0.1", "public");
+    if (p.ok) throw new Error("10.0.0.1 is private");
+    expect(validateSpecWithPolicy("jp-1", { ...spec, address: "10.0.0.1" }, "public")).toEqual({
+      ok: false,
+      issues: [{ field: "spec.address", value: "10.0.0.1", message: `spec.address: ${p.message}` }],
+    });
+    const own = validateSpecWithPolicy("jp-1", { ...spec, address: "10.0.0.1" }, "public", { policyMessage: (a, r) => `${a} ${r.kind} ${r.range ?? ""}` });
+    expect(own.ok ? [] : own.issues.map((i) => i.message)).toEqual(["10.0.0.1 private 10.0.0.0/8"]);
+    expect(validateSpecWithPolicy("jp-1", { ...spec, address: "10.0.0.1" }, "any").ok).toBe(true);
+  });
+
+  it("the policy is reported alongside other fields' problems, never on a malformed address", () => {
+    const both = validateSpecWithPolicy(undefined, { address: "10.0.0.1", country: "uk" }, "public");
+    expect(both.ok ? [] : both.issues.map((i) => i.field)).toEqual(["metadata.name", "spec.country", "spec.address"]);
+    const malformed = validateSpecWithPolicy("jp-1", { ...spec, address: "010.0.0.1" }, "public");
+    expect(malformed.ok ? [] : malformed.issues.map((i) => i.message)).toEqual([expect.stringContaining("leading zeros") as unknown]);
+  });
+});
+
+describe("describeType", () => {
+  it.each([
+    [undefined, "missing"],
+    [null, "null"],
+    [[1], "a list"],
+    [{}, "an object"],
+    ["x", '"x"'],
+    [45, "number 45"],
+    [true, "boolean true"],
+    [10n, "bigint 10"],
+  ])("%p is %s", (v, want) => {
+    expect(describeType(v)).toBe(want);
   });
 });

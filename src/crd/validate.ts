@@ -11,7 +11,7 @@
 //   - spec.version is defaulted to "v1" when absent.
 
 import { z } from "zod";
-import { parseAddress } from "./address.js";
+import { checkAddressPolicy, parseAddress, type AddressPolicy, type PolicyResult } from "./address.js";
 import { COUNTRY_CODE_SET } from "./countries.js";
 import {
   ADDRESS_MAX_LENGTH,
@@ -52,12 +52,14 @@ export type ValidationResult = { ok: true; spec: ValidXrayrNodeSpec } | { ok: fa
 
 const q = (v: unknown): string => (typeof v === "string" ? JSON.stringify(v) : describeType(v));
 
-function describeType(v: unknown): string {
+/** A value as a message shows it: "missing", "null", "a list", "an object", a quoted string, "number 45". */
+export function describeType(v: unknown): string {
+  if (v === undefined) return "missing";
   if (v === null) return "null";
   if (Array.isArray(v)) return "a list";
   if (typeof v === "object") return "an object";
   if (typeof v === "string") return JSON.stringify(v);
-  if (typeof v === "number" || typeof v === "boolean") return `${typeof v} ${String(v)}`;
+  if (typeof v === "number" || typeof v === "boolean" || typeof v === "bigint") return `${typeof v} ${String(v)}`;
   return typeof v;
 }
 
@@ -225,4 +227,38 @@ export function validateXrayrNode(obj: { metadata: { name?: string }; spec: unkn
   if (!r.success) issues.push(...r.error.issues.map(toIssue));
   if (issues.length > 0 || !r.success) return { ok: false, issues };
   return { ok: true, spec: r.data };
+}
+
+/** Why the address policy refused an address (kind, range and the operator's sentence). */
+export type PolicyRefusal = Extract<PolicyResult, { ok: false }>;
+
+export interface SpecPolicyOptions {
+  /**
+   * The message of the policy issue; default `spec.address: <the policy's sentence>` (the
+   * operator's wording). The CLI passes its own to name --address-policy or its row fields.
+   */
+  policyMessage?: (address: string, refusal: PolicyRefusal) => string;
+}
+
+/**
+ * A node's name and spec checked as admission would (validateXrayrNode) plus the address
+ * policy, which only the operator (and the CLI on its behalf) knows. The policy is checked
+ * whenever spec.address itself is a valid address, so its issue is reported alongside any
+ * other field's; it is the one issue with field "spec.address" on a well-formed address.
+ * One implementation for the operator's verdict, `xrayr-mesh register` and `xrayr-mesh sync`.
+ */
+export function validateSpecWithPolicy(name: string | undefined, spec: unknown, policy: AddressPolicy, opts: SpecPolicyOptions = {}): ValidationResult {
+  const v = validateXrayrNode({ metadata: { name }, spec });
+  const address = v.ok ? v.spec.address : addressOf(spec);
+  const p = address !== undefined && parseAddress(address).ok ? checkAddressPolicy(address, policy) : undefined;
+  if (p === undefined || p.ok) return v;
+  const message = opts.policyMessage?.(address ?? "", p) ?? `spec.address: ${p.message}`;
+  const issue: ValidationIssue = { field: "spec.address", value: address, message };
+  return { ok: false, issues: [...(v.ok ? [] : v.issues), issue] };
+}
+
+function addressOf(spec: unknown): string | undefined {
+  if (typeof spec !== "object" || spec === null) return undefined;
+  const a = (spec as { address?: unknown }).address;
+  return typeof a === "string" ? a : undefined;
 }

@@ -88,14 +88,14 @@ describe("doctor checks", () => {
     f.xboardPods = ok([xboardPod("xboard-1", { env: false, ready: false }), xboardPod("xboard-2", { sidecar: false })]);
     f.istiod = ok([{ metadata: { name: "istiod" }, spec: { selector: {}, template: { spec: { containers: [{ name: "discovery" }] } } }, status: { availableReplicas: 1 } }]);
     f.service = ok({ metadata: { name: "xboard" }, spec: { type: "LoadBalancer", externalTrafficPolicy: "Cluster" } });
-    f.lease = ok({ metadata: {}, spec: { holderIdentity: "op-1", renewTime: new Date("2026-01-01T00:00:00Z"), leaseDurationSeconds: 15 } });
+    f.lease = ok({ metadata: {}, spec: { holderIdentity: "op-1", renewTime: new Date("2025-12-31T23:59:00Z"), leaseDurationSeconds: 15 } });
     f.nodes = ok([node("a", "45.0.0.1"), node("b", "45.0.0.1", "False", "AddressConflict")]);
     const byCheck = Object.fromEntries(runChecks(f).map((r) => [r.check, r]));
     expect(byCheck["xboard-sidecar"]?.detail).toBe("1 of 2 Xboard pods have no istio-proxy: xboard-2");
     expect(byCheck["istiod-ambient"]?.detail).toBe("istiod istiod runs without PILOT_ENABLE_AMBIENT=true");
     expect(byCheck["peer-metadata-discovery"]?.verdict).toBe("fail");
     expect(byCheck["xboard-client-ip"]?.fix).toContain('"externalTrafficPolicy":"Local"');
-    expect(byCheck["operator-lease"]?.detail).toContain("expired 15s ago");
+    expect(byCheck["operator-lease"]?.detail).toContain("last renewed 90s ago (by this machine's clock against the leader's renewTime; duration 15s, margin 30s for clock skew)");
     expect(byCheck["nodes-ready"]?.detail).toBe("1 of 2 XrayrNodes are not Ready: b (AddressConflict)");
     expect(byCheck["address-conflicts"]?.detail).toBe("1 addresses are claimed by more than one node: 45.0.0.1: a, b");
   });
@@ -108,5 +108,51 @@ describe("doctor checks", () => {
   test("no injection label, but sidecars injected per pod: a warning", () => {
     const f = { ...healthy(), namespaceObject: ok({ metadata: { name: "airport-prod" } }) };
     expect(verdicts(f)["namespace-injection"]).toBe("warn");
+  });
+
+  const svc = (annotations: Record<string, string>, spec: k8s.V1ServiceSpec = { type: "LoadBalancer" }): k8s.V1Service => ({ metadata: { name: "xboard", annotations }, spec });
+  // deploy/istio/xboard/service-nlb-ip.patch.yaml, as docs/install.md recommends on EKS
+  const NLB_IP = {
+    "service.beta.kubernetes.io/aws-load-balancer-type": "external",
+    "service.beta.kubernetes.io/aws-load-balancer-nlb-target-type": "ip",
+    "service.beta.kubernetes.io/aws-load-balancer-scheme": "internet-facing",
+    "service.beta.kubernetes.io/aws-load-balancer-target-group-attributes": "preserve_client_ip.enabled=true",
+  };
+  const clientIp = (service: k8s.V1Service | undefined) => runChecks({ ...healthy(), service: ok(service) }).find((r) => r.check === "xboard-client-ip");
+
+  test("the recommended EKS setup passes: an NLB with IP targets and client IP preservation, without externalTrafficPolicy Local", () => {
+    expect(clientIp(svc(NLB_IP))).toMatchObject({ verdict: "pass", fix: "" });
+    const among = { ...NLB_IP, "service.beta.kubernetes.io/aws-load-balancer-target-group-attributes": "deregistration_delay.timeout_seconds=30, preserve_client_ip.enabled=true" };
+    expect(clientIp(svc(among))?.verdict).toBe("pass");
+    expect(clientIp(svc({}, { type: "LoadBalancer", externalTrafficPolicy: "Local" }))?.verdict).toBe("pass");
+  });
+
+  test("an NLB with IP targets but no client IP preservation, or no NLB and Cluster policy, fails naming both fixes", () => {
+    const { ["service.beta.kubernetes.io/aws-load-balancer-target-group-attributes"]: _attrs, ...noPreserve } = NLB_IP;
+    for (const s of [svc(noPreserve), svc({ ...NLB_IP, "service.beta.kubernetes.io/aws-load-balancer-target-group-attributes": "preserve_client_ip.enabled=false" }), svc({}), undefined]) {
+      const r = clientIp(s);
+      expect(r?.verdict).toBe("fail");
+      expect(r?.fix).toContain("deploy/istio/xboard/service-nlb-ip.patch.yaml");
+      expect(r?.fix).toContain('"externalTrafficPolicy":"Local"');
+    }
+    expect(clientIp(svc(noPreserve))?.detail).toContain("without preserve_client_ip.enabled=true");
+  });
+
+  const lease = (holderIdentity: string, renewTime: string) => ok({ metadata: { name: "xrayr-mesh-operator" }, spec: { holderIdentity, renewTime: new Date(renewTime), leaseDurationSeconds: 15 } });
+  const leaseCheck = (l: ReturnType<typeof lease>) => runChecks({ ...healthy(), lease: l }).find((r) => r.check === "operator-lease");
+
+  test("a Lease handed back by a graceful shutdown (holder \"\") is a warning: no leader right now", () => {
+    const r = leaseCheck(lease("", "2026-01-01T00:00:20Z"));
+    expect(r?.verdict).toBe("warn");
+    expect(r?.detail).toContain("no leader right now; a rollout or restart may be in progress");
+  });
+
+  test("renewTime is compared across clocks: a late renewal within the margin warns, beyond it fails, a future one passes", () => {
+    expect(leaseCheck(lease("op-1", "2026-01-01T00:00:10Z"))?.verdict).toBe("warn"); // 20s ago, duration 15s
+    expect(leaseCheck(lease("op-1", "2025-12-31T23:59:46Z"))?.verdict).toBe("warn"); // 44s ago: within 15s + 30s
+    expect(leaseCheck(lease("op-1", "2025-12-31T23:59:44Z"))?.verdict).toBe("fail"); // 46s ago
+    const ahead = leaseCheck(lease("op-1", "2026-01-01T00:00:50Z")); // the leader's clock runs ahead
+    expect(ahead).toMatchObject({ verdict: "pass" });
+    expect(ahead?.detail).toContain("by this machine's clock");
   });
 });

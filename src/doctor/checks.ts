@@ -150,19 +150,42 @@ export function checkPeerMetadataDiscovery(f: DoctorFacts): CheckResult {
   return pass(c, `all ${pods.length} Xboard pods set PEER_METADATA_DISCOVERY=true`);
 }
 
+/** The AWS Load Balancer Controller's annotations for an NLB with IP targets (deploy/istio/xboard/service-nlb-ip.patch.yaml). */
+export const NLB_TARGET_TYPE_ANNOTATION = "service.beta.kubernetes.io/aws-load-balancer-nlb-target-type";
+export const NLB_TARGET_GROUP_ATTRIBUTES_ANNOTATION = "service.beta.kubernetes.io/aws-load-balancer-target-group-attributes";
+
+/** The target-group attributes annotation ("k=v,k=v") as a map. */
+function targetGroupAttributes(annotations: Record<string, string>): Map<string, string> {
+  const out = new Map<string, string>();
+  for (const kv of (annotations[NLB_TARGET_GROUP_ATTRIBUTES_ANNOTATION] ?? "").split(",")) {
+    const eq = kv.indexOf("=");
+    if (eq > 0) out.set(kv.slice(0, eq).trim(), kv.slice(eq + 1).trim());
+  }
+  return out;
+}
+
 export function checkClientAddress(f: DoctorFacts): CheckResult {
   const c = "xboard-client-ip";
   if (!f.service.ok) return unreadable(c, `service ${f.xboardService}`, f.service.error);
   const svc = f.service.value;
   const patch = `kubectl -n ${f.namespace} patch service ${f.xboardService} -p '{"spec":{"externalTrafficPolicy":"Local"}}'`;
-  if (svc === undefined) return fail(c, `service ${f.namespace}/${f.xboardService} does not exist`, `expose Xboard as a LoadBalancer Service named ${f.xboardService} with externalTrafficPolicy: Local (or pass --xboard-service)`);
+  const nlbPatch = `kubectl -n ${f.namespace} patch service ${f.xboardService} --patch-file deploy/istio/xboard/service-nlb-ip.patch.yaml`;
+  const bothFixes = `either (A, on EKS) an NLB with IP targets and client IP preservation: ${nlbPatch}; or (B) externalTrafficPolicy: Local: ${patch}`;
+  if (svc === undefined) return fail(c, `service ${f.namespace}/${f.xboardService} does not exist`, `expose Xboard as a LoadBalancer Service named ${f.xboardService} (or pass --xboard-service) keeping client addresses: ${bothFixes}`);
   const type = svc.spec?.type ?? "ClusterIP";
   if (type === "LoadBalancer" || type === "NodePort") {
-    return svc.spec?.externalTrafficPolicy === "Local"
-      ? pass(c, `${f.xboardService} is a ${type} with externalTrafficPolicy: Local (client addresses preserved)`)
-      : fail(c, `${f.xboardService} is a ${type} with externalTrafficPolicy: ${svc.spec?.externalTrafficPolicy ?? "Cluster"}: nodes SNAT the client address away`, patch);
+    if (svc.spec?.externalTrafficPolicy === "Local") return pass(c, `${f.xboardService} is a ${type} with externalTrafficPolicy: Local (client addresses preserved)`);
+    const annotations = svc.metadata?.annotations ?? {};
+    const ipTargets = type === "LoadBalancer" && annotations[NLB_TARGET_TYPE_ANNOTATION]?.trim().toLowerCase() === "ip";
+    const preserve = targetGroupAttributes(annotations).get("preserve_client_ip.enabled")?.toLowerCase() === "true";
+    if (ipTargets && preserve) return pass(c, `${f.xboardService} is an NLB with IP targets and preserve_client_ip.enabled=true (client addresses preserved)`);
+    const policy = `externalTrafficPolicy: ${svc.spec?.externalTrafficPolicy ?? "Cluster"}`;
+    if (ipTargets) {
+      return fail(c, `${f.xboardService} is an NLB with IP targets but without preserve_client_ip.enabled=true in ${NLB_TARGET_GROUP_ATTRIBUTES_ANNOTATION}: the NLB's own address reaches Xboard`, bothFixes);
+    }
+    return fail(c, `${f.xboardService} is a ${type} with ${policy} and no NLB IP targets: nodes SNAT the client address away`, bothFixes);
   }
-  return warn(c, `${f.xboardService} is a ${type} Service: client addresses survive only if whatever is in front of it keeps them`, "expose Xboard through a LoadBalancer with externalTrafficPolicy: Local, or make the ingress pass PROXY protocol");
+  return warn(c, `${f.xboardService} is a ${type} Service: client addresses survive only if whatever is in front of it keeps them`, `expose Xboard through a LoadBalancer keeping client addresses: ${bothFixes}`);
 }
 
 const subset = (want: Record<string, string> | undefined, have: Record<string, string> | undefined): boolean =>
@@ -199,6 +222,9 @@ export function checkServiceEntry(f: DoctorFacts): CheckResult {
   return pass(c, `ServiceEntry ${selecting.map((s) => s.metadata.name ?? "?").join(", ")} selects all ${entries.length} entries`);
 }
 
+/** How far this machine's clock may be off the operator's before an old renewTime fails. */
+export const LEASE_CLOCK_MARGIN_SECONDS = 30;
+
 export function checkOperatorLease(f: DoctorFacts): CheckResult {
   const c = "operator-lease";
   if (!f.lease.ok) return unreadable(c, `lease ${f.leaseName}`, f.lease.error);
@@ -208,10 +234,20 @@ export function checkOperatorLease(f: DoctorFacts): CheckResult {
   const holder = l.spec?.holderIdentity;
   const renew = l.spec?.renewTime !== undefined ? new Date(l.spec.renewTime) : undefined;
   const duration = l.spec?.leaseDurationSeconds ?? 15;
-  if (holder === undefined || holder === "" || renew === undefined) return fail(c, `Lease ${f.leaseName} has no holder`, fix);
+  // A leader that shuts down gracefully hands the Lease back (holder ""): normal during a rollout.
+  if (holder === undefined || holder === "" || renew === undefined) {
+    return warn(c, `Lease ${f.leaseName} has no holder: no leader right now; a rollout or restart may be in progress`, `if it stays so, ${fix}; kubectl -n ${f.namespace} get pods shows whether the operator runs`);
+  }
+  // renewTime was written by the leader's clock and is compared with this machine's: allow a margin.
   const ago = Math.round((f.now.getTime() - renew.getTime()) / 1000);
-  if (ago > duration) return fail(c, `Lease ${f.leaseName} held by ${holder} expired ${ago - duration}s ago: no operator is renewing it`, fix);
-  return pass(c, `the operator ${holder} holds the Lease ${f.leaseName} (renewed ${Math.max(0, ago)}s ago)`);
+  const clocks = `by this machine's clock against the leader's renewTime`;
+  if (ago > duration + LEASE_CLOCK_MARGIN_SECONDS) {
+    return fail(c, `Lease ${f.leaseName} held by ${holder} was last renewed ${ago}s ago (${clocks}; duration ${duration}s, margin ${LEASE_CLOCK_MARGIN_SECONDS}s for clock skew): no operator is renewing it`, `${fix}; if the operator runs, check this machine's clock`);
+  }
+  if (ago > duration) {
+    return warn(c, `Lease ${f.leaseName} held by ${holder} was last renewed ${ago}s ago (${clocks}), past its ${duration}s duration: a failover may be in progress, or the clocks differ`, `run doctor again in a minute; if it persists, ${fix}`);
+  }
+  return pass(c, `the operator ${holder} holds the Lease ${f.leaseName} (renewed ${Math.max(0, ago)}s ago ${clocks})`);
 }
 
 export function checkNodesReady(f: DoctorFacts): CheckResult {

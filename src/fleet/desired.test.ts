@@ -48,6 +48,17 @@ describe("desiredFleet", () => {
     expect(f.invalid[0]?.message).toContain(message);
   });
 
+  test("every problem of a row is reported: a bad country and a refused address together", () => {
+    const f = desiredFleet([row({ country: "UK", ip: "10.0.0.1" })], opts);
+    expect(f.invalid.map((i) => i.field).sort()).toEqual(["country", "ip"]);
+  });
+
+  test("retired rows without hostname, ip or country are inactive, not invalid", () => {
+    const f = desiredFleet([{ id: 5, status: "retired", ip: null }], opts);
+    expect(f.invalid).toEqual([]);
+    expect(f.inactive).toEqual([{ row: 1, id: "5", status: "retired" }]);
+  });
+
   test("--address-policy=any takes private addresses", () => {
     expect(desiredFleet([row({ ip: "10.0.0.1" })], { ...opts, addressPolicy: "any" }).invalid).toEqual([]);
   });

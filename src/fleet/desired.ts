@@ -1,13 +1,13 @@
 // Rows to desired XrayrNodes: every active row that passes the node rules becomes one object;
 // the rest are reported against the row's own field names. The node rules are the operator's
-// own (src/crd/validate.ts and the address policy of src/crd/address.ts), checked here so a bad
-// row is reported by the CLI, not later as a Ready=False node. Pure.
-import { checkAddressPolicy, parseAddress, type AddressPolicy } from "../crd/address.js";
-import { API_VERSION, KIND, type XrayrNode } from "../crd/types.js";
-import { addressProblem, countryProblem, labelValueProblem, validateXrayrNode, type ValidXrayrNodeSpec } from "../crd/validate.js";
+// own (validateSpecWithPolicy of src/crd/validate.ts: the schema and the address policy),
+// checked here so a bad row is reported by the CLI, not later as a Ready=False node. Pure.
+import type { AddressPolicy } from "../crd/address.js";
+import { API_VERSION, KIND, type XrayrNode, type XrayrNodeSpec } from "../crd/types.js";
+import { addressProblem, countryProblem, labelValueProblem, validateSpecWithPolicy, type ValidXrayrNodeSpec } from "../crd/validate.js";
 import { SYNCED_BY_LABEL, SYNC_MANAGER, VPS_ID_LABEL } from "./labels.js";
 import { nodeName, normaliseHostname } from "./naming.js";
-import { parseRows, type RowIssue, type VpsRow } from "./rows.js";
+import { parseRows, type ActiveVpsRow, type InactiveVpsRow, type RowIssue } from "./rows.js";
 
 export interface DesiredNode {
   row: number;
@@ -23,7 +23,7 @@ export interface DesiredFleet {
   total: number;
   nodes: DesiredNode[];
   /** Rows that are not active (retired, provisioning): not nodes, and prunable. */
-  inactive: VpsRow[];
+  inactive: InactiveVpsRow[];
   invalid: RowIssue[];
 }
 
@@ -41,11 +41,12 @@ const FIELD_OF_SPEC: Record<string, string> = {
 };
 
 /** The desired XrayrNode for one active row, or the row's problems. */
-export function desiredNode(row: VpsRow, opts: DesiredOptions): { ok: true; node: DesiredNode } | { ok: false; issues: RowIssue[] } {
+export function desiredNode(row: ActiveVpsRow, opts: DesiredOptions): { ok: true; node: DesiredNode } | { ok: false; issues: RowIssue[] } {
   const issues: RowIssue[] = [];
   const issue = (field: string, value: unknown, message: string): void => {
     issues.push({ row: row.row, id: row.id, field, value, message });
   };
+  // Each field in sigma-api's terms first (the row's field names and spellings) ...
   const host = normaliseHostname(row.hostname);
   if (!host.ok) {
     const fix = host.suggestion !== undefined ? `; write it as ${JSON.stringify(host.suggestion)} in sigma-api` : "";
@@ -53,17 +54,6 @@ export function desiredNode(row: VpsRow, opts: DesiredOptions): { ok: true; node
   }
   const ipProblem = addressProblem(row.ip, "ip");
   if (ipProblem !== undefined) issue("ip", row.ip, ipProblem);
-  else {
-    const parsed = parseAddress(row.ip);
-    const policy = parsed.ok ? checkAddressPolicy(parsed.address, opts.addressPolicy) : undefined;
-    if (policy !== undefined && !policy.ok) {
-      issue(
-        "ip",
-        row.ip,
-        `ip ${JSON.stringify(row.ip)} is not a public address (${policy.kind}, ${policy.range ?? ""}); --address-policy=${opts.addressPolicy} refuses it, as the operator's ADDRESS_POLICY would.`,
-      );
-    }
-  }
   const country = row.country.trim().toLowerCase();
   const countryMsg = countryProblem(country, "country");
   if (countryMsg !== undefined) issue("country", row.country, countryMsg.replace(`country ${JSON.stringify(country)}`, `country ${JSON.stringify(row.country)}`));
@@ -71,25 +61,35 @@ export function desiredNode(row: VpsRow, opts: DesiredOptions): { ok: true; node
     const v = labelValueProblem("xrayr_version", row.xrayrVersion, false);
     if (v !== undefined) issue("xrayr_version", row.xrayrVersion, v);
   }
-  if (issues.length > 0 || !host.ok) return { ok: false, issues };
 
-  const name = nodeName(host.hostname, row.id);
+  // ... then the operator's own check of the node (schema and address policy, the one
+  // implementation the operator uses too): anything the field checks above did not report.
+  const name = host.ok ? nodeName(host.hostname, row.id) : undefined;
+  const spec: XrayrNodeSpec = {
+    address: row.ip,
+    country,
+    ...(row.xrayrVersion !== undefined ? { version: row.xrayrVersion } : {}),
+    vpsId: row.id,
+  };
+  const v = validateSpecWithPolicy(name, spec, opts.addressPolicy, {
+    policyMessage: (address, refusal) =>
+      `ip ${JSON.stringify(address)} is not a public address (${refusal.kind}, ${refusal.range ?? ""}); --address-policy=${opts.addressPolicy} refuses it, as the operator's ADDRESS_POLICY would.`,
+  });
+  if (!v.ok) {
+    const reported = new Set(issues.map((i) => i.field));
+    for (const i of v.issues) {
+      const field = FIELD_OF_SPEC[i.field] ?? i.field;
+      if (!reported.has(field)) issue(field, i.value, i.message);
+    }
+  }
+  if (!v.ok || name === undefined || issues.length > 0) return { ok: false, issues };
+
   const object: XrayrNode = {
     apiVersion: API_VERSION,
     kind: KIND,
     metadata: { name, namespace: opts.namespace, labels: { [SYNCED_BY_LABEL]: SYNC_MANAGER, [VPS_ID_LABEL]: row.id } },
-    spec: {
-      address: row.ip,
-      country,
-      ...(row.xrayrVersion !== undefined ? { version: row.xrayrVersion } : {}),
-      vpsId: row.id,
-    },
+    spec,
   };
-  // The operator's own check of the whole object: anything the row checks above missed.
-  const v = validateXrayrNode(object);
-  if (!v.ok) {
-    return { ok: false, issues: v.issues.map((i) => ({ row: row.row, id: row.id, field: FIELD_OF_SPEC[i.field] ?? i.field, value: i.value, message: i.message })) };
-  }
   return { ok: true, node: { row: row.row, id: row.id, name, object, spec: v.spec } };
 }
 
@@ -101,7 +101,7 @@ export function desiredFleet(doc: unknown, opts: DesiredOptions): DesiredFleet {
   const parsed = parseRows(doc);
   const invalid = [...parsed.issues];
   const nodes: DesiredNode[] = [];
-  const inactive: VpsRow[] = [];
+  const inactive: InactiveVpsRow[] = [];
   const byAddress = new Map<string, DesiredNode>();
   const byName = new Map<string, DesiredNode>();
   for (const row of parsed.rows) {

@@ -1,5 +1,6 @@
 // Who wrote an XrayrNode, in labels: the fleet sync marks what it created so --prune never
 // touches anything else; sigma-api's register handler marks its own. Both carry the VPS id.
+import type { XrayrNode } from "../crd/types.js";
 
 /** Present (with SYNC_MANAGER as value) on every XrayrNode `xrayr-mesh sync` created. */
 export const SYNCED_BY_LABEL = "mesh.sigma.io/synced-by";
@@ -11,3 +12,19 @@ export const VPS_ID_LABEL = "mesh.sigma.io/vps-id";
 export const REGISTERED_BY_LABEL = "mesh.sigma.io/registered-by";
 /** The register handler's label value and field manager (xrayr-mesh register and the Rust example). */
 export const SIGMA_API_MANAGER = "sigma-api";
+
+/** The VPS id a live node stands for: its mesh.sigma.io/vps-id label, else spec.vpsId. */
+export function vpsIdOf(node: XrayrNode): string | undefined {
+  return node.metadata.labels?.[VPS_ID_LABEL] ?? node.spec.vpsId;
+}
+
+/**
+ * Whether sync owns the node: it carries sync's label and not sigma-api's. A node sigma-api
+ * registered over one sync had created keeps mesh.sigma.io/synced-by (owned by sync's field
+ * manager, so sigma-api's apply cannot drop it), but it is sigma-api's from then on: sync never
+ * updates or prunes it.
+ */
+export function isSynced(node: XrayrNode): boolean {
+  const l = node.metadata.labels ?? {};
+  return l[SYNCED_BY_LABEL] === SYNC_MANAGER && l[REGISTERED_BY_LABEL] === undefined;
+}

@@ -81,6 +81,7 @@ describe("planSync", () => {
     const p = planSync(desiredFleet([row(1, "45.0.0.1", { hostname: "renamed" })], opts), live, { prune: true });
     expect(p.create.map((c) => c.desired.name)).toEqual(["renamed-1"]);
     expect(p.delete.map((d) => [d.name, d.reason])).toEqual([["node-1-1", "VPS 1 is now named renamed-1"]]);
+    expect(p.delete[0]?.replacement).toBe("renamed-1"); // the CLI deletes it only after renamed-1 is created
     // Without prune the old node keeps the address: the row is reported, not sent to a conflict.
     const dry = planSync(desiredFleet([row(1, "45.0.0.1", { hostname: "renamed" })], opts), live, { prune: false });
     expect(dry.create).toEqual([]);
@@ -116,5 +117,62 @@ describe("planSync", () => {
   test("objects being deleted are not live", () => {
     const live = [{ ...foreign("x", "45.0.0.1"), metadata: { name: "x", deletionTimestamp: "2026-01-01T00:00:00Z" } }];
     expect(planSync(desiredFleet(rows, opts), live, { prune: true }).create).toHaveLength(3);
+  });
+
+  test("a renamed VPS whose new name is held by another node keeps its old node (nothing valid lost to bad input)", () => {
+    const live = [liveOf(rows, "node-1-1"), foreign("renamed-1", "45.9.9.9")];
+    const doc = [row(1, "45.0.0.1", { hostname: "renamed" })];
+    const p = planSync(desiredFleet(doc, opts), live, { prune: true });
+    expect(p.create).toEqual([]);
+    expect(p.invalid.map((i) => [i.row, i.field])).toEqual([[1, "hostname"]]);
+    expect(p.delete).toEqual([]);
+    const dry = planSync(desiredFleet(doc, opts), live, { prune: false });
+    expect(dry.prunable).toEqual([]); // --prune would not delete it either
+  });
+
+  test("a rename refused also keeps the old node's address held: another row on it is refused, not created", () => {
+    // VPS 1 moves to 45.0.0.5 under a name someone else holds; VPS 2 wants VPS 1's old address.
+    const live = [liveOf(rows, "node-1-1"), foreign("renamed-1", "45.9.9.9")];
+    const doc = [row(1, "45.0.0.5", { hostname: "renamed" }), row(2, "45.0.0.1")];
+    const p = planSync(desiredFleet(doc, opts), live, { prune: true });
+    expect(p.delete).toEqual([]);
+    expect(p.create).toEqual([]);
+    expect(p.invalid.map((i) => [i.row, i.field, i.message])).toEqual([
+      [1, "hostname", "the node name renamed-1 is taken by an XrayrNode not created by sync; sync does not touch it."],
+      [2, "ip", 'ip "45.0.0.1" is used by XrayrNode node-1-1; one address is one node.'],
+    ]);
+  });
+
+  test("a rename whose new node exists already (updated or unchanged) deletes the old one without waiting", () => {
+    const renamedDoc = [row(1, "45.0.0.1", { hostname: "renamed" })];
+    const live = [{ ...liveOf(rows, "node-1-1"), spec: { ...liveOf(rows, "node-1-1").spec, address: "45.0.0.7" } }, liveOf(renamedDoc, "renamed-1")];
+    const p = planSync(desiredFleet(renamedDoc, opts), live, { prune: true });
+    expect(p.unchanged.map((u) => u.desired.name)).toEqual(["renamed-1"]);
+    expect(p.delete.map((d) => [d.name, d.replacement])).toEqual([["node-1-1", "renamed-1"]]);
+  });
+
+  test("a node sigma-api registered over a synced one is sigma-api's: never updated or pruned by sync", () => {
+    // register (forced apply by sigma-api) over a node sync created keeps sync's label, owned by sync's field manager.
+    const taken = (extra: Record<string, string> = {}): XrayrNode => {
+      const n = liveOf(rows, "node-1-1");
+      return { ...n, metadata: { ...n.metadata, labels: { ...n.metadata.labels, [REGISTERED_BY_LABEL]: "sigma-api", ...extra } }, spec: { ...n.spec, version: "v7" } };
+    };
+    const p = planSync(desiredFleet(rows, opts), [taken()], { prune: true });
+    expect(p.update).toEqual([]);
+    expect(p.unchanged.find((u) => u.desired.id === "1")?.reason).toBe("registered outside sync as XrayrNode node-1-1; left to its owner");
+    const retired = planSync(desiredFleet([row(1, "45.0.0.1", { status: "retired" })], opts), [taken()], { prune: true });
+    expect(retired.delete).toEqual([]);
+    const gone = planSync(desiredFleet([], opts), [taken()], { prune: true });
+    expect(gone.delete).toEqual([]);
+    // Registered under another VPS id: the name is not sync's to take.
+    const other = planSync(desiredFleet(rows, opts), [taken({ [VPS_ID_LABEL]: "77" })], { prune: true });
+    expect(other.invalid[0]?.message).toBe("the node name node-1-1 is taken by an XrayrNode registered by sigma-api; sync does not touch it.");
+  });
+
+  test("a synced node whose VPS is retired is pruned even when the retired row has no ip, hostname or country", () => {
+    const live = [liveOf(rows, "node-1-1")];
+    const p = planSync(desiredFleet([{ id: 1, status: "retired", ip: null }], opts), live, { prune: true });
+    expect(p.invalid).toEqual([]);
+    expect(p.delete.map((d) => [d.name, d.reason])).toEqual([["node-1-1", "VPS 1 is retired (row 1)"]]);
   });
 });

@@ -11,12 +11,17 @@
 //     deleted or moved) is invalid, so the operator never sees an AddressConflict from sync.
 //   - an unchanged node is not written at all, so a repeated sync sends no write.
 //   - with prune, synced nodes whose VPS is retired, provisioning or not listed are deleted; so
-//     is a synced node whose VPS is now listed under another name. A synced node whose row is
-//     invalid is left as it is (a data glitch in one row must not take a VPS off the mesh).
+//     is a synced node whose VPS is now listed under another name, but only when the VPS has a
+//     node under the new name after the plan (created, updated or unchanged): a rename whose new
+//     name is refused keeps the old node. The CLI deletes such a node only after the create of
+//     its replacement succeeded (DeleteEntry.replacement). A synced node whose row is invalid is
+//     left as it is (a data glitch in one row must not take a VPS off the mesh).
+//   - "synced" means labelled by sync and not by sigma-api (labels.ts isSynced): a node sigma-api
+//     registered over a synced one is sigma-api's.
 import type { XrayrNode } from "../crd/types.js";
 import { validateXrayrNode } from "../crd/validate.js";
 import type { DesiredFleet, DesiredNode } from "./desired.js";
-import { SYNCED_BY_LABEL, SYNC_MANAGER, VPS_ID_LABEL } from "./labels.js";
+import { isSynced, REGISTERED_BY_LABEL, vpsIdOf } from "./labels.js";
 import type { RowIssue } from "./rows.js";
 
 export interface PlanEntry {
@@ -31,6 +36,11 @@ export interface DeleteEntry {
   uid: string;
   vpsId: string | undefined;
   reason: string;
+  /**
+   * For a renamed VPS: the node's new name. When it is in the plan's creates, the delete runs
+   * only after that create succeeded.
+   */
+  replacement?: string;
 }
 
 export interface SyncPlan {
@@ -47,13 +57,7 @@ export interface SyncPlan {
   skipped: { row: number; id: string; status: string }[];
 }
 
-export function isSynced(node: XrayrNode): boolean {
-  return node.metadata.labels?.[SYNCED_BY_LABEL] === SYNC_MANAGER;
-}
-
-function vpsIdOf(node: XrayrNode): string | undefined {
-  return node.metadata.labels?.[VPS_ID_LABEL] ?? node.spec.vpsId;
-}
+export { isSynced };
 
 /** What differs between a live synced node and the desired one, as "field: live -> desired". */
 export function differences(desired: DesiredNode, live: XrayrNode): string[] {
@@ -75,7 +79,40 @@ function show(v: unknown): string {
   return v === undefined ? "(none)" : JSON.stringify(v);
 }
 
+/**
+ * The plan. A rename's delete stays only if the VPS has a node after the plan; dropping one keeps
+ * the old node's address held, which can refuse another row, so planning repeats until no
+ * delete is dropped (each round only keeps more nodes, so it ends). Without prune, `prunable`
+ * is exactly what the same run with --prune would delete.
+ */
 export function planSync(fleet: DesiredFleet, liveNodes: readonly XrayrNode[], { prune }: { prune: boolean }): SyncPlan {
+  const pruned = settled(fleet, liveNodes);
+  if (prune) return pruned;
+  const wouldPrune = new Set(pruned.delete.map((d) => d.name));
+  return { ...planOnce(fleet, liveNodes, { prune: false, kept: new Set(), wouldPrune }), prunable: pruned.delete };
+}
+
+function settled(fleet: DesiredFleet, liveNodes: readonly XrayrNode[]): SyncPlan {
+  const kept = new Set<string>();
+  for (;;) {
+    const plan = planOnce(fleet, liveNodes, { prune: true, kept, wouldPrune: new Set() });
+    const noded = new Set([...plan.create, ...plan.update, ...plan.unchanged].map((e) => e.desired.id));
+    const lost = plan.delete.filter((d) => d.replacement !== undefined && (d.vpsId === undefined || !noded.has(d.vpsId)));
+    if (lost.length === 0) return plan;
+    for (const d of lost) kept.add(d.name);
+  }
+}
+
+interface Round {
+  prune: boolean;
+  /** Synced nodes of renamed VPS that stay: their new name is refused. */
+  kept: ReadonlySet<string>;
+  /** Without prune: the nodes --prune would delete (for the hint on a refused address). */
+  wouldPrune: ReadonlySet<string>;
+}
+
+/** One planning round. */
+function planOnce(fleet: DesiredFleet, liveNodes: readonly XrayrNode[], { prune, kept, wouldPrune }: Round): SyncPlan {
   const plan: SyncPlan = { total: fleet.total, create: [], update: [], unchanged: [], delete: [], prunable: [], invalid: [...fleet.invalid], skipped: [] };
   const live = liveNodes.filter((n) => n.metadata.deletionTimestamp === undefined);
   const liveByName = new Map(live.map((n) => [n.metadata.name ?? "", n]));
@@ -100,12 +137,13 @@ export function planSync(fleet: DesiredFleet, liveNodes: readonly XrayrNode[], {
     const want = desiredByName.get(name);
     if (want !== undefined && want.id === id) continue;
     if (id !== undefined && invalidIds.has(id) && want === undefined) continue; // kept: its row is invalid this time
-    let reason: string;
+    if (kept.has(name)) continue; // kept: its VPS's new name is refused
+    const base = { name, uid: n.metadata.uid ?? "", vpsId: id };
     const inactive = id !== undefined ? inactiveById.get(id) : undefined;
-    if (inactive !== undefined) reason = `VPS ${inactive.id} is ${inactive.status} (row ${inactive.row})`;
-    else if (id !== undefined && desiredIds.has(id)) reason = `VPS ${id} is now named ${fleet.nodes.find((d) => d.id === id)?.name ?? "?"}`;
-    else reason = `VPS ${id ?? "(no id)"} is not in the list`;
-    leaving.set(name, { name, uid: n.metadata.uid ?? "", vpsId: id, reason });
+    const renamed = id !== undefined && desiredIds.has(id) ? fleet.nodes.find((d) => d.id === id)?.name : undefined;
+    if (inactive !== undefined) leaving.set(name, { ...base, reason: `VPS ${inactive.id} is ${inactive.status} (row ${inactive.row})` });
+    else if (renamed !== undefined) leaving.set(name, { ...base, reason: `VPS ${id ?? "?"} is now named ${renamed}`, replacement: renamed });
+    else leaving.set(name, { ...base, reason: `VPS ${id ?? "(no id)"} is not in the list` });
   }
   for (const d of leaving.values()) (prune ? plan.delete : plan.prunable).push(d);
 
@@ -131,13 +169,17 @@ export function planSync(fleet: DesiredFleet, liveNodes: readonly XrayrNode[], {
     }
     const cur = liveByName.get(d.name);
     if (cur !== undefined && !(isSynced(cur) && vpsIdOf(cur) === d.id)) {
-      const who = isSynced(cur) ? `synced for VPS ${vpsIdOf(cur) ?? "(no id)"}` : "not created by sync";
+      const who = isSynced(cur)
+        ? `synced for VPS ${vpsIdOf(cur) ?? "(no id)"}`
+        : cur.metadata.labels?.[REGISTERED_BY_LABEL] !== undefined
+          ? `registered by ${cur.metadata.labels[REGISTERED_BY_LABEL]}`
+          : "not created by sync";
       invalid(d, "hostname", d.object.metadata.name, `the node name ${d.name} is taken by an XrayrNode ${who}; sync does not touch it.`);
       continue;
     }
     const holder = heldBy.get(d.spec.address);
     if (holder !== undefined && holder.metadata.name !== d.name) {
-      const hint = isSynced(holder) ? (prune ? "" : " (run with --prune to delete it)") : " (not created by sync)";
+      const hint = isSynced(holder) ? (wouldPrune.has(holder.metadata.name ?? "") ? " (run with --prune to delete it)" : "") : " (not created by sync)";
       invalid(d, "ip", d.spec.address, `ip ${JSON.stringify(d.spec.address)} is used by XrayrNode ${holder.metadata.name ?? "?"}${hint}; one address is one node.`);
       continue;
     }

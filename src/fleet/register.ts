@@ -1,10 +1,10 @@
 // What sigma-api's register handler writes: one XrayrNode, applied (server-side) by the field
 // manager "sigma-api", labelled as registered by it and with the VPS id. The Rust example in
 // examples/sigma-api-register builds the same object; `xrayr-mesh register` is its twin.
-import { checkAddressPolicy, type AddressPolicy } from "../crd/address.js";
+import type { AddressPolicy } from "../crd/address.js";
 import { API_VERSION, KIND, type XrayrNode } from "../crd/types.js";
-import { validateXrayrNode, type ValidationIssue } from "../crd/validate.js";
-import { REGISTERED_BY_LABEL, SIGMA_API_MANAGER, VPS_ID_LABEL } from "./labels.js";
+import { validateSpecWithPolicy, type ValidationIssue } from "../crd/validate.js";
+import { REGISTERED_BY_LABEL, SIGMA_API_MANAGER, VPS_ID_LABEL, vpsIdOf } from "./labels.js";
 
 export interface Registration {
   name: string;
@@ -35,8 +35,23 @@ export function registrationNode(reg: Registration, namespace: string): XrayrNod
 
 /** The node's problems as admission and the operator's address policy would see them. */
 export function registrationProblems(node: XrayrNode, policy: AddressPolicy): ValidationIssue[] {
-  const v = validateXrayrNode(node);
-  if (!v.ok) return v.issues;
-  const p = checkAddressPolicy(v.spec.address, policy);
-  return p.ok ? [] : [{ field: "spec.address", value: v.spec.address, message: `${p.message.replace(/ADDRESS_POLICY=any/, "--address-policy=any")}.` }];
+  const v = validateSpecWithPolicy(node.metadata.name, node.spec, policy, {
+    policyMessage: (_address, refusal) => `${refusal.message.replace("(set ADDRESS_POLICY=any to allow)", "(pass --address-policy=any to allow)")}.`,
+  });
+  return v.ok ? [] : v.issues;
+}
+
+/**
+ * Why registering `reg` over the live node of the same name would take over another VPS's node,
+ * or undefined when it would not: the live node stands for a VPS id (label or spec.vpsId) and
+ * the registration names another one, or none. `xrayr-mesh register --force` (and the Rust
+ * example's `--force`) overrides it.
+ */
+export function registrationConflict(existing: XrayrNode | undefined, reg: Registration): string | undefined {
+  if (existing === undefined) return undefined;
+  const liveId = vpsIdOf(existing);
+  if (liveId === undefined || liveId === reg.vpsId) return undefined;
+  const ns = existing.metadata.namespace !== undefined ? `${existing.metadata.namespace}/` : "";
+  const mine = reg.vpsId !== undefined ? `VPS ${reg.vpsId}` : "a registration without --vps-id";
+  return `XrayrNode ${ns}${reg.name} already stands for VPS ${liveId}, not ${mine}: pick the name of this VPS (docs/fleet-format.md's naming rule), or pass --force to take the node over.`;
 }

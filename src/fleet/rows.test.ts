@@ -1,4 +1,4 @@
-import { fleetItems, parseRows } from "./rows.js";
+import { fleetItems, parseRows, vpsRowSchema } from "./rows.js";
 
 const good = { id: 1001, hostname: "jp-tokyo-01", ip: "45.76.83.243", country: "JP", status: "active", xrayr_version: "v25.3.6", extra: { ignored: true } };
 
@@ -23,7 +23,7 @@ describe("parseRows", () => {
       { ...good, id: 3, xrayr_version: " " },
     ]);
     expect(r.issues).toEqual([]);
-    expect(r.rows.map((x) => x.xrayrVersion)).toEqual([undefined, undefined, undefined]);
+    expect(r.rows.map((x) => (x.status === "active" ? x.xrayrVersion : "inactive"))).toEqual([undefined, undefined, undefined]);
   });
 
   test.each([
@@ -61,5 +61,38 @@ describe("parseRows", () => {
     const r = parseRows([good, { ...good, id: "1001", ip: "45.76.83.244" }]);
     expect(r.rows).toHaveLength(1);
     expect(r.issues).toEqual([{ row: 2, id: "1001", field: "id", value: "1001", message: "id 1001 repeats row 1; every VPS must have its own id." }]);
+  });
+
+  test("retired and provisioning rows need only id and status; their other fields are not read", () => {
+    const r = parseRows([
+      { id: 7, status: "retired", ip: null },
+      { id: 8, status: "provisioning" },
+      { id: 9, status: "retired", hostname: 5, country: [], xrayr_version: 25 },
+    ]);
+    expect(r.issues).toEqual([]);
+    expect(r.rows).toEqual([
+      { row: 1, id: "7", status: "retired" },
+      { row: 2, id: "8", status: "provisioning" },
+      { row: 3, id: "9", status: "retired" },
+    ]);
+  });
+
+  test("a row with a bad status still has its id checked, and not the fields only active rows need", () => {
+    const r = parseRows([{ id: -3, status: "gone" }]);
+    expect(r.issues.map((i) => i.field).sort()).toEqual(["id", "status"]);
+  });
+
+  test("vpsRowSchema (the union on status) accepts exactly the rows parseRows accepts", () => {
+    const samples: unknown[] = [
+      good,
+      { id: 7, status: "retired", ip: null },
+      { id: 8, status: "provisioning" },
+      { id: 9, status: "active", ip: null, hostname: "h", country: "de" },
+      { id: 10, status: "gone" },
+      { status: "retired" },
+      { ...good, xrayr_version: 25 },
+      7,
+    ];
+    for (const x of samples) expect([x, vpsRowSchema.safeParse(x).success]).toEqual([x, parseRows([x]).rows.length === 1]);
   });
 });

@@ -5,7 +5,9 @@
 //  3) 100 rows retired, sync --prune -> those 100 deleted, their entries garbage-collected,
 //     nodes sync did not create untouched
 //  4) register / retire, as sigma-api does them; status
-//  5) doctor -> the verdicts the lab deserves, exit 1
+//  5) doctor -> the verdicts the lab deserves, exit 1; a token over plain http is refused
+//  6) a node sigma-api registered over a synced one, and a renamed VPS whose new name is held by
+//     another node: sync --prune deletes neither; register refuses another VPS's node
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { SYNCED_BY_LABEL, SYNC_MANAGER } from "../../src/fleet/labels.js";
@@ -23,6 +25,8 @@ const fleet = e2eFile("cli");
 const SYNCED = `${SYNCED_BY_LABEL}=${SYNC_MANAGER}`;
 const REGISTERED = "mesh.sigma.io/registered-by=sigma-api";
 const synthetic = syntheticFleet({ count: 1000, malformed: true, idBase: 500_000, firstOctet: 46 });
+/** The list as test 3 leaves it (100 rows retired), for test 6. */
+let prunedRows: SyntheticRow[] = [];
 const listFile = (name: string, rows: SyntheticRow[]): string => {
   const f = join(lab().stateDir, name);
   writeFileSync(f, JSON.stringify({ items: rows }));
@@ -102,6 +106,7 @@ describe("xrayr-mesh", () => {
       const rows = structuredClone(synthetic.rows);
       // Neither a bad row nor the row a duplicate-IP row repeats (retiring it would free the IP for the duplicate).
       const retired = new Set(retireRows(rows, 100, new Set(synthetic.malformed.flatMap((m) => [m.row, m.row - 1]))));
+      prunedRows = rows;
       expect(retired.size).toBe(100);
       const before = await adminClient().nodes.list(SYNCED);
       const doomed = before.filter((n) => retired.has(n.spec.vpsId ?? "")).map((n) => n.metadata.name);
@@ -177,7 +182,55 @@ describe("xrayr-mesh", () => {
 
       const unreachable = await xrayrMesh(["status"], { env: { AIRPORT_KUBECONFIG: "/nonexistent/kubeconfig" } });
       expect(unreachable).toMatchObject({ code: 2, stderr: "xrayr-mesh: kubeconfig /nonexistent/kubeconfig does not exist (from --kubeconfig or AIRPORT_KUBECONFIG).\n" });
+
+      const cleartext = await xrayrMesh(["sync", "--from", "http://sigma-api.invalid/api/vps"], { env: { SIGMA_API_TOKEN: "t0ken-e2e" } });
+      expect(cleartext.code).toBe(2);
+      expect(cleartext.stderr.trim().split("\n")).toHaveLength(1);
+      expect(cleartext.stderr).toContain("refusing to send the token in cleartext");
+      expect(cleartext.stderr + cleartext.stdout).not.toContain("t0ken-e2e");
     }),
     60_000,
+  );
+
+  it(
+    "6) sigma-api's registration over a synced node and a refused rename survive sync --prune; register refuses another VPS's node",
+    withLogs("cli 6 ownership", async () => {
+      expect(prunedRows).toHaveLength(1000);
+      const rows = structuredClone(prunedRows);
+      const synced = await adminClient().nodes.list(SYNCED);
+      const avoid = new Set(synthetic.malformed.flatMap((m) => [m.row, m.row - 1, m.row + 1]));
+      const withNode = rows
+        .map((r, i) => ({ r, row: i + 1, node: synced.find((n) => n.spec.vpsId === String(r.id)) }))
+        .filter((x) => x.r.status === "active" && !avoid.has(x.row) && x.node !== undefined);
+      const [taken, renamed] = withNode;
+      if (taken?.node === undefined || renamed?.node === undefined) throw new Error("no synced nodes to work with");
+      const takenName = taken.node.metadata.name;
+      const { address, country, vpsId } = taken.node.spec;
+
+      // sigma-api registers the VPS over the node sync created for it (same id): allowed.
+      expect(await xrayrMesh(["register", takenName, "--address", address, "--country", country, "--vps-id", vpsId ?? ""])).toMatchObject({ code: 0 });
+      // ... but not as another VPS, unless forced.
+      const refused = await xrayrMesh(["register", takenName, "--address", address, "--country", country, "--vps-id", "1"]);
+      expect(refused.code).toBe(1);
+      expect(refused.stderr).toBe(
+        `xrayr-mesh: XrayrNode airport-prod/${takenName} already stands for VPS ${vpsId ?? ""}, not VPS 1: pick the name of this VPS (docs/fleet-format.md's naming rule), or pass --force to take the node over.\n`,
+      );
+      expect((await adminClient().nodes.get(takenName)).spec.vpsId).toBe(vpsId);
+
+      // The renamed VPS's new name is held by a node sync did not create.
+      const newName = `cli-renamed-${String(renamed.r.id)}`;
+      expect(await xrayrMesh(["register", newName, "--address", "47.0.0.9", "--country", "de"])).toMatchObject({ code: 0 });
+
+      taken.r.status = "retired";
+      renamed.r.hostname = "cli-renamed";
+      const r = await xrayrMesh(["sync", "--from", listFile("fleet-6.json", rows), "--prune", "-o", "json"]);
+      expect(r.code).toBe(1);
+      const out = JSON.parse(r.stdout) as { counts: Record<string, number>; invalid: { id?: string; field: string; message: string }[] };
+      expect(out.counts).toMatchObject({ create: 0, update: 0, delete: 0 });
+      expect(out.invalid.find((i) => i.id === String(renamed.r.id))).toMatchObject({ field: "hostname", message: expect.stringContaining(`the node name ${newName} is taken`) as unknown });
+      expect((await adminClient().nodes.get(takenName)).metadata.uid).toBe(taken.node.metadata.uid);
+      expect((await adminClient().nodes.get(renamed.node.metadata.name)).metadata.uid).toBe(renamed.node.metadata.uid);
+    }),
+    120_000,
   );
 });

@@ -2,7 +2,9 @@
 //!
 //! * `register`: server-side apply of one `XrayrNode` (field manager `sigma-api`, forced), so a
 //!   re-register with the same facts is a no-op on the API server and a changed fact (a new IP,
-//!   a new XrayR version) is an update.
+//!   a new XrayR version) is an update. It first reads the node of that name and refuses to take
+//!   over one that stands for another VPS (a different vps-id), unless forced
+//!   (`register_with(.., true)`, `--force`), as `xrayr-mesh register` does.
 //! * `retire`: delete the `XrayrNode`; the operator's `WorkloadEntry` is owned by it and goes
 //!   with it (Kubernetes garbage collection). Deleting what is already gone is success.
 //!
@@ -95,14 +97,54 @@ fn nodes(client: &Client, namespace: &str) -> Api<DynamicObject> {
     Api::namespaced_with(client.clone(), namespace, &xrayr_node_resource())
 }
 
-/// The register handler: server-side apply of the node. Idempotent.
+/// The VPS id a live node stands for: its vps-id label, else spec.vpsId.
+fn vps_id_of(existing: &Value) -> Option<&str> {
+    existing["metadata"]["labels"][VPS_ID_LABEL]
+        .as_str()
+        .or_else(|| existing["spec"]["vpsId"].as_str())
+}
+
+/// Why registering `reg` over the live node `existing` (as JSON) would take over another VPS's
+/// node, or None: the node stands for a VPS id and the registration names another one, or none.
+/// The same rule as `registrationConflict` in src/fleet/register.ts.
+pub fn vps_id_conflict(existing: &Value, reg: &Registration) -> Option<String> {
+    let live = vps_id_of(existing)?;
+    if reg.vps_id.as_deref() == Some(live) {
+        return None;
+    }
+    let mine = reg.vps_id.as_ref().map_or_else(|| "a registration without a vps id".to_string(), |id| format!("VPS {id}"));
+    Some(format!(
+        "XrayrNode {} already stands for VPS {live}, not {mine}: pick the name of this VPS, or force the registration to take the node over",
+        reg.name
+    ))
+}
+
+/// The register handler: server-side apply of the node. Idempotent. Refuses to take over a node
+/// that stands for another VPS; see `register_with` to force it.
 pub async fn register(client: &Client, namespace: &str, reg: &Registration) -> Result<DynamicObject> {
+    register_with(client, namespace, reg, false).await
+}
+
+/// `register`, with `force` taking over a node that stands for another VPS.
+pub async fn register_with(client: &Client, namespace: &str, reg: &Registration, force: bool) -> Result<DynamicObject> {
     if reg.name.is_empty() || reg.address.is_empty() || reg.country.is_empty() {
         bail!("a registration needs a name, an address and a country");
     }
+    let api = nodes(client, namespace);
+    if !force {
+        let existing = api
+            .get_opt(&reg.name)
+            .await
+            .map_err(|e| anyhow::anyhow!("reading XrayrNode {namespace}/{}: {}", reg.name, api_message(&e)))?;
+        if let Some(obj) = existing {
+            let as_json = serde_json::to_value(&obj).context("reading the live XrayrNode")?;
+            if let Some(why) = vps_id_conflict(&as_json, reg) {
+                bail!("{why}");
+            }
+        }
+    }
     let pp = PatchParams::apply(FIELD_MANAGER).force();
-    nodes(client, namespace)
-        .patch(&reg.name, &pp, &Patch::Apply(desired_node(reg)))
+    api.patch(&reg.name, &pp, &Patch::Apply(desired_node(reg)))
         .await
         .map_err(|e| anyhow::anyhow!("registering XrayrNode {namespace}/{}: {}", reg.name, api_message(&e)))
 }
@@ -141,5 +183,26 @@ mod tests {
         assert_eq!(v["spec"]["vpsId"], "1001");
         assert_eq!(v["metadata"]["labels"][VPS_ID_LABEL], "1001");
         assert!(v["spec"].get("version").is_none());
+    }
+
+    #[test]
+    fn a_node_of_another_vps_is_not_taken_over() {
+        let reg = Registration {
+            name: "jp-tokyo-1001".into(),
+            address: "45.76.83.243".into(),
+            country: "jp".into(),
+            version: None,
+            vps_id: Some("1001".into()),
+        };
+        let same = json!({"metadata": {"labels": {VPS_ID_LABEL: "1001"}}, "spec": {"vpsId": "1001"}});
+        let other = json!({"metadata": {"labels": {VPS_ID_LABEL: "2002"}}, "spec": {}});
+        let other_spec_only = json!({"metadata": {}, "spec": {"vpsId": "2002"}});
+        let no_id = json!({"metadata": {}, "spec": {"address": "45.76.83.243"}});
+        assert_eq!(vps_id_conflict(&same, &reg), None);
+        assert_eq!(vps_id_conflict(&no_id, &reg), None);
+        assert!(vps_id_conflict(&other, &reg).unwrap().contains("already stands for VPS 2002, not VPS 1001"));
+        assert!(vps_id_conflict(&other_spec_only, &reg).is_some());
+        let anonymous = Registration { vps_id: None, ..reg };
+        assert!(vps_id_conflict(&same, &anonymous).is_some());
     }
 }

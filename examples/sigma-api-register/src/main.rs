@@ -1,16 +1,17 @@
 //! sigma-api-register: the register and retire handlers as a command, for wiring tests.
 //!
-//!   sigma-api-register register NAME --address A --country C [--version V] [--vps-id ID]
+//!   sigma-api-register register NAME --address A --country C [--version V] [--vps-id ID] [--force]
 //!   sigma-api-register retire NAME
 //!
 //! Reads AIRPORT_KUBECONFIG and AIRPORT_NAMESPACE (default airport-prod).
 use anyhow::{Result, bail};
-use sigma_api_register::{Registration, client_from_env, register, retire};
+use sigma_api_register::{Registration, client_from_env, register_with, retire};
 
-const USAGE: &str = "usage:\n  sigma-api-register register NAME --address A --country C [--version V] [--vps-id ID]\n  sigma-api-register retire NAME";
+const USAGE: &str = "usage:\n  sigma-api-register register NAME --address A --country C [--version V] [--vps-id ID] [--force]\n  sigma-api-register retire NAME";
 
-fn parse_register(args: &[String]) -> Result<Registration> {
+fn parse_register(args: &[String]) -> Result<(Registration, bool)> {
     let mut name = None;
+    let mut force = false;
     let (mut address, mut country, mut version, mut vps_id) = (None, None, None, None);
     let mut it = args.iter();
     while let Some(a) = it.next() {
@@ -25,13 +26,14 @@ fn parse_register(args: &[String]) -> Result<Registration> {
             "--country" => country = Some(value(a)?),
             "--version" => version = Some(value(a)?),
             "--vps-id" => vps_id = Some(value(a)?),
+            "--force" => force = true,
             s if s.starts_with("--") => bail!("unknown option {s}"),
             s if name.is_none() => name = Some(s.to_string()),
             s => bail!("unexpected argument {s}"),
         }
     }
     match (name, address, country) {
-        (Some(name), Some(address), Some(country)) => Ok(Registration { name, address, country, version, vps_id }),
+        (Some(name), Some(address), Some(country)) => Ok((Registration { name, address, country, version, vps_id }, force)),
         _ => bail!("register needs NAME, --address and --country"),
     }
 }
@@ -39,9 +41,9 @@ fn parse_register(args: &[String]) -> Result<Registration> {
 async fn run(args: Vec<String>) -> Result<()> {
     match args.first().map(String::as_str) {
         Some("register") => {
-            let reg = parse_register(&args[1..])?;
+            let (reg, force) = parse_register(&args[1..])?;
             let (client, ns) = client_from_env().await?;
-            let node = register(&client, &ns, &reg).await?;
+            let node = register_with(&client, &ns, &reg, force).await?;
             let rv = node.metadata.resource_version.unwrap_or_default();
             println!("registered XrayrNode {ns}/{} (resourceVersion {rv})", reg.name);
         }
