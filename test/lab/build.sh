@@ -76,5 +76,44 @@ case ${1:?usage: build.sh kube|etcd|helm|istioctl} in
     rel=$(istio_env ISTIO_RELEASE)
     build_one istioctl istioctl istio.io/istio/istioctl/cmd/istioctl "$v" \
       "-X istio.io/istio/pkg/version.buildVersion=${rel%.*}-${v##*-} -X istio.io/istio/pkg/version.buildGitRevision=${v##*-} -X istio.io/istio/pkg/version.buildStatus=Clean" ;;
+  istiod)
+    # istiod (pilot-discovery) for the mesh lab, from the same istio.io/istio module as istioctl.
+    # That module's pilot/pkg/config/kube/agentgateway imports github.com/agentgateway/
+    # agentgateway/api at a version the Go module proxy refuses ("not available"), so the build
+    # uses a copy of the module with that one package replaced by test/lab/istiod/
+    # agentgateway-stub.go.txt (the controller runs only with PILOT_ENABLE_AGENTGATEWAY=true),
+    # through `-modfile` and a replace to the copy; nothing else of istiod changes.
+    v=$(mod_version "$here/istiod/go.mod" istio.io/istio)
+    if [ "$v" != "$(istio_env ISTIO_GO_MODULE)" ]; then
+      echo "build.sh: test/lab/istiod/go.mod (istio.io/istio $v) differs from deploy/istio/istio-version.env" >&2
+      exit 1
+    fi
+    stub=$here/istiod/agentgateway-stub.go.txt
+    key="$v-lab$(cat "$stub" | sha256sum | cut -c1-8)"
+    if [ ! -x "$cache/pilot-discovery-$key-$gover/pilot-discovery" ]; then
+      src=$(cd "$here/istiod" && go mod download -json "istio.io/istio@$v" | jq -r .Dir)
+      work=$cache/istiod-src-$key
+      rm -rf "$work" && mkdir -p "$work"
+      cp -r "$src" "$work/istio" && chmod -R u+w "$work/istio"
+      rm -f "$work/istio/pilot/pkg/config/kube/agentgateway/"*.go
+      cp "$stub" "$work/istio/pilot/pkg/config/kube/agentgateway/lab_stub.go"
+      { cat "$here/istiod/go.mod"; printf '\nreplace istio.io/istio => %s\n' "$work/istio"; } >"$work/go.mod"
+      cp "$here/istiod/go.sum" "$work/go.sum"
+      export GOFLAGS="-mod=mod -modfile=$work/go.mod"
+    fi
+    rel=$(istio_env ISTIO_RELEASE)
+    build_one istiod pilot-discovery istio.io/istio/pilot/cmd/pilot-discovery "$key" \
+      "-X istio.io/istio/pkg/version.buildVersion=${rel%.*}-${v##*-} -X istio.io/istio/pkg/version.buildGitRevision=${v##*-} -X istio.io/istio/pkg/version.buildStatus=Clean" ;;
+  standin)
+    # The mesh lab's own programs (test/lab/sidecar-standin): sidecar-standin, fake-xboard,
+    # xrayr-traffic, in that order; keyed by a hash of their sources.
+    key=$(cd "$here/sidecar-standin" && find . -type f \( -name '*.go' -o -name go.mod -o -name go.sum \) | LC_ALL=C sort | xargs sha256sum | sha256sum | cut -c1-12)
+    if [ ! -x "$cache/sidecar-standin-$key-$gover/sidecar-standin" ]; then
+      # The store's Envoy semantics are what the lab's findings rest on: test them first.
+      (cd "$here/sidecar-standin" && go test ./internal/... >&2)
+    fi
+    for b in sidecar-standin fake-xboard xrayr-traffic; do
+      build_one sidecar-standin "$b" "./cmd/$b" "$key"
+    done ;;
   *) echo "unknown tool $1 (kube, etcd, helm, istioctl)" >&2; exit 2 ;;
 esac

@@ -111,19 +111,6 @@ mkdir -p "$LAB_DIR"/{cmd,pids,logs,pki,etcd}
 touch "$LAB_MARKER"
 chmod 700 "$LAB_DIR" "$LAB_DIR/pki"
 
-# Distinct free loopback ports: hold all sockets open at once, then release them.
-free_ports() {
-  python3 - "$1" 2>/dev/null <<'PY' || node -e '
-const net = require("net"); const n = +process.argv[1]; const ss = []; const ps = [];
-(function next() { if (ps.length === n) { console.log(ps.join(" ")); ss.forEach(s => s.close()); return; }
-  const s = net.createServer(); ss.push(s); s.listen(0, "127.0.0.1", () => { ps.push(s.address().port); next(); }); })();' "$1"
-import socket, sys
-ss = [socket.socket() for _ in range(int(sys.argv[1]))]
-for s in ss:
-    s.bind(("127.0.0.1", 0))
-print(" ".join(str(s.getsockname()[1]) for s in ss))
-PY
-}
 read -r ETCD_PORT ETCD_PEER_PORT API_PORT KCM_PORT <<<"$(free_ports 4)"
 [ -n "${KCM_PORT:-}" ] || die "could not pick free ports (needs python3 or node)"
 API_URL=https://127.0.0.1:$API_PORT

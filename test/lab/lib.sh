@@ -1,5 +1,6 @@
 # shellcheck shell=bash disable=SC2034 # variables here are used by the scripts sourcing it
-# Shared by lab-up.sh, lab-down.sh and restart-apiserver.sh; source it, do not run it.
+# Shared by lab-up.sh, lab-down.sh, mesh-up.sh, mesh-down.sh and restart-apiserver.sh; source it,
+# do not run it.
 #
 # State directory layout ($LAB_DIR, default <repo>/.lab, git-ignored):
 #   .xrayr-mesh-lab      marker: lab-down only ever deletes a directory carrying it
@@ -12,6 +13,8 @@
 #   lab.json             the same facts (ports, paths) for programs
 #   audit.log            JSON audit events of write verbs (see audit-policy.yaml)
 #   ready                lab-up.sh finished starting the control plane
+#   mesh/, prometheus/   mesh-up.sh: istiod's rendered settings, Prometheus's config, rules, data
+#   endpoints.json       mesh-up.sh: URLs of the API server, istiod, Prometheus, the Xboard entry point
 
 lab_here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 lab_repo=$(cd "$lab_here/../.." && pwd)
@@ -117,6 +120,20 @@ log_since_start() {
   local f=$LAB_DIR/logs/$1.log from
   from=$(grep -n "^==== $1 start" "$f" | tail -n 1 | cut -d: -f1)
   tail -n +"${from:-1}" "$f" | grep -qF -- "$2"
+}
+
+# Distinct free loopback ports: hold all sockets open at once, then release them.
+free_ports() {
+  python3 - "$1" 2>/dev/null <<'PY' || node -e '
+const net = require("net"); const n = +process.argv[1]; const ss = []; const ps = [];
+(function next() { if (ps.length === n) { console.log(ps.join(" ")); ss.forEach(s => s.close()); return; }
+  const s = net.createServer(); ss.push(s); s.listen(0, "127.0.0.1", () => { ps.push(s.address().port); next(); }); })();' "$1"
+import socket, sys
+ss = [socket.socket() for _ in range(int(sys.argv[1]))]
+for s in ss:
+    s.bind(("127.0.0.1", 0))
+print(" ".join(str(s.getsockname()[1]) for s in ss))
+PY
 }
 
 lab_kubectl() { "$KUBECTL" --kubeconfig "$LAB_DIR/kubeconfig" --request-timeout=5s "$@"; }
