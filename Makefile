@@ -80,3 +80,22 @@ manifests:
 	@helm=$$(nice -n 19 test/lab/build.sh helm) && mkdir -p $(REPORTS) && \
 	"$$helm" template xrayr-mesh-operator charts/xrayr-mesh-operator --namespace airport-prod >$(REPORTS)/chart-default.yaml && \
 	node scripts/chart-manifests.ts --write $(REPORTS)/chart-default.yaml
+
+## mesh-lab-up: the lab plus the mesh of docs/attribution.md: istiod built from the Istio module
+## deploy/istio pins and run with deploy/istio's settings, fake Xboard, the sidecar stand-in
+## (Envoy replaced, nothing else), Prometheus with deploy/istio's alerts; writes
+## .lab/endpoints.json. `make lab-down` stops all of it (test/lab/mesh-down.sh: the mesh only).
+## attribution-check: the attribution e2e alone (test/e2e/attribution*.e2e.test.ts) on its own
+## lab; part of `make test`.
+.PHONY: mesh-lab-up attribution-check
+mesh-lab-up:
+	test/lab/lab-up.sh
+	test/lab/mesh-up.sh
+
+attribution-check: build
+	bash -c 'trap "LAB_DIR=$(E2E_LAB) test/lab/lab-down.sh >/dev/null 2>&1 || true" EXIT; npm run test:e2e -- test/e2e/attribution'
+
+## bench-traffic-writes: status.traffic writes per minute at 1,000 nodes on the mesh lab (~13 min).
+.PHONY: bench-traffic-writes
+bench-traffic-writes:
+	bench/traffic-writes.sh

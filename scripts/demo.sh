@@ -59,8 +59,8 @@ echo
 echo "== kubectl get xrayrnodes -n $ns"
 kubectl -n "$ns" get xn
 echo
-echo "== kubectl get workloadentries -n $ns   (what istiod sees; the owner is the XrayrNode)"
-kubectl -n "$ns" get workloadentries -o custom-columns='NAME:.metadata.name,ADDRESS:.spec.address,APP:.spec.labels.app,COUNTRY:.spec.labels.country,VERSION:.spec.labels.version,OWNER:.metadata.ownerReferences[0].name'
+echo "== kubectl get workloadentries -n $ns   (what istiod sees: named <node>-<hash>, workload = the node, owned by it)"
+kubectl -n "$ns" get workloadentries -o custom-columns='NAME:.metadata.name,ADDRESS:.spec.address,WORKLOAD:.spec.labels.service\.istio\.io/workload-name,APP:.spec.labels.app,VERSION:.spec.labels.version,COUNTRY:.spec.labels.country,OWNER:.metadata.ownerReferences[0].name'
 echo
 echo "== operator metrics (curl 127.0.0.1:$(sed -n 's/^METRICS_ADDR=127.0.0.1:\(.*\)/\1/p' "$LAB_DIR/cmd/operator.args")/metrics)"
 curl -fsS "http://$(sed -n 's/^METRICS_ADDR=\(.*\)/\1/p' "$LAB_DIR/cmd/operator.args")/metrics" | grep -E '^xrayr_mesh_(workload_entries|address_conflicts|leader|reconcile_total)'
@@ -71,7 +71,8 @@ The lab and the operator keep running. Explore:
   kubectl -n $ns get xn                       # the fleet and its Ready column
   kubectl -n $ns describe xn jp-tokyo-01-1001 # conditions and events
   alias xrayr-mesh="AIRPORT_KUBECONFIG=\$KUBECONFIG $PWD/node_modules/.bin/node $PWD/dist/cmd/xrayr-mesh.js"
-  xrayr-mesh status --country jp -o wide      # the fleet CLI
+  xrayr-mesh status --country jp -o wide      # the fleet CLI (wide: the entry's name)
+  kubectl -n $ns get workloadentries -l mesh.sigma.io/xrayr-node=jp-tokyo-01-1001   # a node's entry
   xrayr-mesh retire jp-tokyo-01-1001          # retire a VPS: its entry is garbage-collected
   xrayr-mesh sync --from examples/fleet/vps.json --prune   # sigma-api's list again: puts it back
   xrayr-mesh doctor                           # what attribution still lacks here (istiod, Xboard)

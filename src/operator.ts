@@ -18,11 +18,12 @@ import {
 } from "./controller/index.js";
 import { GROUP, PLURAL, VERSION, type XrayrNode } from "./crd/types.js";
 import { MANAGED_BY_LABEL, MANAGER } from "./desired/workloadentry.js";
+import { controllerName, controllerUid } from "./plan/plan.js";
 import { WE_GROUP, WE_PLURAL, WE_VERSION, type WorkloadEntry } from "./istio/workloadentry.js";
 import type { OperatorMetrics } from "./observability/metrics.js";
 import { startServer } from "./observability/server.js";
 import { XrayrNodeReconciler } from "./reconcile/reconciler.js";
-import { AddressIndex } from "./reconcile/address-index.js";
+import { GroupIndex } from "./reconcile/group-index.js";
 import { validateNode } from "./reconcile/validate-node.js";
 import { PrometheusClient } from "./traffic/prometheus.js";
 import { TrafficReporter } from "./traffic/reporter.js";
@@ -72,17 +73,26 @@ export async function startOperator(config: Config, log: Logger, metrics: Operat
   });
   const conflicts = new Set<string>();
   const writer = new KubeWriter(kc, (verb, resource, outcome) => { metrics.writes.inc({ verb, resource, outcome }); }, config.leaderElection.identity);
-  const byAddress = new AddressIndex();
-  const nodesOn = (address: string): XrayrNode[] =>
-    byAddress.keys(address).flatMap((key) => {
+  const byAddress = new GroupIndex();
+  const byNode = new GroupIndex();
+  const entriesByAddress = new GroupIndex();
+  const lookup = <T>(store: { get(name: string, namespace?: string): T | undefined }, keys: readonly string[]): T[] =>
+    keys.flatMap((key) => {
       const { namespace, name } = splitKey(key);
-      const n = nodes.get(name, namespace);
-      return n === undefined ? [] : [n];
+      const o = store.get(name, namespace);
+      return o === undefined ? [] : [o];
     });
   const reconciler = new XrayrNodeReconciler({
     nodes,
-    nodesOn,
+    nodesOn: (address) => lookup(nodes, byAddress.keys(address)),
     entries,
+    entriesOf: (name, namespace) => lookup(entries, byNode.keys(`${namespace}/${name}`)),
+    entriesOn: (address, namespace) =>
+      lookup(entries, entriesByAddress.keys(address)).filter((e) => e.metadata.namespace === namespace),
+    ownerExists: (e) => {
+      const owner = controllerName(e);
+      return owner !== undefined && nodes.get(owner, e.metadata.namespace)?.metadata.uid === controllerUid(e);
+    },
     writer,
     options: { appLabel: config.appLabel, serviceAccount: config.serviceAccount },
     validate: (node) => validateNode(node, config.addressPolicy),
@@ -116,10 +126,29 @@ export async function startOperator(config: Config, log: Logger, metrics: Operat
       enqueueOn(n.spec.address);
     },
   });
+  // An entry event concerns the node that controls it, or, for an entry no XrayrNode controls,
+  // the node whose entry name it takes (<node>-<8 hex>), which may now be NameTaken or free.
+  const nodeKeyOf = (e: WorkloadEntry & k8s.KubernetesObject): string | undefined => {
+    const name = controllerName(e) ?? /^(.+)-[0-9a-f]{8}$/.exec(e.metadata.name ?? "")?.[1];
+    return name === undefined ? undefined : `${e.metadata.namespace ?? ""}/${name}`;
+  };
+  const onEntry = (e: WorkloadEntry & k8s.KubernetesObject): void => {
+    const node = nodeKeyOf(e);
+    if (e.spec.address !== undefined) entriesByAddress.set(objectKey(e), e.spec.address);
+    else entriesByAddress.delete(objectKey(e));
+    if (controllerName(e) !== undefined && node !== undefined) byNode.set(objectKey(e), node);
+    else byNode.delete(objectKey(e));
+    if (node !== undefined) queue.add(node);
+  };
   entries.addEventHandler({
-    onAdd: (e) => { queue.add(objectKey(e)); },
-    onUpdate: (e) => { queue.add(objectKey(e)); },
-    onDelete: (e) => { queue.add(objectKey(e)); },
+    onAdd: onEntry,
+    onUpdate: onEntry,
+    onDelete: (e) => {
+      byNode.delete(objectKey(e));
+      entriesByAddress.delete(objectKey(e));
+      const node = nodeKeyOf(e);
+      if (node !== undefined) queue.add(node);
+    },
   });
   metrics.managedEntryCountries = function* () {
     for (const e of entries.list()) {
@@ -178,6 +207,7 @@ export async function startOperator(config: Config, log: Logger, metrics: Operat
           policy: { minIntervalMs: config.traffic.minWriteMs, errorThreshold: config.traffic.errorThreshold },
           pollMs: config.traffic.pollMs,
           log,
+          onWritten: (why) => { metrics.trafficWrites.inc({ why }); },
         });
 
   const lead = async (leading: AbortSignal): Promise<void> => {

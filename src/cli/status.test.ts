@@ -15,13 +15,25 @@ const entry = (name: string, owner: { kind: string; apiVersion: string; uid: str
 });
 
 describe("statusRows", () => {
-  test("an entry is the node's only when that XrayrNode controls it", () => {
-    const nodes = [node("a"), node("b")];
+  test("an entry is the node's only when that XrayrNode controls it, whatever its name", () => {
+    const nodes = [node("a"), node("b"), node("c")];
+    const xn = { kind: "XrayrNode", apiVersion: "mesh.sigma.io/v1alpha1" };
     const entries = [
-      entry("a", { kind: "XrayrNode", apiVersion: "mesh.sigma.io/v1alpha1", uid: "uid-a" }),
-      entry("b", { kind: "ConfigMap", apiVersion: "v1", uid: "uid-b" }), // same uid, not an XrayrNode
+      entry("a-0123abcd", { ...xn, uid: "uid-a" }),
+      entry("b-4567cdef", { kind: "ConfigMap", apiVersion: "v1", uid: "uid-b" }), // same uid, not an XrayrNode
+      entry("c", { ...xn, uid: "uid-other" }), // the node's name, someone else's entry
     ];
-    expect(statusRows(nodes, entries).map((r) => [r.name, r.entry])).toEqual([["a", true], ["b", false]]);
+    expect(statusRows(nodes, entries).map((r) => [r.name, r.entry, r.entries])).toEqual([
+      ["a", true, ["a-0123abcd"]],
+      ["b", false, []],
+      ["c", false, []],
+    ]);
+  });
+
+  test("every entry a node controls is listed (two while something is wrong)", () => {
+    const xn = { kind: "XrayrNode", apiVersion: "mesh.sigma.io/v1alpha1", uid: "uid-a" };
+    const rows = statusRows([node("a")], [entry("a-ffff0000", xn), entry("a", xn)]);
+    expect(rows.map((r) => [r.entry, r.entries])).toEqual([[true, ["a", "a-ffff0000"]]]);
   });
 
   test("source: sigma-api's label wins over sync's (a node registered over a synced one is sigma-api's)", () => {

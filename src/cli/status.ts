@@ -1,6 +1,7 @@
 // xrayr-mesh status: one line a node: name, address, country, Ready and its reason, whether
-// its WorkloadEntry exists (and is the node's), and age. `wide` adds version, VPS id, who wrote
-// it and the Ready message; `json` prints the same facts as a list.
+// it has a WorkloadEntry (one the node controls: entries are named <node>-<hash>, so never
+// found by the node's name), and age. `wide` adds version, VPS id, who wrote it, the entry's
+// name and the Ready message; `json` prints the same facts as a list.
 import * as k8s from "@kubernetes/client-node";
 import { XrayrNodeClient } from "../apply/xrayrnodes.js";
 import type { XrayrNode } from "../crd/types.js";
@@ -18,7 +19,10 @@ export interface NodeStatusRow {
   ready: string;
   reason: string;
   message: string;
+  /** The node controls a WorkloadEntry. */
   entry: boolean;
+  /** The names of the entries it controls (one when converged; sorted). */
+  entries: string[];
   age: string;
   createdAt: string | undefined;
   version: string;
@@ -35,13 +39,19 @@ export function sourceOf(n: XrayrNode): string {
 }
 
 export function statusRows(nodes: readonly XrayrNode[], entries: readonly WorkloadEntry[], now = new Date()): NodeStatusRow[] {
-  // An entry is the node's when the node controls it (an XrayrNode owner reference with its uid).
-  const entryOwner = new Map(entries.map((e) => [e.metadata.name ?? "", controllerUid(e)]));
+  // An entry is the node's when the node controls it (an XrayrNode owner reference with its uid),
+  // whatever its name.
+  const controlled = new Map<string, string[]>();
+  for (const e of entries) {
+    const uid = controllerUid(e);
+    if (uid !== undefined) controlled.set(uid, [...(controlled.get(uid) ?? []), e.metadata.name ?? ""]);
+  }
   return [...nodes]
     .sort((a, b) => (a.metadata.name ?? "").localeCompare(b.metadata.name ?? ""))
     .map((n) => {
       const c = readyCondition(n.status);
       const created = n.metadata.creationTimestamp;
+      const own = n.metadata.uid === undefined ? [] : [...(controlled.get(n.metadata.uid) ?? [])].sort();
       return {
         name: n.metadata.name ?? "",
         address: n.spec.address,
@@ -49,7 +59,8 @@ export function statusRows(nodes: readonly XrayrNode[], entries: readonly Worklo
         ready: c?.status ?? "Unknown",
         reason: c?.reason ?? "Pending",
         message: c?.message ?? "",
-        entry: n.metadata.uid !== undefined && entryOwner.get(n.metadata.name ?? "") === n.metadata.uid,
+        entry: own.length > 0,
+        entries: own,
         age: age(created, now),
         createdAt: created === undefined ? undefined : new Date(created).toISOString(),
         version: n.spec.version ?? "v1",
@@ -78,8 +89,17 @@ export async function runStatus(ctx: Context, opts: { country?: string; output: 
     return 0;
   }
   const wide = opts.output === "wide";
-  const header = ["NAME", "ADDRESS", "COUNTRY", "READY", "REASON", "ENTRY", "AGE", ...(wide ? ["VERSION", "VPS", "SOURCE", "MESSAGE"] : [])];
-  const body = rows.map((r) => [r.name, r.address, r.country, r.ready, r.reason, r.entry ? "yes" : "no", r.age, ...(wide ? [r.version, r.vpsId || "-", r.source, r.message] : [])]);
+  const header = ["NAME", "ADDRESS", "COUNTRY", "READY", "REASON", "ENTRY", "AGE", ...(wide ? ["VERSION", "VPS", "SOURCE", "WORKLOADENTRY", "MESSAGE"] : [])];
+  const body = rows.map((r) => [
+    r.name,
+    r.address,
+    r.country,
+    r.ready,
+    r.reason,
+    r.entry ? "yes" : "no",
+    r.age,
+    ...(wide ? [r.version, r.vpsId || "-", r.source, r.entries.join(",") || "-", r.message] : []),
+  ]);
   process.stdout.write(`${table(header, body)}\n`);
   const ready = rows.filter((r) => r.ready === "True").length;
   process.stdout.write(`${rows.length} nodes, ${ready} ready, ${rows.filter((r) => r.entry).length} with a WorkloadEntry.\n`);

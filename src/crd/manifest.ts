@@ -279,8 +279,9 @@ function statusSchema(): JsonSchemaProps {
       },
       workloadEntry: {
         type: "string",
-        description: "Name of the Istio WorkloadEntry the operator maintains for this node (same namespace).",
-        maxLength: DNS1123_LABEL_MAX_LENGTH,
+        description: "Name of the Istio WorkloadEntry the operator maintains for this node (same namespace): <node name>-<8 hex>, the hex digits changing with the address, app, version or service account.",
+        // <node>-<8 hex>: a node name of up to 63 characters plus 9 (docs/decisions/0007).
+        maxLength: DNS1123_LABEL_MAX_LENGTH + 9,
       },
       traffic: {
         type: "object",

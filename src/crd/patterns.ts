@@ -28,15 +28,18 @@ export const QUALIFIED_NAME_PATTERN =
 export const QUALIFIED_NAME_PREFIX_MAX_LENGTH = 253;
 
 /**
- * Label keys the operator writes on the WorkloadEntry itself, so a user may not set them:
- * `app`, `version`, `country`, `app.kubernetes.io/managed-by`, and every key whose prefix is
- * `istio.io` or ends in `.istio.io` (istio.io/, security.istio.io/, service.istio.io/,
- * networking.istio.io/, topology.istio.io/, ...). Istio gives meaning to all of those, so we
- * refuse the whole family rather than the three named prefixes only.
+ * Label keys the operator writes on the WorkloadEntry itself, or that Istio reads in their
+ * place, so a user may not set them: `app`, `version`, `country`, `app.kubernetes.io/managed-by`,
+ * `app.kubernetes.io/name` and `app.kubernetes.io/version` (Istio prefers these two over `app`
+ * and `version` for Kiali's app and version), and every key whose prefix is `istio.io` or ends
+ * in `.istio.io` (istio.io/, security.istio.io/, service.istio.io/, networking.istio.io/,
+ * topology.istio.io/, ...). Istio gives meaning to all of those, so we refuse the whole family
+ * rather than the three named prefixes only.
  */
-export const RESERVED_LABEL_KEY_PATTERN = "^(app|version|country|app\\.kubernetes\\.io/managed-by|([^/]*\\.)?istio\\.io/.*)$";
+export const RESERVED_LABEL_KEY_PATTERN =
+  "^(app|version|country|app\\.kubernetes\\.io/(managed-by|name|version)|([^/]*\\.)?istio\\.io/.*)$";
 export const RESERVED_LABEL_KEYS_TEXT =
-  "app, version, country, app.kubernetes.io/managed-by, and any key with prefix istio.io/ or *.istio.io/";
+  "app, version, country, app.kubernetes.io/managed-by, app.kubernetes.io/name, app.kubernetes.io/version, and any key with prefix istio.io/ or *.istio.io/";
 export const MAX_LABELS = 32;
 
 /**

@@ -1,5 +1,5 @@
 import type { XrayrNode } from "../crd/types.js";
-import { APPLIED_HASH_ANNOTATION, appliedHash, desiredWorkloadEntry, type ValidSpec } from "./workloadentry.js";
+import { APPLIED_HASH_ANNOTATION, appliedHash, desiredWorkloadEntry, entryName, type ValidSpec } from "./workloadentry.js";
 
 const node: XrayrNode = {
   metadata: { name: "jp-tokyo-01", namespace: "airport-prod", uid: "uid-1", generation: 3 },
@@ -14,7 +14,8 @@ describe("desiredWorkloadEntry", () => {
   test("names, places and addresses the entry after the node", () => {
     expect(entry.apiVersion).toBe("networking.istio.io/v1");
     expect(entry.kind).toBe("WorkloadEntry");
-    expect(entry.metadata.name).toBe("jp-tokyo-01");
+    expect(entry.metadata.name).toBe(entryName("jp-tokyo-01", { address: "203.0.114.7", app: "xrayr", version: "v2", serviceAccount: "xrayr-vm" }));
+    expect(entry.metadata.name).toMatch(/^jp-tokyo-01-[0-9a-f]{8}$/);
     expect(entry.metadata.namespace).toBe("airport-prod");
     expect(entry.spec.address).toBe("203.0.114.7");
     expect(entry.spec.serviceAccount).toBe("xrayr-vm");
@@ -26,6 +27,7 @@ describe("desiredWorkloadEntry", () => {
       app: "xrayr",
       country: "jp",
       "security.istio.io/tlsMode": "disabled",
+      "service.istio.io/workload-name": "jp-tokyo-01",
       tier: "gold",
       version: "v2",
     });
@@ -60,6 +62,20 @@ describe("desiredWorkloadEntry", () => {
     const relabelled = desiredWorkloadEntry(node, { ...spec, labels: {} }, opts);
     const hashes = new Set([entry, moved, relabelled].map((e) => e.metadata.annotations?.[APPLIED_HASH_ANNOTATION]));
     expect(hashes.size).toBe(3);
+  });
+
+  test("the name changes with every field the sidecar reads, and only with those", () => {
+    const base = { address: "203.0.114.7", app: "xrayr", version: "v2", serviceAccount: "xrayr-vm" };
+    const names = new Set([
+      entryName("n", base),
+      entryName("n", { ...base, address: "203.0.114.8" }),
+      entryName("n", { ...base, app: "other" }),
+      entryName("n", { ...base, version: "v3" }),
+      entryName("n", { ...base, serviceAccount: "" }),
+    ]);
+    expect(names.size).toBe(5);
+    const relabelled = desiredWorkloadEntry(node, { ...spec, country: "hk", labels: { tier: "silver" } }, opts);
+    expect(relabelled.metadata.name).toBe(entry.metadata.name);
   });
 
   test("label order does not change the hash", () => {

@@ -12,6 +12,30 @@ export const APPLIED_HASH_ANNOTATION = "mesh.sigma.io/applied-hash";
 export const NODE_LABEL = "mesh.sigma.io/xrayr-node";
 // Plaintext VPS: no mesh client may try mTLS towards it. Istio reads this from the entry's labels.
 const TLS_MODE_LABEL = "security.istio.io/tlsMode";
+// Istio's source_workload for the entry's workload (else it would be the entry's name).
+export const WORKLOAD_NAME_LABEL = "service.istio.io/workload-name";
+
+/** What the sidecar learns about the workload behind an address (istio/proxy workload_discovery). */
+export interface WorkloadIdentity {
+  address: string;
+  app: string;
+  version: string;
+  serviceAccount: string;
+}
+
+/**
+ * The entry's name: the node's name plus a digest of its workload identity. Envoy's workload
+ * store never overwrites a workload in place (same uid): an entry whose address or app/version
+ * changed in place would leave the sidecar naming the old address, or reporting the old
+ * version, until it restarts. A new name is a new uid, which the sidecar does take; the old
+ * entry is deleted first, so no two entries of a node hold an address at once.
+ */
+export function entryName(node: string, identity: WorkloadIdentity): string {
+  const digest = createHash("sha256")
+    .update(JSON.stringify([identity.address, identity.app, identity.version, identity.serviceAccount]))
+    .digest("hex");
+  return `${node}-${digest.slice(0, 8)}`;
+}
 
 export interface EntryOptions {
   /** Value of the `app` label; becomes Istio's source_app / canonical service. */
@@ -32,6 +56,7 @@ export function desiredWorkloadEntry(node: XrayrNode, spec: ValidSpec, opts: Ent
     version: spec.version,
     country: spec.country,
     [TLS_MODE_LABEL]: "disabled",
+    [WORKLOAD_NAME_LABEL]: name,
   };
   const entrySpec: WorkloadEntry["spec"] = { address: spec.address, labels: sortKeys(workloadLabels) };
   if (opts.serviceAccount !== "") entrySpec.serviceAccount = opts.serviceAccount;
@@ -48,7 +73,7 @@ export function desiredWorkloadEntry(node: XrayrNode, spec: ValidSpec, opts: Ent
     apiVersion: WE_API_VERSION,
     kind: WE_KIND,
     metadata: {
-      name,
+      name: entryName(name, { address: spec.address, app: opts.appLabel, version: spec.version, serviceAccount: opts.serviceAccount }),
       namespace: required(node.metadata.namespace, "metadata.namespace"),
       labels: sortKeys(metaLabels),
       ownerReferences: [

@@ -20,10 +20,19 @@ function xboardPod(name: string, extra: { env?: boolean; ready?: boolean; sideca
 }
 
 function node(name: string, address: string, ready = "True", reason = "Reconciled"): XrayrNode {
-  return { metadata: { name }, spec: { address, country: "jp" }, status: { conditions: [{ type: "Ready", status: ready as "True", reason, message: "", lastTransitionTime: "" }] } };
+  return { metadata: { name, uid: `uid-${name}` }, spec: { address, country: "jp" }, status: { conditions: [{ type: "Ready", status: ready as "True", reason, message: "", lastTransitionTime: "" }] } };
 }
 
-const entry = (name: string): WorkloadEntry => ({ apiVersion: "networking.istio.io/v1", kind: "WorkloadEntry", metadata: { name }, spec: { labels: { app: "xrayr", country: "jp", version: "v1" } } });
+/** The entry the operator writes for node `owner` (named <node>-<hash>), or a foreign one (owner null). */
+const entry = (name: string, address?: string, owner: string | null = name.replace(/-[0-9a-f]{8}$/, "")): WorkloadEntry => ({
+  apiVersion: "networking.istio.io/v1",
+  kind: "WorkloadEntry",
+  metadata: {
+    name,
+    ...(owner !== null ? { ownerReferences: [{ apiVersion: "mesh.sigma.io/v1alpha1", kind: "XrayrNode", name: owner, uid: `uid-${owner}`, controller: true }] } : {}),
+  },
+  spec: { ...(address !== undefined ? { address } : {}), labels: { app: "xrayr", country: "jp", version: "v1", "service.istio.io/workload-name": owner ?? name } },
+});
 
 function healthy(): DoctorFacts {
   return {
@@ -39,7 +48,7 @@ function healthy(): DoctorFacts {
     service: ok({ metadata: { name: "xboard" }, spec: { type: "LoadBalancer", externalTrafficPolicy: "Local" } }),
     workloadGroups: ok([{ metadata: { name: "xrayr" }, spec: { metadata: { labels: { app: "xrayr" } } } }]),
     serviceEntries: ok([{ metadata: { name: "xrayr" }, spec: { workloadSelector: { labels: { app: "xrayr" } } } }]),
-    entries: ok([entry("a"), entry("b")]),
+    entries: ok([entry("a-0123abcd", "45.0.0.1"), entry("b-4567cdef", "45.0.0.2")]),
     nodes: ok([node("a", "45.0.0.1"), node("b", "45.0.0.2")]),
     lease: ok({ metadata: { name: "xrayr-mesh-operator" }, spec: { holderIdentity: "op-1", renewTime: new Date("2026-01-01T00:00:25Z"), leaseDurationSeconds: 15 } }),
     now,
@@ -79,6 +88,7 @@ describe("doctor checks", () => {
       "operator-lease": "fail",
       "nodes-ready": "pass",
       "address-conflicts": "pass",
+      "workload-entries": "pass",
     });
     expect(runChecks(f).filter((r) => r.verdict === "fail").every((r) => r.fix.length > 0)).toBe(true);
   });
@@ -98,6 +108,30 @@ describe("doctor checks", () => {
     expect(byCheck["operator-lease"]?.detail).toContain("last renewed 90s ago (by this machine's clock against the leader's renewTime; duration 15s, margin 30s for clock skew)");
     expect(byCheck["nodes-ready"]?.detail).toBe("1 of 2 XrayrNodes are not Ready: b (AddressConflict)");
     expect(byCheck["address-conflicts"]?.detail).toBe("1 addresses are claimed by more than one node: 45.0.0.1: a, b");
+  });
+
+  const entriesCheck = (entries: WorkloadEntry[]) => runChecks({ ...healthy(), entries: ok(entries) }).find((r) => r.check === "workload-entries");
+
+  test("workload-entries: entries are matched to nodes by controller, not by name", () => {
+    // A foreign entry named like a node is not that node's; it holds its own address.
+    const r = entriesCheck([entry("a-0123abcd", "45.0.0.1"), entry("b-4567cdef", "45.0.0.2"), entry("a", "192.0.2.1", null)]);
+    expect(r).toMatchObject({ verdict: "pass", detail: "3 WorkloadEntries, 2 of them XrayrNodes' (one each); no address held by two" });
+  });
+
+  test("workload-entries: two entries on one address fail, whoever owns them; so does a node with two entries", () => {
+    const shared = entriesCheck([entry("a-0123abcd", "45.0.0.1"), entry("b-4567cdef", "45.0.0.1"), entry("vm-x", "45.0.0.1", null)]);
+    expect(shared?.verdict).toBe("fail");
+    expect(shared?.detail).toBe("1 addresses are held by more than one WorkloadEntry (the sidecar maps an address to one workload): 45.0.0.1: a-0123abcd, b-4567cdef, vm-x");
+    expect(shared?.fix).toContain("restart Xboard's pods");
+    const doubled = entriesCheck([entry("a-0123abcd", "45.0.0.1"), entry("a-89abcdef", "45.0.0.9", "a")]);
+    expect(doubled?.verdict).toBe("fail");
+    expect(doubled?.detail).toBe("1 XrayrNodes control more than one WorkloadEntry: XrayrNode a: a-0123abcd, a-89abcdef");
+  });
+
+  test("workloadgroup and serviceentry judge the XrayrNodes' entries only, not a foreign entry's labels", () => {
+    const foreign = { ...entry("vm-x", "192.0.2.1", null), spec: { address: "192.0.2.1", labels: { app: "other" } } };
+    const v = verdicts({ ...healthy(), entries: ok([entry("a-0123abcd", "45.0.0.1"), foreign]) });
+    expect([v.workloadgroup, v.serviceentry]).toEqual(["pass", "pass"]);
   });
 
   test("a fact that could not be read is a warning, not a verdict", () => {

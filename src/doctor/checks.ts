@@ -5,6 +5,7 @@
 import type * as k8s from "@kubernetes/client-node";
 import type { XrayrNode } from "../crd/types.js";
 import type { WorkloadEntry } from "../istio/workloadentry.js";
+import { controllerUid } from "../plan/plan.js";
 import { readyCondition } from "../status/conditions.js";
 
 export type Verdict = "pass" | "warn" | "fail";
@@ -191,8 +192,13 @@ export function checkClientAddress(f: DoctorFacts): CheckResult {
 const subset = (want: Record<string, string> | undefined, have: Record<string, string> | undefined): boolean =>
   want !== undefined && Object.keys(want).length > 0 && Object.entries(want).every(([k, v]) => have?.[k] === v);
 
+/** The operator's entries: those an XrayrNode controls (whatever their names: <node>-<hash>). */
+function nodeEntries(f: DoctorFacts): WorkloadEntry[] {
+  return f.entries.ok ? f.entries.value.filter((e) => controllerUid(e) !== undefined) : [];
+}
+
 function entryLabelSets(f: DoctorFacts): Record<string, string>[] {
-  return f.entries.ok ? f.entries.value.map((e) => e.spec.labels ?? {}) : [];
+  return nodeEntries(f).map((e) => e.spec.labels ?? {});
 }
 
 export function checkWorkloadGroup(f: DoctorFacts): CheckResult {
@@ -271,6 +277,48 @@ export function checkAddressConflicts(f: DoctorFacts): CheckResult {
   return fail(c, `${shared.length} addresses are claimed by more than one node: ${some(shared)}`, "retire the stale node (xrayr-mesh retire NAME) or correct its address; the older node keeps the entry meanwhile");
 }
 
+/**
+ * One workload per address, one entry per node. The sidecar keys its workload store by address
+ * and never overwrites: an entry added while another holds its address is ignored, and the
+ * other's later removal clears the address (docs/attribution.md), so two entries on one address
+ * break attribution of that address, possibly until Xboard's pods restart.
+ */
+export function checkWorkloadEntries(f: DoctorFacts): CheckResult {
+  const c = "workload-entries";
+  if (!f.entries.ok) return unreadable(c, "WorkloadEntries", f.entries.error);
+  const entries = f.entries.value;
+  const byAddress = new Map<string, string[]>();
+  for (const e of entries) {
+    const a = e.spec.address;
+    if (a !== undefined && a !== "") byAddress.set(a, [...(byAddress.get(a) ?? []), e.metadata.name ?? "?"]);
+  }
+  const byNode = new Map<string, string[]>();
+  for (const e of nodeEntries(f)) {
+    const uid = controllerUid(e) ?? "";
+    byNode.set(uid, [...(byNode.get(uid) ?? []), e.metadata.name ?? "?"]);
+  }
+  const nodeName = new Map((f.nodes.ok ? f.nodes.value : []).map((n) => [n.metadata.uid ?? "", n.metadata.name ?? "?"]));
+  const ownerName = (uid: string): string =>
+    nodeName.get(uid) ?? nodeEntries(f).find((e) => controllerUid(e) === uid)?.metadata.ownerReferences?.find((r) => r.controller === true)?.name ?? uid;
+  const shared = [...byAddress].filter(([, names]) => names.length > 1).map(([a, names]) => `${a}: ${names.sort().join(", ")}`);
+  const doubled = [...byNode].filter(([, names]) => names.length > 1).map(([uid, names]) => `XrayrNode ${ownerName(uid)}: ${names.sort().join(", ")}`);
+  const problems: string[] = [];
+  const fixes: string[] = [];
+  if (shared.length > 0) {
+    problems.push(`${shared.length} addresses are held by more than one WorkloadEntry (the sidecar maps an address to one workload): ${some(shared)}`);
+    fixes.push(
+      `delete the entry that should not hold the address (kubectl -n ${f.namespace} get workloadentries -L mesh.sigma.io/xrayr-node; an XrayrNode's entry carries that label), ` +
+        "then restart Xboard's pods: a sidecar that saw both may keep the address unmapped or mapped to the wrong node",
+    );
+  }
+  if (doubled.length > 0) {
+    problems.push(`${doubled.length} XrayrNodes control more than one WorkloadEntry: ${some(doubled)}`);
+    fixes.push("the operator deletes all but the current one (status.workloadEntry) on its next reconcile; if they stay, check that an operator leads (operator-lease) and read its log");
+  }
+  if (problems.length > 0) return fail(c, problems.join("; "), fixes.join("; "));
+  return pass(c, `${entries.length} WorkloadEntries, ${byNode.size} of them XrayrNodes' (one each); no address held by two`);
+}
+
 export const CHECKS = [
   checkIstioCrds,
   checkXrayrNodeCrd,
@@ -284,6 +332,7 @@ export const CHECKS = [
   checkOperatorLease,
   checkNodesReady,
   checkAddressConflicts,
+  checkWorkloadEntries,
 ];
 
 export function runChecks(f: DoctorFacts): CheckResult[] {

@@ -54,6 +54,12 @@ export class OperatorMetrics {
     labelNames: ["resource"] as const,
     registers: [this.registry],
   });
+  readonly trafficWrites = new Counter({
+    name: "xrayr_mesh_traffic_status_writes_total",
+    help: "status.traffic writes by reason: first, state (silent/active), errors (threshold crossed), refresh",
+    labelNames: ["why"] as const,
+    registers: [this.registry],
+  });
   readonly writes = new Counter({
     name: "xrayr_mesh_kube_writes_total",
     help: "Write requests this replica sent to the API server, by verb, resource and outcome",

@@ -1,88 +1,109 @@
 import type { XrayrNode } from "../crd/types.js";
-import { desiredWorkloadEntry, type ValidSpec } from "../desired/workloadentry.js";
+import { desiredWorkloadEntry, entryName, type ValidSpec } from "../desired/workloadentry.js";
 import type { WorkloadEntry } from "../istio/workloadentry.js";
 import { compareEntry, planNode, type PlanInput } from "./plan.js";
 
 const opts = { appLabel: "xrayr", serviceAccount: "xrayr-vm" };
 
-function node(name: string, address: string, createdAt = "2026-01-01T00:00:00Z", uid = `uid-${name}`): XrayrNode {
-  return { metadata: { name, namespace: "airport-prod", uid, generation: 1, creationTimestamp: createdAt }, spec: { address, country: "jp" } };
+function node(name: string, address: string, createdAt = "2026-01-01T00:00:00Z", uid = `uid-${name}`, version = "v1"): XrayrNode {
+  return { metadata: { name, namespace: "airport-prod", uid, generation: 1, creationTimestamp: createdAt }, spec: { address, country: "jp", version } };
 }
 function valid(n: XrayrNode): ValidSpec {
-  return { address: n.spec.address, country: n.spec.country, version: "v1" };
-}
-function input(n: XrayrNode, live?: WorkloadEntry, peers: XrayrNode[] = []): PlanInput {
-  return {
-    node: n,
-    validation: { ok: true, spec: valid(n) },
-    claims: [n, ...peers].map((p) => ({ name: p.metadata.name ?? "", address: p.spec.address, createdAt: String(p.metadata.creationTimestamp) })),
-    live,
-    options: opts,
-  };
+  return { address: n.spec.address, country: n.spec.country, version: n.spec.version ?? "v1" };
 }
 function liveOf(n: XrayrNode, edit: (e: WorkloadEntry) => void = () => undefined): WorkloadEntry {
   const e = structuredClone(desiredWorkloadEntry(n, valid(n), opts));
-  e.metadata.uid = `entry-${n.metadata.uid ?? ""}`;
+  e.metadata.uid = `entry-${e.metadata.name ?? ""}-${n.metadata.uid ?? ""}`;
   e.metadata.resourceVersion = "7";
   edit(e);
   return e;
 }
+function input(n: XrayrNode, live: WorkloadEntry[] = [], peers: XrayrNode[] = [], foreign: WorkloadEntry[] = [], liveOwners = new Set(peers.map((p) => p.metadata.uid ?? ""))): PlanInput {
+  const all = [...live, ...foreign];
+  return {
+    node: n,
+    validation: { ok: true, spec: valid(n) },
+    claims: [n, ...peers].map((p) => ({ name: p.metadata.name ?? "", address: p.spec.address, createdAt: String(p.metadata.creationTimestamp) })),
+    entries: live,
+    entryNamed: (name) => all.find((e) => e.metadata.name === name),
+    entriesOn: (address) => all.filter((e) => e.spec.address === address),
+    ownerExists: (e) => liveOwners.has(e.metadata.ownerReferences?.[0]?.uid ?? ""),
+    options: opts,
+  };
+}
+const kinds = (p: { steps: { kind: string }[] }) => p.steps.map((s) => s.kind);
 
 describe("planNode", () => {
   const a = node("jp-01", "203.0.114.1");
+  const target = entryName("jp-01", { address: "203.0.114.1", app: "xrayr", version: "v1", serviceAccount: "xrayr-vm" });
 
-  test("no entry yet: create it and report Ready", () => {
+  test("no entry yet: create <node>-<hash> and report Ready", () => {
     const p = planNode(input(a));
-    expect(p.action.kind).toBe("apply");
-    expect(p.action.kind === "apply" && p.action.why).toBe("create");
+    expect(p.steps).toEqual([{ kind: "apply", entry: desiredWorkloadEntry(a, valid(a), opts), why: "create" }]);
+    expect(p.entryName).toBe(target);
+    expect(target).toMatch(/^jp-01-[0-9a-f]{8}$/);
     expect(p.verdict).toMatchObject({ ready: true, reason: "Reconciled" });
     expect(p.verdict?.message).toContain("203.0.114.1");
-    expect(p.entryName).toBe("jp-01");
   });
 
   test("matching entry: nothing to write", () => {
-    expect(planNode(input(a, liveOf(a))).action).toEqual({ kind: "none" });
+    expect(planNode(input(a, [liveOf(a)])).steps).toEqual([]);
   });
 
   test("extra labels someone else added are not ours to remove: still nothing to write", () => {
     const live = liveOf(a, (e) => {
-      e.metadata.labels = { ...e.metadata.labels, "team": "ops" };
+      e.metadata.labels = { ...e.metadata.labels, team: "ops" };
       e.spec.labels = { ...e.spec.labels, extra: "x" };
     });
-    expect(planNode(input(a, live)).action).toEqual({ kind: "none" });
+    expect(planNode(input(a, [live])).steps).toEqual([]);
   });
 
   test.each([
     ["address edited by hand", (e: WorkloadEntry) => { e.spec.address = "203.0.114.99"; }],
     ["workload label edited by hand", (e: WorkloadEntry) => { e.spec.labels = { ...e.spec.labels, app: "evil" }; }],
     ["workload label removed by hand", (e: WorkloadEntry) => { delete e.spec.labels?.country; }],
+    ["workload name label removed by hand", (e: WorkloadEntry) => { delete e.spec.labels?.["service.istio.io/workload-name"]; }],
     ["ownership label removed", (e: WorkloadEntry) => { delete e.metadata.labels?.["app.kubernetes.io/managed-by"]; }],
     ["serviceAccount removed", (e: WorkloadEntry) => { delete e.spec.serviceAccount; }],
-  ])("drift (%s) is put back", (_what, edit) => {
-    const p = planNode(input(a, liveOf(a, edit)));
-    expect(p.action.kind === "apply" && p.action.why).toBe("drift");
+  ])("drift (%s) is put back in place", (_what, edit) => {
+    const p = planNode(input(a, [liveOf(a, edit)]));
+    expect(p.steps).toEqual([{ kind: "apply", entry: desiredWorkloadEntry(a, valid(a), opts), why: "drift" }]);
   });
 
-  test("a spec change is an update", () => {
-    const moved = { ...a, spec: { ...a.spec, address: "203.0.114.2" } };
-    const p = planNode(input(moved, liveOf(a)));
-    expect(p.action.kind === "apply" && p.action.why).toBe("update");
-    expect(p.action.kind === "apply" && p.action.entry.spec.address).toBe("203.0.114.2");
+  test.each([
+    ["address", node("jp-01", "203.0.114.2")],
+    ["version", node("jp-01", "203.0.114.1", undefined, undefined, "v2")],
+  ])("a %s change deletes the old entry first, then creates one under a new name", (_what, changed) => {
+    const old = liveOf(a);
+    const p = planNode(input(changed, [old]));
+    expect(kinds(p)).toEqual(["delete", "apply"]);
+    expect(p.steps[0]).toMatchObject({ kind: "delete", name: old.metadata.name, uid: old.metadata.uid });
+    const created = p.steps[1];
+    expect(created?.kind === "apply" && created.entry.metadata.name).not.toBe(old.metadata.name);
+    expect(p.entryName).not.toBe(old.metadata.name);
   });
 
-  test("invalid spec: InvalidSpec with the issues' messages, and our entry removed", () => {
+  test("a country or extra-label change stays in place (the sidecar does not read them)", () => {
+    const moved = { ...a, spec: { ...a.spec, country: "hk" } };
+    const p = planNode({ ...input(moved, [liveOf(a)]), validation: { ok: true, spec: { ...valid(a), country: "hk" } } });
+    expect(kinds(p)).toEqual(["apply"]);
+    expect(p.entryName).toBe(target);
+    expect(p.steps[0]?.kind === "apply" && p.steps[0].why).toBe("update");
+  });
+
+  test("invalid spec: InvalidSpec with the issues' messages, and our entries removed", () => {
     const p = planNode({
-      ...input(a, liveOf(a)),
+      ...input(a, [liveOf(a)]),
       validation: { ok: false, issues: [{ field: "spec.address", value: "10.0.0.1", message: "spec.address \"10.0.0.1\" is private" }] },
     });
     expect(p.verdict).toMatchObject({ ready: false, reason: "InvalidSpec" });
     expect(p.verdict?.message).toContain("spec.address");
-    expect(p.action).toMatchObject({ kind: "delete", name: "jp-01", uid: "entry-uid-jp-01" });
+    expect(p.steps).toEqual([expect.objectContaining({ kind: "delete", name: target })]);
   });
 
   test("invalid spec without an entry: nothing to delete", () => {
     const p = planNode({ ...input(a), validation: { ok: false, issues: [{ field: "spec.country", value: "xx", message: "bad" }] } });
-    expect(p.action).toEqual({ kind: "none" });
+    expect(p.steps).toEqual([]);
   });
 
   describe("one IP, one workload", () => {
@@ -90,57 +111,79 @@ describe("planNode", () => {
     const newer = node("jp-new", "203.0.114.5", "2026-01-02T00:00:00Z");
 
     test("the newer node gets AddressConflict naming the older, and no entry", () => {
-      const p = planNode(input(newer, undefined, [older]));
-      expect(p.action).toEqual({ kind: "none" });
+      const p = planNode(input(newer, [], [older]));
+      expect(p.steps).toEqual([]);
       expect(p.verdict).toMatchObject({ ready: false, reason: "AddressConflict" });
       expect(p.verdict?.message).toContain("airport-prod/jp-old");
     });
 
     test("the older node keeps its entry", () => {
-      expect(planNode(input(older, liveOf(older), [newer])).action).toEqual({ kind: "none" });
+      expect(planNode(input(older, [liveOf(older)], [newer])).steps).toEqual([]);
     });
 
     test("a node that moves onto a taken address loses its own entry", () => {
-      const p = planNode(input(newer, liveOf(node("jp-new", "203.0.114.6", "2026-01-02T00:00:00Z")), [older]));
-      expect(p.action.kind).toBe("delete");
+      const p = planNode(input(newer, [liveOf(node("jp-new", "203.0.114.6", "2026-01-02T00:00:00Z"))], [older]));
+      expect(kinds(p)).toEqual(["delete"]);
     });
 
     test("once the older is gone, the newer gets its entry", () => {
-      expect(planNode(input(newer)).action.kind).toBe("apply");
+      expect(kinds(planNode(input(newer)))).toEqual(["apply"]);
+    });
+
+    test("the older node's entry still on the address is deleted first when its node is gone", () => {
+      const left = liveOf(older);
+      const p = planNode(input(newer, [], [], [left], new Set()));
+      expect(p.steps[0]).toMatchObject({ kind: "delete", name: left.metadata.name, uid: left.metadata.uid });
+      expect(kinds(p)).toEqual(["delete", "apply"]);
+    });
+
+    test("while the address's old holder still exists (moving away), the newer node waits", () => {
+      const holder = liveOf(older);
+      const moved = { ...older, spec: { ...older.spec, address: "203.0.114.50" } };
+      const p = planNode(input(newer, [], [moved], [holder]));
+      expect(p.steps).toEqual([]);
+      expect(p.verdict).toBeUndefined();
+      expect(p.requeueAfter).toBeGreaterThan(0);
     });
   });
 
-  test("an entry of that name we do not own: NameTaken, untouched", () => {
+  test("an entry of the target name we do not own: NameTaken, untouched", () => {
     const foreign: WorkloadEntry = {
       apiVersion: "networking.istio.io/v1",
       kind: "WorkloadEntry",
-      metadata: { name: "jp-01", namespace: "airport-prod", uid: "x", labels: { "app.kubernetes.io/managed-by": "helm" } },
+      metadata: { name: target, namespace: "airport-prod", uid: "x", labels: { "app.kubernetes.io/managed-by": "helm" } },
       spec: { address: "198.51.101.1" },
     };
-    const p = planNode(input(a, foreign));
-    expect(p.action).toEqual({ kind: "none" });
+    const p = planNode(input(a, [], [], [foreign]));
+    expect(p.steps).toEqual([]);
     expect(p.verdict).toMatchObject({ ready: false, reason: "NameTaken" });
     expect(p.verdict?.message).toContain("managed by helm");
   });
 
-  test("an entry left by an earlier node of the same name is ours: delete it, then look again", () => {
+  test("entries left by an earlier node of the same name are deleted first", () => {
     const previous = node("jp-01", "203.0.114.1", "2025-12-01T00:00:00Z", "uid-previous");
-    const p = planNode(input(a, liveOf(previous)));
-    expect(p.action).toMatchObject({ kind: "delete", uid: "entry-uid-previous" });
-    expect(p.verdict).toBeUndefined();
+    const left = liveOf(previous);
+    const p = planNode(input(a, [left]));
+    expect(p.steps[0]).toMatchObject({ kind: "delete", uid: left.metadata.uid });
+    expect(kinds(p)).toEqual(["delete", "apply"]);
+  });
+
+  test("an entry controlled by a node of another name is not adopted as stale, whatever its labels", () => {
+    const other = node("jp-77", "203.0.114.1", "2025-12-01T00:00:00Z", "uid-other");
+    const forged = liveOf(other, (e) => { e.metadata.name = target; });
+    const p = planNode(input(a, [], [], [forged]));
+    expect(p.steps).toEqual([]);
+    expect(p.verdict).toMatchObject({ reason: "NameTaken" });
   });
 });
 
-test("an entry controlled by a node of another name is not adopted as stale, whatever its labels", () => {
-  const a = node("jp-01", "203.0.114.1");
-  const other = node("jp-77", "203.0.114.1", "2025-12-01T00:00:00Z", "uid-other");
-  const forged = liveOf(other, (e) => { e.metadata.name = "jp-01"; });
-  const p = planNode(input(a, forged));
-  expect(p.action).toEqual({ kind: "none" });
-  expect(p.verdict).toMatchObject({ reason: "NameTaken" });
-});
-
 describe("compareEntry", () => {
+  test("different applied hash means update even when fields look equal", () => {
+    const a = node("n", "203.0.114.1");
+    const live = liveOf(a, (e) => { e.metadata.annotations = { "mesh.sigma.io/applied-hash": "old" }; });
+    expect(compareEntry(live, desiredWorkloadEntry(a, valid(a), opts))).toBe("update");
+  });
+
   test("fields someone else set where we set nothing are not drift", () => {
     const a = node("n", "203.0.114.1");
     const bare = desiredWorkloadEntry(a, valid(a), { appLabel: "xrayr", serviceAccount: "" });
@@ -148,11 +191,5 @@ describe("compareEntry", () => {
     live.spec.serviceAccount = "hand-set";
     live.spec.locality = "eu/west";
     expect(compareEntry(live, bare)).toBeUndefined();
-  });
-
-  test("different applied hash means update even when fields look equal", () => {
-    const a = node("n", "203.0.114.1");
-    const live = liveOf(a, (e) => { e.metadata.annotations = { "mesh.sigma.io/applied-hash": "old" }; });
-    expect(compareEntry(live, desiredWorkloadEntry(a, valid(a), opts))).toBe("update");
   });
 });

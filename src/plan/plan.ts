@@ -1,5 +1,5 @@
-// Plan: compare one XrayrNode's desired entry with the live one and decide the single action
-// to take and the Ready verdict to report. Pure: the reconciler gathers inputs from the
+// Plan: compare one XrayrNode's desired entry with its live ones and decide the steps to take
+// and the Ready verdict to report. Pure: the reconciler gathers inputs from the
 // informer caches and carries the plan out; the fleet CLI's diff can reuse the same rules.
 import { GROUP, KIND, type ReadyReason, type XrayrNode } from "../crd/types.js";
 import {
@@ -18,7 +18,6 @@ import { claimWinner, type Claim } from "./claims.js";
 export type Validation = { ok: true; spec: ValidSpec } | { ok: false; issues: ValidationIssue[] };
 
 export type EntryAction =
-  | { kind: "none" }
   | { kind: "apply"; entry: WorkloadEntry; why: "create" | "update" | "drift" }
   | { kind: "delete"; namespace: string; name: string; uid: string; why: string };
 
@@ -29,10 +28,13 @@ export interface Verdict {
 }
 
 export interface Plan {
-  action: EntryAction;
-  /** Undefined when the outcome is not known until the action is done (then requeue). */
+  /** Carried out in order, and every delete comes before the apply: see entryName. */
+  steps: EntryAction[];
+  /** Undefined when the outcome is not known until the steps are done (then requeue). */
   verdict?: Verdict;
-  /** The entry this node is represented by once the action succeeds. */
+  /** Look again after this many ms (the status is left as it is meanwhile). */
+  requeueAfter?: number;
+  /** The entry this node is represented by once the steps succeed. */
   entryName?: string;
 }
 
@@ -41,22 +43,40 @@ export interface PlanInput {
   validation: Validation;
   /** Every valid, live node's claim on its address, this node's own included. */
   claims: Iterable<Claim>;
-  /** The live WorkloadEntry with the node's name, if any. */
-  live: WorkloadEntry | undefined;
+  /** Live WorkloadEntries controlled by an XrayrNode of this node's name (this one or an earlier one). */
+  entries: readonly WorkloadEntry[];
+  /** Looks up a live WorkloadEntry by name in the node's namespace. */
+  entryNamed: (name: string) => WorkloadEntry | undefined;
+  /** Live WorkloadEntries whose address is `address`, in the node's namespace. */
+  entriesOn: (address: string) => readonly WorkloadEntry[];
+  /** Whether the XrayrNode controlling `entry` still exists (same name and uid). */
+  ownerExists: (entry: WorkloadEntry) => boolean;
   options: EntryOptions;
 }
 
-export function planNode({ node, validation, claims, live, options }: PlanInput): Plan {
+// A node waiting for another node's entry to leave its address looks again this soon.
+export const ADDRESS_HANDOVER_RECHECK_MS = 500;
+
+export function planNode({ node, validation, claims, entries, entryNamed, entriesOn, ownerExists, options }: PlanInput): Plan {
   const name = node.metadata.name ?? "";
   const ns = node.metadata.namespace ?? "";
   const uid = node.metadata.uid ?? "";
-  const ownLive = live !== undefined && controllerUid(live) === uid ? live : undefined;
-  const removeOwn = (why: string): EntryAction =>
-    ownLive === undefined ? { kind: "none" } : { kind: "delete", namespace: ns, name, uid: ownLive.metadata.uid ?? "", why };
+  const del = (e: WorkloadEntry, why: string): EntryAction => ({
+    kind: "delete",
+    namespace: ns,
+    name: e.metadata.name ?? "",
+    uid: e.metadata.uid ?? "",
+    why,
+  });
+  const own = entries.filter((e) => controllerUid(e) === uid);
+  // Left by an earlier XrayrNode of this name: the garbage collector would remove them too, but
+  // only after its own delay, and meanwhile they would still hold their address.
+  const stale = entries.filter((e) => isStaleOwnEntry(e, name, uid)).map((e) => del(e, "left by an earlier XrayrNode of this name"));
+  const removeAll = (why: string): EntryAction[] => [...stale, ...own.map((e) => del(e, why))];
 
   if (!validation.ok) {
     return {
-      action: removeOwn("the node's spec is invalid"),
+      steps: removeAll("the node's spec is invalid"),
       verdict: { ready: false, reason: "InvalidSpec", message: validation.issues.map((i) => i.message).join("; ") },
     };
   }
@@ -65,7 +85,7 @@ export function planNode({ node, validation, claims, live, options }: PlanInput)
   const winner = claimWinner(claims, spec.address);
   if (winner !== undefined && winner.name !== name) {
     return {
-      action: removeOwn(`address ${spec.address} belongs to XrayrNode ${winner.name}`),
+      steps: removeAll(`address ${spec.address} belongs to XrayrNode ${winner.name}`),
       verdict: {
         ready: false,
         reason: "AddressConflict",
@@ -77,39 +97,47 @@ export function planNode({ node, validation, claims, live, options }: PlanInput)
     };
   }
 
-  if (live !== undefined && ownLive === undefined) {
-    if (isStaleOwnEntry(live, name)) {
-      // Left by an earlier XrayrNode of the same name; the garbage collector would remove it
-      // too, but only after its own delay. It is ours, so we clear it and requeue.
-      return { action: { kind: "delete", namespace: ns, name, uid: live.metadata.uid ?? "", why: "left by an earlier XrayrNode of this name" } };
-    }
+  const desired = desiredWorkloadEntry(node, spec, options);
+  const target = desired.metadata.name ?? "";
+  const atTarget = entryNamed(target);
+  if (atTarget !== undefined && controllerUid(atTarget) !== uid && !isStaleOwnEntry(atTarget, name, uid)) {
     return {
-      action: { kind: "none" },
+      steps: removeAll("its identity changed and the new entry's name is taken"),
       verdict: {
         ready: false,
         reason: "NameTaken",
         message:
-          `WorkloadEntry ${ns}/${name} already exists and is not owned by this XrayrNode ` +
-          `(${describeOwner(live)}); it is left untouched: delete or rename it, or rename this node`,
+          `WorkloadEntry ${ns}/${target} already exists and is not owned by this XrayrNode ` +
+          `(${describeOwner(atTarget)}); it is left untouched: delete or rename it, or rename this node`,
       },
     };
   }
 
-  const desired = desiredWorkloadEntry(node, spec, options);
+  // Delete first, then create: the sidecar only drops an address when its workload is removed.
+  const steps = [...stale, ...own.filter((e) => e.metadata.name !== target).map((e) => del(e, `replaced by ${target}`))];
   const reconciled: Verdict = {
     ready: true,
     reason: "Reconciled",
-    message: `WorkloadEntry ${ns}/${name} maps ${spec.address} to workload ${name}`,
+    message: `WorkloadEntry ${ns}/${target} maps ${spec.address} to workload ${name}`,
   };
-  if (ownLive === undefined) {
-    return { action: { kind: "apply", entry: desired, why: "create" }, verdict: reconciled, entryName: name };
+  const current = own.find((e) => e.metadata.name === target);
+  if (current === undefined) {
+    // One address, one entry, at every moment: another node's entry still on the address (its
+    // node deleted but not yet collected, or moved away but not yet replaced) goes first, or
+    // we wait for it; a new entry beside it would leave the sidecar's attribution to chance.
+    for (const other of entriesOn(spec.address)) {
+      const otherUid = controllerUid(other);
+      if (otherUid === undefined || otherUid === uid || other.metadata.labels?.[MANAGED_BY_LABEL] !== MANAGER) continue;
+      if (isStaleOwnEntry(other, name, uid)) continue; // already among the deletes
+      if (ownerExists(other)) return { steps, requeueAfter: ADDRESS_HANDOVER_RECHECK_MS };
+      steps.push(del(other, `left on ${spec.address} by a deleted XrayrNode`));
+    }
+    steps.push({ kind: "apply", entry: desired, why: "create" });
+  } else {
+    const why = compareEntry(current, desired);
+    if (why !== undefined) steps.push({ kind: "apply", entry: desired, why });
   }
-  const why = compareEntry(ownLive, desired);
-  return {
-    action: why === undefined ? { kind: "none" } : { kind: "apply", entry: desired, why },
-    verdict: reconciled,
-    entryName: name,
-  };
+  return { steps, verdict: reconciled, entryName: target };
 }
 
 /** Why the live entry must be re-applied, or undefined when it already matches. */
@@ -143,9 +171,15 @@ export function controllerUid(entry: WorkloadEntry): string | undefined {
 // Ours, and controlled by an XrayrNode of this very name that is not this node: an earlier
 // incarnation (names are unique in a namespace, so that owner is gone). An entry controlled by
 // a node of another name is never ours to delete here, whatever its labels say.
-function isStaleOwnEntry(entry: WorkloadEntry, name: string): boolean {
+function isStaleOwnEntry(entry: WorkloadEntry, name: string, uid: string): boolean {
   const ref = entry.metadata.ownerReferences?.find((r) => r.controller === true);
-  return entry.metadata.labels?.[MANAGED_BY_LABEL] === MANAGER && controllerUid(entry) !== undefined && ref?.name === name;
+  const owner = controllerUid(entry);
+  return entry.metadata.labels?.[MANAGED_BY_LABEL] === MANAGER && owner !== undefined && owner !== uid && ref?.name === name;
+}
+
+/** The XrayrNode name an entry is controlled by, if an XrayrNode controls it. */
+export function controllerName(entry: WorkloadEntry): string | undefined {
+  return controllerUid(entry) === undefined ? undefined : entry.metadata.ownerReferences?.find((r) => r.controller === true)?.name;
 }
 
 function describeOwner(entry: WorkloadEntry): string {

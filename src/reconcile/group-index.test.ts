@@ -1,7 +1,7 @@
-import { AddressIndex } from "./address-index.js";
+import { GroupIndex } from "./group-index.js";
 
-test("tracks keys per address through moves and deletes", () => {
-  const idx = new AddressIndex();
+test("tracks keys per group through moves and deletes", () => {
+  const idx = new GroupIndex();
   expect(idx.set("ns/a", "1.1.1.1")).toBeUndefined();
   idx.set("ns/b", "1.1.1.1");
   expect([...idx.keys("1.1.1.1")].sort()).toEqual(["ns/a", "ns/b"]);

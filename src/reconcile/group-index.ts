@@ -1,37 +1,38 @@
-// Which nodes claim which address, kept up to date from the node informer's events, so that a
-// reconcile looks at the few nodes on its address instead of scanning the fleet (a full resync
-// would otherwise cost O(n^2)), and an event can name the peers it concerns.
+// Object keys grouped by one value each (nodes by group, entries by their controlling node),
+// kept up to date from informer events, so that a reconcile looks at the few objects of its
+// group instead of scanning the fleet (a full resync would otherwise cost O(n^2)), and an event
+// can name the peers it concerns.
 
-export class AddressIndex {
-  private readonly addressOf = new Map<string, string>();
+export class GroupIndex {
+  private readonly groupOf = new Map<string, string>();
   private readonly keysOf = new Map<string, Set<string>>();
 
-  /** Records `key` on `address` and returns the address it had before, if any. */
-  set(key: string, address: string): string | undefined {
-    const before = this.addressOf.get(key);
-    if (before === address) return before;
+  /** Records `key` in group `group` and returns the group it was in before, if any. */
+  set(key: string, group: string): string | undefined {
+    const before = this.groupOf.get(key);
+    if (before === group) return before;
     if (before !== undefined) this.remove(key);
-    this.addressOf.set(key, address);
-    let keys = this.keysOf.get(address);
-    if (keys === undefined) this.keysOf.set(address, (keys = new Set()));
+    this.groupOf.set(key, group);
+    let keys = this.keysOf.get(group);
+    if (keys === undefined) this.keysOf.set(group, (keys = new Set()));
     keys.add(key);
     return before;
   }
 
   delete(key: string): void {
-    if (this.addressOf.has(key)) this.remove(key);
+    if (this.groupOf.has(key)) this.remove(key);
   }
 
-  keys(address: string): readonly string[] {
-    return [...(this.keysOf.get(address) ?? [])];
+  keys(group: string): readonly string[] {
+    return [...(this.keysOf.get(group) ?? [])];
   }
 
   private remove(key: string): void {
-    const address = this.addressOf.get(key);
-    this.addressOf.delete(key);
-    if (address === undefined) return;
-    const keys = this.keysOf.get(address);
+    const group = this.groupOf.get(key);
+    this.groupOf.delete(key);
+    if (group === undefined) return;
+    const keys = this.keysOf.get(group);
     keys?.delete(key);
-    if (keys?.size === 0) this.keysOf.delete(address);
+    if (keys?.size === 0) this.keysOf.delete(group);
   }
 }

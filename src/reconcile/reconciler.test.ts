@@ -41,6 +41,9 @@ function setup() {
   const reconciler = new XrayrNodeReconciler({
     nodes, entries, writer,
     nodesOn: (a: string) => nodes.list().filter((n) => n.spec.address === a),
+    entriesOf: (name: string) => entries.list().filter((e) => e.metadata.ownerReferences?.[0]?.name === name),
+    entriesOn: (address: string) => entries.list().filter((e) => e.spec.address === address),
+    ownerExists: (e: WorkloadEntry) => nodes.list().some((n) => n.metadata.uid === e.metadata.ownerReferences?.[0]?.uid),
     options: { appLabel: "xrayr", serviceAccount: "xrayr-vm" },
     validate: (n) => validateNode(n, "public"),
     log: pino({ level: "silent" }),
@@ -59,8 +62,8 @@ describe("XrayrNodeReconciler", () => {
     const { nodes, writer, reconciler } = setup();
     nodes.put(node("jp-01", "45.76.1.1"));
     await reconciler.reconcile("airport-prod/jp-01");
-    expect(writer.calls).toEqual(["apply jp-01", "status jp-01", "event jp-01 Normal Reconciled"]);
-    expect(writer.statuses[0]).toMatchObject({ observedGeneration: 1, workloadEntry: "jp-01" });
+    expect(writer.calls).toEqual([expect.stringMatching(/^apply jp-01-[0-9a-f]{8}$/), "status jp-01", "event jp-01 Normal Reconciled"]);
+    expect(writer.statuses[0]).toMatchObject({ observedGeneration: 1, workloadEntry: expect.stringMatching(/^jp-01-[0-9a-f]{8}$/) as unknown });
   });
 
   test("steady state: no write of any kind", async () => {
@@ -128,6 +131,9 @@ describe("XrayrNodeReconciler", () => {
     const reconciler = new XrayrNodeReconciler({
       nodes, entries, writer: new RecordingWriter(),
       nodesOn: (a: string) => nodes.list().filter((n) => n.spec.address === a),
+      entriesOf: () => [],
+      entriesOn: () => [],
+      ownerExists: () => false,
       options: { appLabel: "xrayr", serviceAccount: "" },
       validate: (n) => { calls++; return validateNode(n, "any"); },
       log: pino({ level: "silent" }),

@@ -7,7 +7,7 @@ import type { EntryOptions } from "../desired/workloadentry.js";
 import type { WorkloadEntry } from "../istio/workloadentry.js";
 import type { ReconcileResult } from "../controller/controller.js";
 import type { Claim } from "../plan/claims.js";
-import { planNode, type Plan, type Validation, type Verdict } from "../plan/plan.js";
+import { ADDRESS_HANDOVER_RECHECK_MS, planNode, type Plan, type Validation, type Verdict } from "../plan/plan.js";
 import { apiMessage, type Writer } from "../apply/writer.js";
 import type { XrayrNodeStatus } from "../crd/types.js";
 import { nextStatus, readyCondition, sameStatus } from "../status/conditions.js";
@@ -23,6 +23,12 @@ export interface ReconcilerDeps {
   /** The nodes whose spec.address is `address` (this node included), e.g. from an AddressIndex. */
   nodesOn: (address: string) => Iterable<XrayrNode>;
   entries: Store<WorkloadEntry>;
+  /** Live entries controlled by an XrayrNode named `name` in `namespace` (e.g. from a GroupIndex). */
+  entriesOf: (name: string, namespace: string) => readonly WorkloadEntry[];
+  /** Live entries on `address` in `namespace`. */
+  entriesOn: (address: string, namespace: string) => readonly WorkloadEntry[];
+  /** Whether the XrayrNode controlling an entry still exists. */
+  ownerExists: (entry: WorkloadEntry) => boolean;
   writer: Writer;
   options: EntryOptions;
   /** Schema and address policy together; see validateNode. */
@@ -32,9 +38,6 @@ export interface ReconcilerDeps {
   now?: () => Date;
 }
 
-// A deleted-then-recreated name leaves an entry the garbage collector has not removed yet;
-// we delete it ourselves and look again shortly.
-const STALE_ENTRY_RECHECK_MS = 500;
 // How long a status we wrote stands in for the cache's copy. A reconcile that runs again before
 // the watch has delivered our own status write (an entry event right after a create does that)
 // would otherwise write the same status, and record the same event, twice.
@@ -65,7 +68,10 @@ export class XrayrNodeReconciler {
       node,
       validation: this.validation(node),
       claims: this.claims(node),
-      live: this.deps.entries.get(name, namespace),
+      entries: this.deps.entriesOf(name, namespace),
+      entryNamed: (entry) => this.deps.entries.get(entry, namespace),
+      entriesOn: (address) => this.deps.entriesOn(address, namespace),
+      ownerExists: this.deps.ownerExists,
       options: this.deps.options,
     });
 
@@ -82,7 +88,8 @@ export class XrayrNodeReconciler {
       };
     }
     this.deps.onVerdict?.(key, verdict);
-    if (verdict === undefined) return { requeueAfter: STALE_ENTRY_RECHECK_MS };
+    // No verdict yet (waiting for an address to be handed over): look again, report nothing.
+    if (verdict === undefined) return { requeueAfter: plan.requeueAfter ?? ADDRESS_HANDOVER_RECHECK_MS };
     await this.report(key, node, verdict, plan.entryName, log);
     if (failure !== undefined) throw failure;
     return undefined;
@@ -111,18 +118,15 @@ export class XrayrNodeReconciler {
     return claims;
   }
 
-  private async carryOut({ action }: Plan, log: Logger): Promise<void> {
-    switch (action.kind) {
-      case "none":
-        return;
-      case "apply":
-        await this.deps.writer.applyEntry(action.entry);
-        log.info({ why: action.why, address: action.entry.spec.address }, "workload entry applied");
-        return;
-      case "delete":
-        await this.deps.writer.deleteEntry(action.namespace, action.name, action.uid);
-        log.info({ why: action.why }, "workload entry deleted");
-        return;
+  private async carryOut({ steps }: Plan, log: Logger): Promise<void> {
+    for (const step of steps) {
+      if (step.kind === "apply") {
+        await this.deps.writer.applyEntry(step.entry);
+        log.info({ entry: step.entry.metadata.name, why: step.why, address: step.entry.spec.address }, "workload entry applied");
+      } else {
+        await this.deps.writer.deleteEntry(step.namespace, step.name, step.uid);
+        log.info({ entry: step.name, why: step.why }, "workload entry deleted");
+      }
     }
   }
 

@@ -8,7 +8,7 @@ import { readyCondition } from "../status/conditions.js";
 import type { PrometheusClient } from "./prometheus.js";
 import type { EdgeScope } from "./queries.js";
 import { readPanel } from "./read.js";
-import { nextTraffic, type TrafficPolicy, type TrafficStatus } from "./status.js";
+import { nextTraffic, type TrafficDecision, type TrafficPolicy, type TrafficStatus } from "./status.js";
 
 export interface TrafficReporterDeps {
   prometheus: PrometheusClient;
@@ -19,6 +19,8 @@ export interface TrafficReporterDeps {
   policy: TrafficPolicy;
   pollMs: number;
   log: Logger;
+  /** Called after each successful write, with the policy's reason for it. */
+  onWritten?: (why: NonNullable<TrafficDecision["why"]>) => void;
   now?: () => Date;
 }
 
@@ -52,20 +54,21 @@ export class TrafficReporter {
     const panel = await readPanel(prometheus, scope, ready.map((n) => n.metadata.name ?? ""), this.deps.app);
     const byName = new Map(panel.nodes.map((t) => [t.name, t]));
     const now = this.now();
-    const due: [XrayrNode, TrafficStatus][] = [];
+    const due: [XrayrNode, TrafficStatus, NonNullable<TrafficDecision["why"]>][] = [];
     for (const node of ready) {
       const t = byName.get(node.metadata.name ?? "");
       if (t === undefined) continue;
       const d = nextTraffic(node.status?.traffic, t, now, this.deps.policy);
-      if (d.write) due.push([node, d.next]);
+      if (d.write && d.why !== undefined) due.push([node, d.next, d.why]);
     }
     let written = 0;
     const worker = async (): Promise<void> => {
       for (let item = due.shift(); item !== undefined; item = due.shift()) {
-        const [node, traffic] = item;
+        const [node, traffic, why] = item;
         try {
           await this.deps.write(node, traffic);
           written++;
+          this.deps.onWritten?.(why);
         } catch (err) {
           this.deps.log.warn({ namespace: node.metadata.namespace, name: node.metadata.name, err: err instanceof Error ? err.message : String(err) }, "could not write status.traffic");
         }

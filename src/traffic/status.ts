@@ -28,6 +28,9 @@ export interface TrafficPolicy {
 // Even a state change waits this long after the last write of the node: a node on the edge of
 // silence or of the threshold must not turn every poll into a write.
 const STATE_WRITE_FLOOR_MS = 60_000;
+// Refreshes of nodes first seen together would otherwise stay in step, a burst of the whole
+// fleet every interval; each node's interval is longer by its own fixed share of up to 20 %.
+const REFRESH_SPREAD = 0.2;
 // Crossing back below the threshold takes falling under half of it, so a ratio wobbling around
 // the threshold is not a stream of changes.
 const RECOVERY_FRACTION = 0.5;
@@ -59,7 +62,7 @@ export function nextTraffic(prev: TrafficStatus | undefined, t: NodeTraffic, now
     const wasFailing = prev.errorRatio > policy.errorThreshold;
     if (failing(next.errorRatio, policy, wasFailing) !== wasFailing) return { next, write: true, why: "errors" };
   }
-  if (olderThan(policy.minIntervalMs)) return { next, write: true, why: "refresh" };
+  if (olderThan(policy.minIntervalMs * (1 + REFRESH_SPREAD * spread(t.name)))) return { next, write: true, why: "refresh" };
   return { next, write: false };
 }
 
@@ -71,4 +74,11 @@ function failing(ratio: number, policy: TrafficPolicy, wasFailing: boolean): boo
 function round(v: number, digits: number): number {
   const f = 10 ** digits;
   return Math.round(v * f) / f;
+}
+
+/** A fixed number in [0, 1) per name (FNV-1a), so a node keeps its place in the spread. */
+function spread(name: string): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < name.length; i++) h = Math.imul(h ^ name.charCodeAt(i), 0x01000193) >>> 0;
+  return h / 2 ** 32;
 }

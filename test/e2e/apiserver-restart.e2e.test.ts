@@ -4,7 +4,7 @@
 // nodes nobody touched are left alone (same entry, no rewrite).
 import { execFile } from "node:child_process";
 import { join } from "node:path";
-import { orphanEntries, waitConverged, waitEntryGone } from "./support/fixtures.js";
+import { orphanEntries, waitConverged, waitNodeEntriesGone } from "./support/fixtures.js";
 import { e2eFile, withLogs } from "./support/harness.js";
 import { adminClient } from "./support/kube.js";
 import { lab, REPO } from "./support/lab.js";
@@ -35,7 +35,7 @@ describe("scenario 10: kube-apiserver restart", () => {
       const [keep, change, remove, later] = await pool(Array.from({ length: 4 }), 4, () => fleet.create("api"));
       if (keep === undefined || change === undefined || remove === undefined || later === undefined) throw new Error("fixtures");
       const before = await waitConverged(keep.metadata.name, 5_000);
-      await pool([change, remove, later], 3, (n) => waitConverged(n.metadata.name, 5_000));
+      const [changeBefore] = await pool([change, remove, later], 3, (n) => waitConverged(n.metadata.name, 5_000));
 
       const t0 = Date.now();
       const out = await restartApiserver();
@@ -47,8 +47,9 @@ describe("scenario 10: kube-apiserver restart", () => {
       await nodes.patch(change.metadata.name, { spec: { address: fleet.address(), labels: { moved: "yes" } } });
       await nodes.delete(remove.metadata.name);
       await waitConverged(added.metadata.name, 60_000);
-      await waitConverged(change.metadata.name, 60_000);
-      await waitEntryGone(remove.metadata.name, 30_000);
+      const changed = await waitConverged(change.metadata.name, 60_000);
+      expect(changed.entry.metadata.name).not.toBe(changeBefore?.entry.metadata.name); // a new address: a new entry
+      await waitNodeEntriesGone(remove.metadata.name, 30_000);
       note(`10: changes made right after the restart converged in ${Date.now() - t1} ms`);
 
       // Round two: the watches are live (not a one-off relist).
@@ -61,6 +62,7 @@ describe("scenario 10: kube-apiserver restart", () => {
       note(`10: second round converged in ${Date.now() - t2} ms`);
 
       const after = await waitConverged(keep.metadata.name, 5_000);
+      expect(after.entry.metadata.name).toBe(before.entry.metadata.name);
       expect(after.entry.metadata.uid).toBe(before.entry.metadata.uid);
       expect(after.entry.metadata.resourceVersion).toBe(before.entry.metadata.resourceVersion);
       expect(await orphanEntries()).toEqual([]);

@@ -14,7 +14,7 @@ import { SYNCED_BY_LABEL, SYNC_MANAGER } from "../../src/fleet/labels.js";
 import { retireRows, syntheticFleet, type SyntheticRow } from "../../src/fleet/synthetic.js";
 import { auditOffset, auditSince, summarize, writesBy } from "./support/audit.js";
 import { xrayrMesh } from "./support/cli.js";
-import { deleteAndWait, readyCondition, waitConverged, waitEntryGone } from "./support/fixtures.js";
+import { deleteAndWait, readyCondition, waitConverged, waitNodeEntriesGone } from "./support/fixtures.js";
 import { e2eFile, withLogs } from "./support/harness.js";
 import { adminClient, type XrayrNode } from "./support/kube.js";
 import { ADMIN_USER, lab } from "./support/lab.js";
@@ -33,15 +33,25 @@ const listFile = (name: string, rows: SyntheticRow[]): string => {
   return f;
 };
 
-/** Waits until exactly `n` synced nodes exist, all Ready for their generation, each with its own entry. */
+/**
+ * Waits until exactly `n` synced nodes exist, all Ready for their generation, each controlling
+ * exactly one entry, the one its status.workloadEntry names.
+ */
 async function waitSyncedReady(n: number, timeoutMs: number): Promise<XrayrNode[]> {
   const { nodes, entries } = adminClient();
   return waitFor(
     `${n} synced XrayrNodes Ready with entries`,
     async () => {
       const [ns, es] = await Promise.all([nodes.list(SYNCED), entries.list()]);
-      const owner = new Map(es.map((e) => [e.metadata.name, e.metadata.ownerReferences?.[0]?.uid]));
-      const ready = ns.filter((x) => readyCondition(x)?.status === "True" && x.status?.observedGeneration === x.metadata.generation && owner.get(x.metadata.name) === x.metadata.uid);
+      const controlled = new Map<string, string[]>();
+      for (const e of es) {
+        const uid = e.metadata.ownerReferences?.find((r) => r.controller === true && r.kind === "XrayrNode")?.uid;
+        if (uid !== undefined) controlled.set(uid, [...(controlled.get(uid) ?? []), e.metadata.name]);
+      }
+      const own = (x: XrayrNode): string[] => controlled.get(x.metadata.uid ?? "") ?? [];
+      const ready = ns.filter(
+        (x) => readyCondition(x)?.status === "True" && x.status?.observedGeneration === x.metadata.generation && own(x).length === 1 && own(x)[0] === x.status?.workloadEntry,
+      );
       return ns.length === n && ready.length === n ? ns : pending(`${ns.length} synced nodes, ${ready.length} Ready with entries`);
     },
     { timeoutMs, intervalMs: 500 },
@@ -119,7 +129,7 @@ describe("xrayr-mesh", () => {
       const r = await xrayrMesh(["sync", "--from", listFile("fleet-retired.json", rows), "--prune"]);
       expect(r.code).toBe(1);
       expect(r.stdout).toContain("Applied: 0 created, 0 updated, 100 deleted, 0 failed.");
-      await Promise.all(doomed.map((name) => waitEntryGone(name, 60_000)));
+      await Promise.all(doomed.map((name) => waitNodeEntriesGone(name, 60_000)));
       await waitSyncedReady(850, 60_000);
       for (const b of bystanders) expect((await adminClient().nodes.get(b.metadata.name)).metadata.uid).toBe(b.metadata.uid);
       expect(await adminClient().nodes.find("sigma-registered")).toBeDefined();
@@ -137,11 +147,17 @@ describe("xrayr-mesh", () => {
       expect((await adminClient().nodes.get("cli-reg-1")).metadata.resourceVersion).toBe(first.node.metadata.resourceVersion);
 
       const status = await xrayrMesh(["status", "--country", "jp", "-o", "json"]);
-      const rows = JSON.parse(status.stdout) as { name: string; ready: string; entry: boolean; country: string }[];
-      expect(rows.find((x) => x.name === "cli-reg-1")).toMatchObject({ ready: "True", entry: true, country: "jp" });
+      const rows = JSON.parse(status.stdout) as { name: string; ready: string; entry: boolean; entries: string[]; country: string }[];
+      const entryName = first.entry.metadata.name;
+      expect(entryName).toMatch(/^cli-reg-1-[0-9a-f]{8}$/);
+      expect(rows.find((x) => x.name === "cli-reg-1")).toMatchObject({ ready: "True", entry: true, entries: [entryName], country: "jp" });
       expect(rows.every((x) => x.country === "jp")).toBe(true);
       const table = await xrayrMesh(["status"]);
       expect(table.stdout.split("\n")[0]).toMatch(/^NAME\s+ADDRESS\s+COUNTRY\s+READY\s+REASON\s+ENTRY\s+AGE$/);
+      expect(table.stdout).toMatch(/^cli-reg-1\s+47\.0\.0\.2\s+jp\s+True\s+Reconciled\s+yes\s/m);
+      const wide = await xrayrMesh(["status", "--country", "jp", "-o", "wide"]);
+      expect(wide.stdout.split("\n")[0]).toMatch(/^NAME\s+ADDRESS\s+COUNTRY\s+READY\s+REASON\s+ENTRY\s+AGE\s+VERSION\s+VPS\s+SOURCE\s+WORKLOADENTRY\s+MESSAGE$/);
+      expect(wide.stdout).toMatch(new RegExp(`^cli-reg-1\\s.*\\sv25\\.3\\.6\\s+424242\\s+\\S+\\s+${entryName}\\s`, "m"));
 
       const bad = await xrayrMesh(["register", "cli-reg-2", "--address", "10.0.0.1", "--country", "jp"]);
       expect(bad.code).toBe(1);
@@ -149,7 +165,7 @@ describe("xrayr-mesh", () => {
       expect(bad.stderr).toContain("private range");
 
       expect(await xrayrMesh(["retire", "cli-reg-1"])).toMatchObject({ code: 0 });
-      await waitEntryGone("cli-reg-1", 60_000);
+      await waitNodeEntriesGone("cli-reg-1", 60_000);
       expect((await xrayrMesh(["retire", "cli-reg-1"])).stdout).toContain("already gone");
     }),
     120_000,
@@ -175,6 +191,7 @@ describe("xrayr-mesh", () => {
         "operator-lease": "pass",
         "nodes-ready": "pass",
         "address-conflicts": "pass",
+        "workload-entries": "pass",
       });
       expect(results.filter((x) => x.verdict !== "pass").every((x) => x.fix !== "")).toBe(true);
       const table = await xrayrMesh(["doctor"]);

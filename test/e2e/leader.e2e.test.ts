@@ -1,8 +1,9 @@
 // Scenario 9: two replicas with leader election (lease 4 s, renew deadline 3 s, retry 1 s).
 // Only the leader writes (each replica's own xrayr_mesh_kube_writes_total: both share one
 // ServiceAccount, so the audit log cannot tell them apart); SIGKILL the leader and the other
-// takes over within 20 s and converges the changes made meanwhile.
-import { orphanEntries, waitConverged, waitEntryGone } from "./support/fixtures.js";
+// takes over within 20 s and converges the changes made meanwhile (moved nodes get entries under
+// new names, one entry each).
+import { orphanEntries, waitConverged, waitNodeEntriesGone } from "./support/fixtures.js";
 import { e2eFile, withLogs } from "./support/harness.js";
 import { adminClient } from "./support/kube.js";
 import { NAMESPACE } from "./support/lab.js";
@@ -47,7 +48,7 @@ describe("scenario 9: leader election", () => {
       note(`9: ${leader.name} leads, ${follower.name} stands by`);
 
       const initial = await pool(Array.from({ length: 10 }), 5, () => fleet.create("le"));
-      await pool(initial, 5, (n) => waitConverged(n.metadata.name, 15_000));
+      const entryBefore = new Map((await pool(initial, 5, (n) => waitConverged(n.metadata.name, 15_000))).map((c) => [c.node.metadata.name, c.entry.metadata.name]));
       const leaderWrites = await leader.writes();
       expect({ leader: leaderWrites > 0, follower: await follower.writes(), followerLeading: await follower.isLeader() }).toEqual({
         leader: true,
@@ -75,8 +76,12 @@ describe("scenario 9: leader election", () => {
       expect(await holder()).toBe(follower.name);
 
       const rest = [...added, ...moved, ...initial.slice(5)];
-      await pool(rest, 5, (n) => waitConverged(n.metadata.name, 20_000));
-      await pool(removed, 5, (n) => waitEntryGone(n.metadata.name, 30_000));
+      const after = await pool(rest, 5, (n) => waitConverged(n.metadata.name, 20_000));
+      // Moved (address and version): replaced under a new name; untouched: the same entry.
+      expect(after.map((c) => [c.node.metadata.name, c.entry.metadata.name === entryBefore.get(c.node.metadata.name)])).toEqual(
+        rest.map((n) => [n.metadata.name, !moved.includes(n) && entryBefore.has(n.metadata.name)]),
+      );
+      await pool(removed, 5, (n) => waitNodeEntriesGone(n.metadata.name, 30_000));
       note(`9: changes converged ${Date.now() - t0} ms after the kill; new leader wrote ${await follower.writes()}`);
       expect(await orphanEntries()).toEqual([]);
       expect(await follower.writes()).toBeGreaterThan(0);

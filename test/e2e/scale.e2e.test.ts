@@ -4,9 +4,9 @@
 // 11) then a restarted operator with a 5 s resync reconciles all 500 twice and writes nothing:
 //     zero writes by the operator's ServiceAccount in the audit log, writes counter at zero.
 import { auditOffset, auditSince, summarize, writesBy } from "./support/audit.js";
-import { entryProblems, MANAGED_BY, OPERATOR_NAME, orphanEntries, statusProblems } from "./support/fixtures.js";
+import { MANAGED_BY, NODE_LABEL, nodeEntryProblems, OPERATOR_NAME, orphanEntries, statusProblems } from "./support/fixtures.js";
 import { e2eFile, withLogs } from "./support/harness.js";
-import { adminClient, type XrayrNode } from "./support/kube.js";
+import { adminClient, type WorkloadEntry, type XrayrNode } from "./support/kube.js";
 import { lab, OPERATOR_USER } from "./support/lab.js";
 import { startOperator, type OperatorProcess } from "./support/operator.js";
 import { sumMetric } from "./support/metrics.js";
@@ -19,14 +19,18 @@ const CONCURRENCY = 20;
 let created: XrayrNode[] = [];
 let survivor: OperatorProcess | undefined;
 
-/** One pass over all nodes and entries: what is not converged yet. */
+/** One pass over all nodes and entries: what is not converged yet (each node: exactly one exact entry). */
 async function convergence(): Promise<{ nodes: number; entries: number; problems: string[] }> {
   const { nodes, entries } = adminClient();
   const [nodeList, entryList] = await Promise.all([nodes.list(fleet.selector), entries.list(`${MANAGED_BY}=${OPERATOR_NAME}`)]);
-  const byName = new Map(entryList.map((e) => [e.metadata.name, e]));
+  const byNode = new Map<string, WorkloadEntry[]>();
+  for (const e of entryList) {
+    const n = e.metadata.labels?.[NODE_LABEL] ?? "";
+    byNode.set(n, [...(byNode.get(n) ?? []), e]);
+  }
   const problems: string[] = [];
   for (const n of nodeList) {
-    const p = [...statusProblems(n), ...entryProblems(n, byName.get(n.metadata.name))];
+    const p = [...statusProblems(n), ...nodeEntryProblems(n, byNode.get(n.metadata.name) ?? [])];
     if (p.length > 0) problems.push(`${n.metadata.name}: ${p.join("; ")}`);
   }
   return { nodes: nodeList.length, entries: entryList.length, problems };
@@ -66,10 +70,12 @@ describe(`scale: ${COUNT} nodes`, () => {
       note(`8: all ${COUNT} converged ${Date.now() - t0} ms after creation began; scale-2 writes ${await survivor.writes()}`);
       expect(state.entries).toBe(COUNT);
       expect(await orphanEntries()).toEqual([]);
-      // Every entry is owned by exactly the node of its name (uid of the node created here).
+      // Every entry is owned by exactly the node its label names (uid of the node created here),
+      // and no node controls two.
       const uids = new Map(created.map((n) => [n.metadata.name, n.metadata.uid]));
       const entries = await adminClient().entries.list(`${MANAGED_BY}=${OPERATOR_NAME}`);
-      expect(entries.filter((e) => e.metadata.ownerReferences?.[0]?.uid !== uids.get(e.metadata.name)).map((e) => e.metadata.name)).toEqual([]);
+      expect(entries.filter((e) => e.metadata.ownerReferences?.[0]?.uid !== uids.get(e.metadata.labels?.[NODE_LABEL] ?? "")).map((e) => e.metadata.name)).toEqual([]);
+      expect(new Set(entries.map((e) => e.metadata.ownerReferences?.[0]?.uid)).size).toBe(entries.length);
     }),
     300_000,
   );

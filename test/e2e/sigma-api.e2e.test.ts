@@ -5,7 +5,7 @@
 import { execFile, execFileSync } from "node:child_process";
 import { join } from "node:path";
 import { auditOffset, auditSince, writesBy } from "./support/audit.js";
-import { deleteAndWait, waitConverged, waitEntryGone } from "./support/fixtures.js";
+import { deleteAndWait, waitConverged, waitNodeEntriesGone } from "./support/fixtures.js";
 import { e2eFile, withLogs } from "./support/harness.js";
 import { adminClient } from "./support/kube.js";
 import { ADMIN_USER, lab, NAMESPACE, REPO } from "./support/lab.js";
@@ -64,7 +64,7 @@ describe("sigma-api register/retire with kube-rs", () => {
 
       const retired = names.slice(0, 5);
       for (const n of retired) expect(await sigmaApi(["retire", n])).toMatchObject({ code: 0 });
-      await Promise.all(retired.map((n) => waitEntryGone(n, 60_000)));
+      await Promise.all(retired.map((n) => waitNodeEntriesGone(n, 60_000)));
       for (const n of retired) expect(await adminClient().nodes.find(n)).toBeUndefined();
       expect((await sigmaApi(["retire", retired[0] ?? ""])).stdout).toContain("already gone");
       await Promise.all(names.slice(5).map((n) => waitConverged(n, 10_000)));

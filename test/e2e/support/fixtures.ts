@@ -1,7 +1,12 @@
 // XrayrNode fixtures and the expectations the operator's contract sets on them.
 // Every object a test file creates carries the label e2e.mesh.sigma.io/suite=<file tag>, so
 // the file can delete exactly its own objects; leftovers of earlier runs are removed at start.
+//
+// A node's entry is found by its label mesh.sigma.io/xrayr-node=<node>, never by name: it is
+// named <node>-<8 hex>, a digest of what the sidecar reads (address, app, version,
+// serviceAccount), and gets a new name whenever one of those changes (docs/attribution.md).
 import { randomBytes } from "node:crypto";
+import { entryName } from "../../../src/desired/workloadentry.js";
 import { adminClient, NODE_API_VERSION, type Condition, type NodeSpec, type WorkloadEntry, type XrayrNode } from "./kube.js";
 import { NAMESPACE } from "./lab.js";
 import { pending, pool, waitFor, type Pending } from "./wait.js";
@@ -10,19 +15,45 @@ export const SUITE_LABEL = "e2e.mesh.sigma.io/suite";
 export const MANAGED_BY = "app.kubernetes.io/managed-by";
 export const OPERATOR_NAME = "xrayr-mesh-operator";
 export const ENTRY_SERVICE_ACCOUNT = "xrayr-vm";
+export const ENTRY_APP = "xrayr";
+/** On every entry's metadata: the node it stands for. */
+export const NODE_LABEL = "mesh.sigma.io/xrayr-node";
+/** On every entry's spec.labels: Istio's source_workload, the node's name (not the entry's). */
+export const WORKLOAD_NAME_LABEL = "service.istio.io/workload-name";
+
+/** Label selector for the entries of node `name`. */
+export function nodeSelector(name: string): string {
+  return `${NODE_LABEL}=${name}`;
+}
+
+/** The name the operator must give the entry of `node` for its current spec (its own function). */
+export function expectedEntryName(node: XrayrNode): string {
+  return entryName(node.metadata.name, {
+    address: node.spec.address,
+    app: ENTRY_APP,
+    version: node.spec.version ?? "v1",
+    serviceAccount: ENTRY_SERVICE_ACCOUNT,
+  });
+}
+
+/** The entries labelled as node `name`'s (the operator's own and any hand-made look-alike). */
+export function nodeEntries(name: string): Promise<WorkloadEntry[]> {
+  return adminClient().entries.list(nodeSelector(name));
+}
 
 export function readyCondition(node: XrayrNode | undefined): Condition | undefined {
   return node?.status?.conditions?.find((c) => c.type === "Ready");
 }
 
-/** The labels the operator must put on the entry's spec for this node. */
-export function expectedWorkloadLabels(spec: NodeSpec): Record<string, string> {
+/** The labels the operator must put on the entry's spec for node `name`. */
+export function expectedWorkloadLabels(name: string, spec: NodeSpec): Record<string, string> {
   return {
     ...(spec.labels ?? {}),
-    app: "xrayr",
+    app: ENTRY_APP,
     version: spec.version ?? "v1",
     country: spec.country,
     "security.istio.io/tlsMode": "disabled",
+    [WORKLOAD_NAME_LABEL]: name,
   };
 }
 
@@ -36,19 +67,32 @@ function sameMap(a: Record<string, string> | undefined, b: Record<string, string
 export function entryProblems(node: XrayrNode, entry: WorkloadEntry | undefined): string[] {
   if (entry === undefined) return ["no WorkloadEntry"];
   const p: string[] = [];
+  const wantName = expectedEntryName(node);
+  if (entry.metadata.name !== wantName) p.push(`name ${entry.metadata.name} != ${wantName} (<node>-<digest of address, app, version, serviceAccount>)`);
   if (entry.metadata.deletionTimestamp !== undefined) p.push("entry is being deleted");
   if (entry.spec.address !== node.spec.address) p.push(`spec.address ${String(entry.spec.address)} != ${node.spec.address}`);
-  const want = expectedWorkloadLabels(node.spec);
+  const want = expectedWorkloadLabels(node.metadata.name, node.spec);
   if (!sameMap(entry.spec.labels, want)) p.push(`spec.labels ${JSON.stringify(entry.spec.labels)} != ${JSON.stringify(want)}`);
   if (entry.spec.serviceAccount !== ENTRY_SERVICE_ACCOUNT) p.push(`spec.serviceAccount ${String(entry.spec.serviceAccount)} != ${ENTRY_SERVICE_ACCOUNT}`);
   if (node.spec.locality !== undefined && entry.spec.locality !== node.spec.locality) p.push(`spec.locality ${String(entry.spec.locality)} != ${node.spec.locality}`);
   if (entry.metadata.labels?.[MANAGED_BY] !== OPERATOR_NAME) p.push(`metadata.labels[${MANAGED_BY}] = ${String(entry.metadata.labels?.[MANAGED_BY])}`);
+  if (entry.metadata.labels?.[NODE_LABEL] !== node.metadata.name) p.push(`metadata.labels[${NODE_LABEL}] = ${String(entry.metadata.labels?.[NODE_LABEL])}`);
   const wantRef = { apiVersion: NODE_API_VERSION, kind: "XrayrNode", name: node.metadata.name, uid: node.metadata.uid, controller: true, blockOwnerDeletion: true };
   const refs = entry.metadata.ownerReferences ?? [];
   if (refs.length !== 1 || JSON.stringify(sortKeys(refs[0] ?? {})) !== JSON.stringify(sortKeys(wantRef))) {
     p.push(`ownerReferences ${JSON.stringify(refs)} != [${JSON.stringify(wantRef)}]`);
   }
   return p;
+}
+
+/**
+ * What is wrong with `entries`, every entry labelled as the node's, as the node's entries: there
+ * must be exactly one, and it must be exactly right.
+ */
+export function nodeEntryProblems(node: XrayrNode, entries: readonly WorkloadEntry[]): string[] {
+  if (entries.length === 1) return entryProblems(node, entries[0]);
+  if (entries.length === 0) return [`no WorkloadEntry labelled ${nodeSelector(node.metadata.name)}`];
+  return [`${entries.length} WorkloadEntries labelled ${nodeSelector(node.metadata.name)}, want one: ${entries.map((e) => e.metadata.name).join(", ")}`];
 }
 
 function sortKeys(o: object): Record<string, unknown> {
@@ -63,7 +107,8 @@ export function statusProblems(node: XrayrNode): string[] {
   if (node.status?.observedGeneration !== node.metadata.generation) {
     p.push(`status.observedGeneration ${String(node.status?.observedGeneration)} != metadata.generation ${String(node.metadata.generation)}`);
   }
-  if (node.status?.workloadEntry !== node.metadata.name) p.push(`status.workloadEntry ${String(node.status?.workloadEntry)} != ${node.metadata.name}`);
+  const entry = expectedEntryName(node);
+  if (node.status?.workloadEntry !== entry) p.push(`status.workloadEntry ${String(node.status?.workloadEntry)} != ${entry}`);
   return p;
 }
 
@@ -72,15 +117,17 @@ export interface Converged {
   entry: WorkloadEntry;
 }
 
-/** Reads a node and its entry and reports whether both match the contract. */
+/** Reads a node and its entries and reports whether they match the contract: one exact entry. */
 export async function probeConverged(name: string): Promise<Converged | Pending> {
-  const { nodes, entries } = adminClient();
-  const node = await nodes.find(name);
+  const node = await adminClient().nodes.find(name);
   if (node === undefined) return pending(`XrayrNode ${name} does not exist`);
-  const entry = await entries.find(name);
-  const problems = [...entryProblems(node, entry), ...statusProblems(node)];
-  if (problems.length > 0) return pending({ node: name, generation: node.metadata.generation, problems, status: node.status, entry: entry?.spec });
-  return { node, entry: entry as WorkloadEntry };
+  const entries = await nodeEntries(name);
+  const problems = [...nodeEntryProblems(node, entries), ...statusProblems(node)];
+  const entry = entries[0];
+  if (problems.length > 0 || entry === undefined) {
+    return pending({ node: name, generation: node.metadata.generation, problems, status: node.status, entries: entries.map((e) => ({ name: e.metadata.name, spec: e.spec })) });
+  }
+  return { node, entry };
 }
 
 /** Waits until the node is Ready with an exact entry, for its current generation. */
@@ -97,6 +144,18 @@ export function waitReason(name: string, reason: string, timeoutMs: number, stat
       const c = readyCondition(node);
       if (node !== undefined && c?.reason === reason && c.status === status && node.status?.observedGeneration === node.metadata.generation) return node;
       return pending({ exists: node !== undefined, generation: node?.metadata.generation, status: node?.status });
+    },
+    { timeoutMs, intervalMs: 100 },
+  );
+}
+
+/** Waits until no entry is labelled as node `name`'s (after the node was deleted, or refused). */
+export function waitNodeEntriesGone(name: string, timeoutMs: number): Promise<true> {
+  return waitFor(
+    `no WorkloadEntry labelled ${nodeSelector(name)}`,
+    async () => {
+      const left = await nodeEntries(name);
+      return left.length === 0 ? true : pending(left.map((e) => ({ name: e.metadata.name, uid: e.metadata.uid, deletionTimestamp: e.metadata.deletionTimestamp, owners: e.metadata.ownerReferences })));
     },
     { timeoutMs, intervalMs: 100 },
   );
@@ -220,4 +279,11 @@ export async function waitNoOrphanEntries(timeoutMs: number): Promise<void> {
     },
     { timeoutMs, intervalMs: 250 },
   );
+}
+
+/** True for an entry labelled as node `node`'s or controlled by it. */
+export function ofNode(node: XrayrNode): (e: WorkloadEntry) => boolean {
+  return (e) =>
+    e.metadata.labels?.[NODE_LABEL] === node.metadata.name ||
+    (e.metadata.ownerReferences ?? []).some((r) => r.controller === true && r.kind === "XrayrNode" && r.uid === node.metadata.uid);
 }

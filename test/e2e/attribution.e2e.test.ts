@@ -1,0 +1,744 @@
+// Attribution, end to end, on the mesh lab (test/lab/mesh-up.sh, started here and stopped after
+// this file): XrayrNode -> operator -> WorkloadEntry -> istiod's workload index (real istiod) ->
+// delta xDS push -> the sidecar's address lookup (the stand-in: Envoy replaced, nothing else) ->
+// istio_* series -> Prometheus (real) -> Kiali's PromQL, `xrayr-mesh verify`, status.traffic and
+// deploy/istio's alert rules (Prometheus and promtool). 30 nodes, each calling from its own
+// loopback address on XrayR's schedule (period 1 s here; 60 s in production).
+//  1) 30 nodes -> istiod serves 30 workloads; the stand-in knows each within 2 s of its creation
+//     (all created after it connected: learned from pushes on its one stream; without the
+//     xrayr-nodes ServiceEntry, whose pushes would mask a missing Address push)
+//  2) traffic from 30 addresses -> per-node counts within 5 % of the generator's ground truth;
+//     source_workload = node, source_app = xrayr, no `unknown`; verify's panel agrees; the token
+//     in XrayR's query strings reaches no log and no series
+//  3) one node stops -> verify and status.traffic report it silent within 2 minutes;
+//     XrayrNodeSilent fires on the lab's series (promtool)
+//  4) 5xx for one node -> its error % shows (verify, PromQL); Prometheus evaluates the rules on
+//     the lab's series; XrayrToXboard5xxRatioHigh fires on them (promtool, past its for: 10m)
+//  5) an unregistered address sends -> counted unknown; verify exits 1 and says why;
+//     X-Forwarded-For: the rightmost address is the caller, as on the sidecar
+//  6) a node's address changes -> attribution follows; the old address no longer maps to it
+//     (and 6b: a version change reaches source_version)
+//  7) retire -> the workload leaves istiod and the sidecar; later traffic from it is unknown
+//  8) an address handed over (a renamed VPS: the new node waits in AddressConflict until the old
+//     one is retired) -> the sidecar names the address as the new node
+import { waitConverged, waitNodeEntriesGone, waitReason } from "./support/fixtures.js";
+import { e2eFile, withLogs } from "./support/harness.js";
+import { xrayrMesh } from "./support/cli.js";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { adminClient, kubectl, type XrayrNode } from "./support/kube.js";
+import { NAMESPACE, REPO } from "./support/lab.js";
+import {
+  callXboard,
+  clearFault,
+  injectFault,
+  istiodWorkloads,
+  meshLabDir,
+  promtoolTest,
+  Prometheus,
+  standinIndex,
+  standinMetric,
+  startMesh,
+  stopAllGenerators,
+  stopMesh,
+  TrafficGenerator,
+  type Endpoints,
+  type PromSample,
+} from "./support/mesh.js";
+import { startOperator } from "./support/operator.js";
+import { note, pending, pool, sleep, waitFor } from "./support/wait.js";
+
+const fleet = e2eFile("attribution");
+const N = 30;
+const PERIOD_MS = 1000;
+/** verify's and status.traffic's window: ten XrayR periods (in production: 10m for 60 s). */
+const WINDOW = "10s";
+const T = 150_000;
+const XBOARD = { namespace: NAMESPACE, workload: "xboard", service: `xboard.${NAMESPACE}.svc.cluster.local` };
+const INBOUND = `reporter="destination",destination_workload_namespace="${NAMESPACE}",destination_workload="xboard"`;
+/** Kiali's edge grouping (graph/telemetry/istio/istio.go). */
+const KIALI_BY =
+  "source_cluster,source_workload_namespace,source_workload,source_canonical_service,source_canonical_revision," +
+  "destination_cluster,destination_service_namespace,destination_service,destination_service_name," +
+  "destination_workload_namespace,destination_workload,destination_canonical_service,destination_canonical_revision," +
+  "request_protocol,response_code,grpc_response_status,response_flags";
+const kialiEdges = (window: string): string =>
+  `sum(rate(istio_requests_total{reporter=~"waypoint|destination",destination_workload_namespace="${NAMESPACE}"}[${window}])) by (${KIALI_BY}) > 0`;
+
+interface Node {
+  name: string;
+  address: string;
+  nodeId: string;
+}
+
+let ep: Endpoints;
+let prom: Prometheus;
+let gen: TrafficGenerator;
+let nodes: Node[] = [];
+let clusterId = "";
+let removedServiceEntry = false;
+
+const skip = meshLabDir() === undefined;
+const maybe = skip ? describe.skip : describe;
+
+beforeAll(async () => {
+  if (skip) {
+    note("attribution: the suite runs on a cluster that is not its own lab (E2E_KUBECONFIG): mesh scenarios skipped");
+    return;
+  }
+  ep = await startMesh({ scrapeInterval: "1s" });
+  // deploy/istio's xrayr-nodes ServiceEntry selects the entries; a change of its endpoints also
+  // pushes to sidecars and would hide a missing Address push (AMBIENT_SCOPED_ADDRESS_PUSHES).
+  // Attribution must not depend on it: startMesh leaves deploy/istio out, and a cluster that has
+  // the entry (a reused lab) runs this file without it (restored after).
+  const se = await kubectl(["-n", NAMESPACE, "delete", "serviceentry", "xrayr-nodes", "--ignore-not-found"]);
+  if (se.code !== 0) throw new Error(`deleting ServiceEntry xrayr-nodes: ${se.stderr}`);
+  removedServiceEntry = se.stdout.includes("deleted");
+  prom = new Prometheus(ep.prometheus);
+  clusterId = ep.clusterId;
+  await startOperator({
+    name: "attribution",
+    env: { PROMETHEUS_URL: ep.prometheus, TRAFFIC_WINDOW: WINDOW, TRAFFIC_POLL_SECONDS: "2", TRAFFIC_MIN_WRITE_SECONDS: "60" },
+  });
+  gen = await TrafficGenerator.start(ep, { periodMs: PERIOD_MS });
+  await waitFor("Prometheus scraping the stand-in and istiod", async () => ((await prom.targetsUp()) ? true : pending("targets not up")), { timeoutMs: 30_000, intervalMs: 250 });
+}, 45 * 60_000); // a cold cache builds istiod and the stand-in first
+
+afterAll(async () => {
+  if (skip) return;
+  await stopAllGenerators();
+  await stopMesh();
+  if (removedServiceEntry) await kubectl(["apply", "--server-side", "--field-manager=xrayr-lab", "-f", join(REPO, "deploy/istio/serviceentry.yaml")]);
+}, 60_000);
+
+// ---- helpers -----------------------------------------------------------------------------------
+
+/** `xrayr-mesh verify -o json` against the lab's Prometheus. */
+async function verify(window = WINDOW): Promise<{ code: number; json: VerifyJson; stdout: string; stderr: string }> {
+  const r = await xrayrMesh(["verify", "--prometheus", ep.prometheus, "--window", window, "--output", "json"]);
+  let json: VerifyJson;
+  try {
+    json = JSON.parse(r.stdout) as VerifyJson;
+  } catch {
+    throw new Error(`verify printed no JSON (exit ${r.code}):\n${r.stdout}\n${r.stderr}`);
+  }
+  return { code: r.code, json, stdout: r.stdout, stderr: r.stderr };
+}
+
+interface VerifyJson {
+  attribution: "ok" | "broken";
+  edge: { rps: number; errorRatio: number; p99Ms?: number };
+  nodes: { name: string; rps: number; errorRatio: number; p99Ms?: number }[];
+  unknownRps: number;
+  silent: string[];
+  unregistered: { name: string; app: string; rps: number }[];
+  findings: { severity: string; message: string; fix: string }[];
+}
+
+/** Per source_workload: Prometheus's current istio_requests_total (all codes). */
+async function promCounts(extra = ""): Promise<Map<string, number>> {
+  const rows = await prom.query(`sum by (source_workload) (istio_requests_total{${INBOUND}${extra}})`);
+  return new Map(rows.map((r) => [r.metric.source_workload ?? "", r.value]));
+}
+
+function within5(got: number, want: number): boolean {
+  return want === 0 ? got === 0 : Math.abs(got - want) / want <= 0.05;
+}
+
+async function lookup(address: string): Promise<{ workloadName: string; canonicalRevision: string; uid: string } | undefined> {
+  return (await standinIndex(ep)).addresses[address];
+}
+
+function series(metric: Record<string, string>): string {
+  const labels = Object.entries(metric)
+    .filter(([k]) => k !== "__name__" && k !== "job" && k !== "instance")
+    .map(([k, v]) => `${k}=${JSON.stringify(v)}`)
+    .join(",");
+  return `istio_requests_total{${labels}}`;
+}
+
+/** promtool input series: counters growing at the lab's observed per-second rates, per minute. */
+function inputSeries(rows: PromSample[], minutes: number, silentAfter?: Record<string, number>): string[] {
+  return rows.map((r) => {
+    const perMin = Math.max(1, Math.round(r.value * 60));
+    const stopAt = silentAfter?.[r.metric.source_workload ?? ""];
+    const values = stopAt === undefined ? `0+${perMin}x${minutes}` : `0+${perMin}x${stopAt} ${perMin * stopAt}+0x${minutes - stopAt}`;
+    return `      - series: '${series(r.metric)}'\n        values: '${values}'`;
+  });
+}
+
+function promtoolFile(series: string[], checks: { expr: string; at: string; samples: { labels: string; value: number }[] }[]): string {
+  const lines = ["rule_files:", "  - rules/xrayr-mesh.yml", "evaluation_interval: 1m", "tests:", "  - interval: 1m", "    input_series:", ...series, "    promql_expr_test:"];
+  for (const c of checks) {
+    lines.push(`      - expr: '${c.expr}'`, `        eval_time: ${c.at}`, "        exp_samples:");
+    for (const s of c.samples) lines.push(`          - labels: '${s.labels}'`, `            value: ${s.value}`);
+    if (c.samples.length === 0) lines.push("          []");
+  }
+  return `${lines.join("\n").replace("exp_samples:\n          []", "exp_samples: []")}\n`;
+}
+
+async function nodeTraffic(name: string): Promise<{ state?: string; requestsPerMinute?: number } | undefined> {
+  const n: XrayrNode | undefined = await adminClient().nodes.find(name);
+  // status.traffic: written by the operator's traffic reporter (PROMETHEUS_URL set).
+  const status = n?.status as { traffic?: { state?: string; requestsPerMinute?: number } } | undefined;
+  return status?.traffic;
+}
+
+// ---- scenarios ---------------------------------------------------------------------------------
+
+maybe("attribution (mesh lab: istiod, sidecar stand-in, Prometheus)", () => {
+  it(
+    "1) 30 nodes -> istiod serves 30 workloads; the sidecar knows each within 2 s of its creation",
+    withLogs("1 index", async () => {
+      const connectsBefore = await standinMetric(ep, "standin_wds_connects_total");
+      const created = new Map<string, number>();
+      const manifests = Array.from({ length: N }, (_, i) => ({ m: fleet.manifest(fleet.name("vps"), { country: "de" }), nodeId: String(101 + i) }));
+      await pool(manifests, 10, async ({ m, nodeId }) => {
+        const t = Date.now();
+        await adminClient().nodes.create(m);
+        created.set(m.metadata.name, t);
+        nodes.push({ name: m.metadata.name, address: m.spec.address, nodeId });
+      });
+      nodes = nodes.sort((a, b) => Number(a.nodeId) - Number(b.nodeId));
+
+      const idx = await waitFor(
+        "every node in the sidecar stand-in's address index",
+        async () => {
+          const ix = await standinIndex(ep);
+          const missing = nodes.filter((n) => ix.addresses[n.address]?.workloadName !== n.name);
+          return missing.length === 0 ? ix : pending(`${missing.length} not yet: ${missing.slice(0, 3).map((n) => n.name).join(", ")}`);
+        },
+        { timeoutMs: 30_000, intervalMs: 50 },
+      ).catch(async (err: unknown) => {
+        const served = (await istiodWorkloads(ep)).filter((w) => nodes.some((n) => n.name === w.workloadName)).length;
+        const why =
+          served === 0
+            ? "istiod serves none of them: its workload index is off (PILOT_ENABLE_AMBIENT=true missing?) or the entries are missing"
+            : `istiod serves ${served} of them but did not push them to the sidecar's Workload subscription: istiod needs AMBIENT_SCOPED_ADDRESS_PUSHES=false (deploy/istio/istiod/istio-operator.yaml)`;
+        throw new Error(`${why}\n${err instanceof Error ? err.message : String(err)}`, { cause: err });
+      });
+      const latencies = nodes.map((n) => {
+        const stored = Date.parse((idx.addresses[n.address]?.stored ?? "").replace(/(\.\d{3})\d*Z$/, "$1Z"));
+        return { name: n.name, ms: stored - (created.get(n.name) ?? 0) };
+      });
+      const worst = latencies.reduce((a, b) => (b.ms > a.ms ? b : a));
+      note(`1: node created -> known to the sidecar: max ${worst.ms} ms (${worst.name}), median ${latencies.map((l) => l.ms).sort((a, b) => a - b)[Math.floor(N / 2)] ?? "?"} ms`);
+      expect(worst.ms).toBeLessThanOrEqual(2000);
+
+      for (const n of nodes) {
+        expect(idx.addresses[n.address]).toMatchObject({
+          workloadName: n.name,
+          namespace: NAMESPACE,
+          canonicalName: "xrayr",
+          canonicalRevision: "v1",
+          clusterId,
+          identity: `spiffe://cluster.local/ns/${NAMESPACE}/sa/xrayr-vm`,
+        });
+      }
+      // All 30 arrived on the stream opened before they existed: pushes, not a re-subscription.
+      expect(await standinMetric(ep, "standin_wds_connects_total")).toBe(connectsBefore);
+
+      const wl = await istiodWorkloads(ep);
+      const ours = wl.filter((w) => nodes.some((n) => n.name === w.workloadName));
+      expect(ours).toHaveLength(N);
+      for (const n of nodes) {
+        const w = ours.find((x) => x.workloadName === n.name);
+        expect(w).toMatchObject({ namespace: NAMESPACE, canonicalName: "xrayr", canonicalRevision: "v1", clusterId });
+        expect(w?.address).toEqual([n.address]);
+      }
+      await Promise.all(nodes.map((n) => waitConverged(n.name, 10_000)));
+    }),
+    T,
+  );
+
+  it(
+    "2) traffic from 30 addresses -> per-node counts within 5 % of ground truth, named by node, no unknown; verify agrees",
+    withLogs("2 counts", async () => {
+      const t0 = Date.now();
+      await Promise.all(nodes.map((n) => gen.put(n.name, { address: n.address, nodeId: n.nodeId })));
+      // Ten XrayR periods; then verify while traffic flows.
+      await waitFor(
+        "10 cycles from every node",
+        async () => {
+          const g = await gen.nodes();
+          const slow = nodes.filter((n) => (g[n.name]?.counters.cycles ?? 0) < 10);
+          return slow.length === 0 ? true : pending(`${slow.length} nodes below 10 cycles`);
+        },
+        { timeoutMs: 60_000, intervalMs: 500 },
+      );
+      const v = await verify();
+      expect(v.code).toBe(0);
+      expect(v.json.attribution).toBe("ok");
+      expect(v.json.unknownRps).toBe(0);
+      for (const n of nodes) {
+        const row = v.json.nodes.find((x) => x.name === n.name);
+        expect(row?.rps).toBeGreaterThan(0);
+        expect(row?.errorRatio).toBe(0);
+        expect(row?.p99Ms).toBeGreaterThan(0);
+        expect(row?.p99Ms).toBeLessThan(1000);
+      }
+      expect(v.json.silent.filter((s) => nodes.some((n) => n.name === s))).toEqual([]);
+
+      // Kiali's own edge query: one source node per VPS, all labels as Kiali groups them.
+      const edges = await prom.query(kialiEdges(WINDOW));
+      const sources = new Set(edges.map((e) => e.metric.source_workload));
+      expect([...sources].sort()).toEqual(nodes.map((n) => n.name).sort());
+      for (const e of edges) {
+        expect(e.metric).toMatchObject({
+          source_workload_namespace: NAMESPACE,
+          source_canonical_service: "xrayr",
+          source_canonical_revision: "v1",
+          source_cluster: clusterId,
+          destination_service: XBOARD.service,
+          destination_service_name: "xboard",
+          destination_service_namespace: NAMESPACE,
+          destination_workload: "xboard",
+          destination_workload_namespace: NAMESPACE,
+          destination_canonical_service: "xboard",
+          destination_cluster: clusterId,
+          request_protocol: "http",
+          response_flags: "-",
+        });
+      }
+
+      // Stop the fleet; once Prometheus has scraped the last requests, compare counters exactly.
+      await Promise.all(nodes.map((n) => gen.stop(n.name)));
+      const truth = await gen.nodes();
+      const worst = await waitFor(
+        "Prometheus's per-node counts within 5 % of the generator's",
+        async () => {
+          const got = await promCounts();
+          const rows = nodes.map((n) => ({ n: n.name, want: truth[n.name]?.counters.responses ?? 0, got: got.get(n.name) ?? 0 }));
+          const off = rows.filter((r) => !within5(r.got, r.want));
+          return off.length === 0 ? rows.reduce((a, b) => (Math.abs(b.got - b.want) / b.want > Math.abs(a.got - a.want) / a.want ? b : a)) : pending(off.slice(0, 5));
+        },
+        { timeoutMs: 15_000, intervalMs: 500 },
+      );
+      const total = nodes.reduce((s, n) => s + (truth[n.name]?.counters.responses ?? 0), 0);
+      note(`2: ${total} requests from ${N} nodes; worst node ${worst.n}: Prometheus ${worst.got} vs ground truth ${worst.want}`);
+
+      // Every series of ours carries the node's identity; nothing from unknown over this phase.
+      const raw = await prom.query(`istio_requests_total{${INBOUND},source_workload=~"${nodes.map((n) => n.name).join("|")}"}`);
+      expect(raw.length).toBeGreaterThanOrEqual(N);
+      for (const s of raw) {
+        expect(s.metric).toMatchObject({ source_app: "xrayr", source_version: "v1", source_principal: "unknown", connection_security_policy: "none", destination_app: "xboard", destination_principal: "unknown" });
+      }
+      const secs = Math.ceil((Date.now() - t0) / 1000) + 5;
+      expect(await prom.query(`sum(increase(istio_requests_total{${INBOUND},source_workload="unknown"}[${secs}s])) > 0`)).toEqual([]);
+
+      // XrayR's token rides in every query string: it never reaches a log or a series.
+      const labDir = meshLabDir() ?? "";
+      const texts = {
+        "sidecar access log": readFileSync(join(labDir, "logs", "sidecar-standin.log"), "utf8"),
+        "fake Xboard log": readFileSync(join(labDir, "logs", "fake-xboard.log"), "utf8"),
+        "generator log": readFileSync(gen.logFile, "utf8"),
+        "sidecar /stats/prometheus": await (await fetch(`${ep.sidecarAdmin}/stats/prometheus`)).text(),
+      };
+      expect(texts["sidecar access log"]).toMatch(/"GET \/api\/v1\/server\/UniProxy\/config" 200/);
+      for (const [where, text] of Object.entries(texts)) expect({ where, leaks: text.includes(ep.xboardToken) || text.includes("token=") }).toEqual({ where, leaks: false });
+    }),
+    T,
+  );
+
+  it(
+    "3) one node stops -> verify and status.traffic report it silent within 2 minutes; XrayrNodeSilent fires (promtool)",
+    withLogs("3 silent", async () => {
+      await Promise.all(nodes.map((n) => gen.start(n.name)));
+      const quiet = nodes[0] as Node;
+      const others = nodes.slice(1);
+      await waitFor(
+        "every node Active in verify and in status.traffic",
+        async () => {
+          const v = await verify();
+          const silent = v.json.silent.filter((s) => nodes.some((n) => n.name === s));
+          if (silent.length > 0) return pending({ silent });
+          const states = await Promise.all(nodes.map(async (n) => (await nodeTraffic(n.name))?.state));
+          return states.every((s) => s === "Active") ? true : pending({ states });
+        },
+        // The operator writes a state change no sooner than a minute after the node's last
+        // write, and its first write (at registration, before any traffic) said Silent.
+        { timeoutMs: 100_000, intervalMs: 1000 },
+      );
+      // Lab label sets and rates for promtool, taken while the node still calls.
+      const rates = await prom.query(`sum by (reporter,${KIALI_BY}) (rate(istio_requests_total{${INBOUND},source_workload=~"${quiet.name}|${others[0]?.name ?? ""}"}[${WINDOW}]))`);
+
+      const t0 = Date.now();
+      await gen.stop(quiet.name);
+      const vTime = await waitFor(
+        `verify reporting ${quiet.name} silent (and nobody else)`,
+        async () => {
+          const v = await verify();
+          const silent = v.json.silent.filter((s) => nodes.some((n) => n.name === s));
+          return silent.length === 1 && silent[0] === quiet.name ? Date.now() - t0 : pending({ silent, findings: v.json.findings });
+        },
+        { timeoutMs: 120_000, intervalMs: 1000 },
+      );
+      const sTime = await waitFor(
+        `status.traffic of ${quiet.name} Silent`,
+        async () => {
+          const t = await nodeTraffic(quiet.name);
+          return t?.state === "Silent" ? Date.now() - t0 : pending(t);
+        },
+        { timeoutMs: 120_000 - (Date.now() - t0), intervalMs: 500 },
+      );
+      expect((await Promise.all(others.map((n) => nodeTraffic(n.name)))).every((t) => t?.state === "Active")).toBe(true);
+      note(`3: ${quiet.name} stopped -> silent in verify after ${(vTime / 1000).toFixed(1)} s, in status.traffic after ${(sTime / 1000).toFixed(1)} s (window ${WINDOW})`);
+
+      // deploy/istio's XrayrNodeSilent on the lab's series: the node's label sets and rate for
+      // 20 minutes, then silence; a neighbour keeps calling. Fires for the node only.
+      expect(rates.length).toBeGreaterThan(0);
+      const test = promtoolFile(inputSeries(rates, 40, { [quiet.name]: 20 }), [
+        {
+          expr: 'ALERTS{alertname="XrayrNodeSilent",alertstate="firing"}',
+          at: "30m",
+          samples: [{ labels: `{__name__="ALERTS",alertname="XrayrNodeSilent",alertstate="firing",severity="warning",source_workload="${quiet.name}"}`, value: 1 }],
+        },
+      ]);
+      const r = await promtoolTest(test);
+      if (!r.ok) throw new Error(`promtool: XrayrNodeSilent did not fire as expected:\n${r.out}\n--- test file:\n${test}`);
+    }),
+    4 * 60_000,
+  );
+
+  it(
+    "4) 5xx for one node -> its error % shows; the 5xx alert rule fires on the lab's series (Prometheus evaluates it, promtool past its for: 10m)",
+    withLogs("4 5xx", async () => {
+      const bad = nodes[1] as Node;
+      const before = (await gen.nodes())[bad.name]?.counters.byCode["503"] ?? 0;
+      expect(before).toBe(0);
+      await injectFault(ep, bad.nodeId, { status: 503 });
+      try {
+        const t0 = Date.now();
+        const v = await waitFor(
+          `verify showing ${bad.name}'s errors`,
+          async () => {
+            const r = await verify();
+            const row = r.json.nodes.find((n) => n.name === bad.name);
+            return row !== undefined && row.errorRatio > 0.9 ? r : pending(row);
+          },
+          { timeoutMs: 60_000, intervalMs: 1000 },
+        );
+        note(`4: 503s for ${bad.name} -> error ratio ${(v.json.nodes.find((n) => n.name === bad.name)?.errorRatio ?? 0).toFixed(3)} in verify after ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+        for (const n of nodes.slice(2)) expect(v.json.nodes.find((x) => x.name === n.name)?.errorRatio ?? 1).toBe(0);
+        expect(v.json.edge.errorRatio).toBeGreaterThan(0);
+
+        // The 503s Prometheus counted for the node match the 503s the node received.
+        await waitFor(
+          "Prometheus's 503 count for the node within 5 % of ground truth",
+          async () => {
+            const want = (await gen.nodes())[bad.name]?.counters.byCode["503"] ?? 0;
+            const got = (await promCounts(',response_code="503"')).get(bad.name) ?? 0;
+            return want > 0 && within5(got, want) ? true : pending({ want, got });
+          },
+          { timeoutMs: 20_000, intervalMs: 300 },
+        );
+        // Prometheus itself evaluates the shipped rules on these series: all healthy, and the
+        // 5xx rule's ratio (its expression without the threshold) sees the errors. Its 5m window
+        // holds the whole run's traffic, so one node of 30 failing takes ~90 s to pass 1 % and
+        // the rule's `for: 10m` more: promtool below runs it through that time.
+        const groups = await prom.rules();
+        for (const g of groups) for (const r of g.rules) expect({ rule: r.name, health: r.health, lastError: r.lastError ?? "" }).toEqual({ rule: r.name, health: "ok", lastError: "" });
+        const rule = groups.flatMap((g) => g.rules).find((r) => r.name === "XrayrToXboard5xxRatioHigh");
+        const ratioExpr = (rule?.query ?? "").replace(/>\s*0\.01\s*$/, "");
+        expect(ratioExpr).toContain("response_code=~");
+        await waitFor(
+          "the 5xx rule's ratio above 0 in the lab's Prometheus",
+          async () => {
+            const r = await prom.query(ratioExpr);
+            return (r[0]?.value ?? 0) > 0 ? r[0] : pending(r);
+          },
+          { timeoutMs: 20_000, intervalMs: 500 },
+        );
+
+        // promtool: the same rule on the lab's series (label sets and rates as measured), for long
+        // enough to pass its `for: 10m`.
+        const rates = await prom.query(`sum by (reporter,${KIALI_BY}) (rate(istio_requests_total{${INBOUND}}[${WINDOW}])) > 0`);
+        const test = promtoolFile(inputSeries(rates, 30), [
+          {
+            expr: 'ALERTS{alertname="XrayrToXboard5xxRatioHigh",alertstate="firing"}',
+            at: "20m",
+            samples: [{ labels: '{__name__="ALERTS",alertname="XrayrToXboard5xxRatioHigh",alertstate="firing",severity="warning"}', value: 1 }],
+          },
+        ]);
+        const r = await promtoolTest(test);
+        if (!r.ok) throw new Error(`promtool: XrayrToXboard5xxRatioHigh did not fire as expected:\n${r.out}`);
+      } finally {
+        await clearFault(ep, bad.nodeId);
+      }
+    }),
+    T,
+  );
+
+  it(
+    "5) an unregistered address sends -> counted unknown; verify exits non-zero and says why; X-Forwarded-For rightmost wins",
+    withLogs("5 unknown", async () => {
+      const strangerAddress = fleet.address(); // never registered
+      await gen.put("stranger", { address: strangerAddress, nodeId: "999" });
+      const t0 = Date.now();
+      const v = await waitFor(
+        "verify reporting unknown traffic",
+        async () => {
+          const r = await verify();
+          return r.code !== 0 && r.json.attribution === "broken" ? r : pending({ code: r.code, unknownRps: r.json.unknownRps });
+        },
+        { timeoutMs: 60_000, intervalMs: 1000 },
+      );
+      note(`5: unknown caller -> verify exit ${v.code} after ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+      expect(v.code).toBe(1);
+      expect(v.json.unknownRps).toBeGreaterThan(0);
+      expect(v.json.findings.some((f) => f.severity === "fail" && /unknown/.test(f.message))).toBe(true);
+      const human = await xrayrMesh(["verify", "--prometheus", ep.prometheus, "--window", WINDOW]);
+      expect(human.code).toBe(1);
+      expect(human.stdout).toMatch(/unknown sources/);
+      expect(human.stdout).toMatch(/attribution: BROKEN/);
+
+      // The series Istio emits for a caller it cannot name.
+      const unk = await prom.query(`istio_requests_total{${INBOUND},source_workload="unknown"}`);
+      expect(unk.length).toBeGreaterThan(0);
+      for (const s of unk) {
+        expect(s.metric).toMatchObject({
+          source_canonical_service: "unknown",
+          source_canonical_revision: "latest",
+          source_workload_namespace: "unknown",
+          source_app: "unknown",
+          source_version: "unknown",
+          source_cluster: "unknown",
+          destination_workload: "xboard",
+        });
+      }
+      await waitFor(
+        "XboardTrafficFromUnknownSource pending in the lab's Prometheus",
+        async () => {
+          const a = (await prom.alerts()).find((x) => x.labels.alertname === "XboardTrafficFromUnknownSource");
+          return a !== undefined ? a : pending("no alert");
+        },
+        { timeoutMs: 30_000, intervalMs: 500 },
+      );
+      // Counted: the unknown counter equals what the stranger sent.
+      await gen.stop("stranger");
+      await waitFor(
+        "unknown count within 5 % of the stranger's requests",
+        async () => {
+          const want = (await gen.nodes()).stranger?.counters.responses ?? 0;
+          const got = (await promCounts()).get("unknown") ?? 0;
+          return want > 0 && within5(got, want) ? true : pending({ want, got });
+        },
+        { timeoutMs: 15_000, intervalMs: 300 },
+      );
+      await gen.remove("stranger");
+
+      // X-Forwarded-For (sidecar inbound: no trusted hops): the rightmost address is the caller.
+      const quiet = nodes[0] as Node; // silent since 3)
+      const base = (await promCounts()).get(quiet.name) ?? 0;
+      const unknownBase = (await promCounts()).get("unknown") ?? 0;
+      for (let i = 0; i < 5; i++) expect(await callXboard(ep, { from: "127.0.0.1", xff: `198.51.100.7, ${quiet.address}`, nodeId: quiet.nodeId })).toBe(200);
+      for (let i = 0; i < 5; i++) expect(await callXboard(ep, { from: quiet.address, xff: strangerAddress, nodeId: quiet.nodeId })).toBe(200);
+      await waitFor(
+        "XFF-attributed requests counted",
+        async () => {
+          const c = await promCounts();
+          const got = { node: (c.get(quiet.name) ?? 0) - base, unknown: (c.get("unknown") ?? 0) - unknownBase };
+          return got.node === 5 && got.unknown === 5 ? true : pending(got);
+        },
+        { timeoutMs: 10_000, intervalMs: 300 },
+      );
+    }),
+    T,
+  );
+
+  it(
+    "6) a node's address changes -> attribution follows the new address and the old one no longer maps to the node",
+    withLogs("6 address", async () => {
+      const moved = nodes[3] as Node;
+      const oldAddress = moved.address;
+      const newAddress = fleet.address();
+      const before = await waitConverged(moved.name, 5_000);
+      const t0 = Date.now();
+      await adminClient().nodes.patch(moved.name, { spec: { address: newAddress } });
+      await gen.put(moved.name, { address: newAddress, nodeId: moved.nodeId }); // the VPS's new IP
+      moved.address = newAddress;
+      await waitFor(
+        "istiod's workload for the node at the new address only",
+        async () => {
+          const w = (await istiodWorkloads(ep)).filter((x) => x.workloadName === moved.name);
+          return w.length === 1 && w[0]?.address.join() === newAddress ? true : pending(w);
+        },
+        { timeoutMs: 10_000, intervalMs: 100 },
+      );
+      const tNew = await waitFor(
+        "the new address named as the node by the sidecar",
+        async () => ((await lookup(newAddress))?.workloadName === moved.name ? Date.now() - t0 : pending(await lookup(newAddress))),
+        { timeoutMs: 10_000, intervalMs: 50 },
+      );
+      note(`6: address change -> new address known to the sidecar after ${tNew} ms`);
+      const after = await waitConverged(moved.name, 5_000);
+      expect(after.entry.metadata.name).not.toBe(before.entry.metadata.name);
+      // The old address must stop naming the node (a VPS IP is often reused by someone else).
+      try {
+        await waitFor(
+          "the old address no longer named as the node by the sidecar",
+          async () => {
+            const m = await lookup(oldAddress);
+            return m?.workloadName !== moved.name ? true : pending(m);
+          },
+          { timeoutMs: 10_000, intervalMs: 100 },
+        );
+      } catch (err) {
+        const ix = await standinIndex(ep);
+        const uid = Object.entries(ix.uids).find(([, as]) => as.includes(oldAddress) || as.includes(newAddress));
+        throw new Error(
+          `after the address change ${oldAddress} -> ${newAddress}, the sidecar still names ${oldAddress} as ${moved.name}. ` +
+            `istiod serves the node at ${newAddress} only, but it sent the change as an update of the same workload (uid ${uid?.[0] ?? "?"}), ` +
+            `and Envoy's workload store never overwrites: it adds the new address and keeps the old one (id_to_address ${JSON.stringify(uid?.[1])}). ` +
+            `Only a removal of the uid clears an address, so the operator must replace the entry on an address change ` +
+            `(delete it, then create it under a new name with label service.istio.io/workload-name=${moved.name}) instead of updating it in place. ` +
+            `See docs/attribution.md "Address changes".\n${err instanceof Error ? err.message : String(err)}`,
+          { cause: err },
+        );
+      }
+      // Traffic from the old address (whoever has that IP now) is unknown.
+      const unknownBase = (await promCounts()).get("unknown") ?? 0;
+      await gen.put("old-address", { address: oldAddress, nodeId: moved.nodeId });
+      await sleep(3 * PERIOD_MS + 500);
+      await gen.stop("old-address");
+      await waitFor(
+        "the old address's requests counted unknown",
+        async () => {
+          const sent = (await gen.nodes())["old-address"]?.counters.responses ?? 0;
+          const got = ((await promCounts()).get("unknown") ?? 0) - unknownBase;
+          return sent > 0 && got === sent ? true : pending({ sent, got });
+        },
+        { timeoutMs: 10_000, intervalMs: 300 },
+      );
+      await gen.remove("old-address");
+      const byAddress = (await gen.nodes())[moved.name]?.counters.byAddress ?? {};
+      expect(byAddress[newAddress]).toBeGreaterThan(0);
+    }),
+    T,
+  );
+
+  it(
+    "6b) a node's version changes -> source_version follows",
+    withLogs("6b version", async () => {
+      const upgraded = nodes[4] as Node;
+      const t0 = Date.now();
+      await adminClient().nodes.patch(upgraded.name, { spec: { version: "v25.3.6" } });
+      await waitFor(
+        "istiod's workload for the node at the new version",
+        async () => {
+          const w = (await istiodWorkloads(ep)).find((x) => x.workloadName === upgraded.name);
+          return w?.canonicalRevision === "v25.3.6" ? true : pending(w);
+        },
+        { timeoutMs: 10_000, intervalMs: 100 },
+      );
+      try {
+        await waitFor(
+          "the sidecar naming the node's new version",
+          async () => {
+            const m = await lookup(upgraded.address);
+            return m?.canonicalRevision === "v25.3.6" ? true : pending(m);
+          },
+          { timeoutMs: 10_000, intervalMs: 100 },
+        );
+      } catch (err) {
+        throw new Error(
+          `istiod serves ${upgraded.name} with canonical revision v25.3.6, but the sidecar keeps the old metadata: the change came as an update of the same workload uid, ` +
+            `and Envoy's store never overwrites an address it holds. The operator must replace the entry (delete, then create under a new name) when a field the sidecar reads changes ` +
+            `(address, version/app labels, serviceAccount, locality). See docs/attribution.md "Address changes".\n${err instanceof Error ? err.message : String(err)}`,
+          { cause: err },
+        );
+      }
+      await waitFor(
+        "series with source_version=v25.3.6",
+        async () => ((await prom.query(`istio_requests_total{${INBOUND},source_workload="${upgraded.name}",source_version="v25.3.6"}`)).length > 0 ? true : pending("none")),
+        { timeoutMs: 10_000, intervalMs: 300 },
+      );
+      note(`6b: version change reached the series after ${Date.now() - t0} ms`);
+    }),
+    T,
+  );
+
+  it(
+    "7) retire -> the workload leaves istiod and the sidecar; later traffic from that address is unknown",
+    withLogs("7 retire", async () => {
+      const gone = nodes[5] as Node;
+      const t0 = Date.now();
+      const r = await xrayrMesh(["retire", gone.name]);
+      expect(r.code).toBe(0);
+      await waitNodeEntriesGone(gone.name, 30_000);
+      const tIstiod = await waitFor(
+        "the workload gone from istiod",
+        async () => ((await istiodWorkloads(ep)).some((w) => w.workloadName === gone.name) ? pending("still served") : Date.now() - t0),
+        { timeoutMs: 30_000, intervalMs: 100 },
+      );
+      const tSidecar = await waitFor(
+        "the address gone from the sidecar's index",
+        async () => ((await lookup(gone.address)) === undefined ? Date.now() - t0 : pending(await lookup(gone.address))),
+        { timeoutMs: 30_000, intervalMs: 50 },
+      );
+      note(`7: retired -> gone from istiod after ${tIstiod} ms, from the sidecar after ${tSidecar} ms`);
+      // The VPS keeps calling (nobody told XrayR): from now on it is unknown. Counted between
+      // a stop and a stop, so both sides are final.
+      await gen.stop(gone.name);
+      await sleep(1500); // one scrape after the last answer
+      const c0 = await promCounts();
+      const sentBase = (await gen.nodes())[gone.name]?.counters.responses ?? 0;
+      await gen.start(gone.name);
+      await sleep(3 * PERIOD_MS + 500);
+      await gen.stop(gone.name);
+      await waitFor(
+        "the retired node's later requests counted unknown, none as the node",
+        async () => {
+          const c = await promCounts();
+          const sent = ((await gen.nodes())[gone.name]?.counters.responses ?? 0) - sentBase;
+          const got = { asNode: (c.get(gone.name) ?? 0) - (c0.get(gone.name) ?? 0), asUnknown: (c.get("unknown") ?? 0) - (c0.get("unknown") ?? 0) };
+          return sent > 0 && got.asNode === 0 && got.asUnknown === sent ? true : pending({ sent, ...got });
+        },
+        { timeoutMs: 10_000, intervalMs: 300 },
+      );
+    }),
+    T,
+  );
+  it(
+    "8) an address handed over to a new node (a renamed VPS) -> the sidecar names it as the new node, not unknown",
+    withLogs("8 hand-over", async () => {
+      const old = nodes[6] as Node;
+      await gen.stop(old.name);
+      // sync (or sigma-api) registers the VPS's new name first: same address, AddressConflict.
+      const renamed = fleet.manifest(`${old.name}-r`, { address: old.address });
+      await adminClient().nodes.create(renamed);
+      await waitReason(renamed.metadata.name, "AddressConflict", 10_000);
+      const t0 = Date.now();
+      expect((await xrayrMesh(["retire", old.name])).code).toBe(0);
+      await waitConverged(renamed.metadata.name, 10_000);
+      const tNamed = await waitFor(
+        "the address named as the new node by the sidecar",
+        async () => ((await lookup(old.address))?.workloadName === renamed.metadata.name ? Date.now() - t0 : pending(await lookup(old.address))),
+        { timeoutMs: 10_000, intervalMs: 50 },
+      ).catch(async (err: unknown) => {
+        const w = (await istiodWorkloads(ep)).filter((x) => x.workloadName === renamed.metadata.name || x.workloadName === old.name);
+        throw new Error(
+          `istiod serves ${JSON.stringify(w.map((x) => ({ name: x.workloadName, address: x.address })))}, but the sidecar has ${JSON.stringify(await lookup(old.address))} for ${old.address}: ` +
+            `if the new node's entry was pushed while the old node's entry still held the address, the sidecar ignored it, and the old one's removal then cleared the address ` +
+            `(docs/attribution.md): the new entry must not be created before the old one is gone.\n${err instanceof Error ? err.message : String(err)}`,
+          { cause: err },
+        );
+      });
+      // ... and stays so (a late removal of the old workload would clear it).
+      await sleep(2_000);
+      expect((await lookup(old.address))?.workloadName).toBe(renamed.metadata.name);
+      note(`8: address handed over -> named as the new node by the sidecar after ${tNamed} ms`);
+      const base = (await promCounts()).get(renamed.metadata.name) ?? 0;
+      for (let i = 0; i < 5; i++) expect(await callXboard(ep, { from: old.address, nodeId: old.nodeId })).toBe(200);
+      await waitFor(
+        "the new node's requests counted as the new node",
+        async () => {
+          const got = ((await promCounts()).get(renamed.metadata.name) ?? 0) - base;
+          return got === 5 ? true : pending({ got });
+        },
+        { timeoutMs: 10_000, intervalMs: 300 },
+      );
+    }),
+    T,
+  );
+});
