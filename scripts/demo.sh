@@ -2,8 +2,12 @@
 # `make demo`: the operator's main job on the local lab. Brings the lab up, runs the operator
 # (as its own ServiceAccount, with the Role from deploy/operator), syncs sigma-api's sample VPS
 # list (examples/fleet/vps.json) with `xrayr-mesh sync`, and shows what an operator of the fleet
-# looks at. Leaves everything running;
-# `make lab-down` stops it all.
+# looks at. Then the mesh (test/lab/mesh-up.sh: istiod, fake Xboard, the sidecar stand-in,
+# Prometheus) and XrayR's traffic: one generated XrayR per active VPS (xrayr-traffic, 5 s period)
+# for about a minute, and `xrayr-mesh verify`'s panel of it. The sample VPS have public addresses
+# and nothing here leaves loopback, so the generator emulates an L7 hop in front of Xboard: each
+# node connects from 127.0.0.1 and carries its VPS address as X-Forwarded-For, which the sidecar
+# (and the stand-in) takes as the caller. Leaves everything running; `make lab-down` stops it all.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH=$PWD/node_modules/.bin:$PATH
@@ -38,6 +42,11 @@ if ! lab_pid operator >/dev/null 2>&1; then
   lab_wait operator 30 "operator ready" curl -fsS "http://127.0.0.1:$port/readyz"
 fi
 
+# The mesh: istiod (with deploy/istio's settings and objects), fake Xboard, the sidecar
+# stand-in, Prometheus. Idempotent; the first run builds istiod (minutes).
+MESH_DEPLOY_ISTIO=1 test/lab/mesh-up.sh >/dev/null
+ep=$LAB_DIR/endpoints.json
+
 # sigma-api's VPS list, as its API serves it: 30 active VPS across jp, hk, us, de, plus retired
 # and provisioning rows that must not become nodes. `xrayr-mesh sync` prints its plan and applies it.
 xrayr_mesh() { AIRPORT_KUBECONFIG=$KUBECONFIG AIRPORT_NAMESPACE=$ns node dist/cmd/xrayr-mesh.js "$@"; }
@@ -52,6 +61,36 @@ for _ in $(seq 1 150); do
   sleep 0.2
 done
 
+# XrayR on every active VPS: one generated node per synced XrayrNode, connecting from 127.0.0.1
+# with X-Forwarded-For = the VPS address. Kept running across demos while the fleet is the same
+# (restarted when it changed); its pid is in $LAB_DIR/pids, so `make lab-down` stops it.
+nodes=$LAB_DIR/xrayr-traffic.nodes.json
+kubectl -n "$ns" get xn -l mesh.sigma.io/synced-by=xrayr-mesh-sync -o json |
+  jq -S '[.items[] | {key: .metadata.name, value: {address: "127.0.0.1", nodeId: (.spec.vpsId // "1"), nodeType: "vless", forwardedFor: .spec.address}}] | from_entries' >"$nodes.new"
+# The sidecar names a caller only once istiod pushed its workload: wait for all of them.
+for _ in $(seq 1 100); do
+  known=0
+  for a in $(jq -r '.[].forwardedFor' "$nodes.new"); do
+    curl -fsS "$(jq -r .sidecarAdmin "$ep")/debug/lookup?address=$a" | jq -e .found >/dev/null && known=$((known + 1))
+  done
+  [ "$known" -ge "$(jq length "$nodes.new")" ] && break
+  sleep 0.3
+done
+gen_args=$LAB_DIR/cmd/xrayr-traffic.args
+printf '%s\n' "$(jq -r .trafficGenerator "$ep")" --xboard="$(jq -r .xboard "$ep")" --token="$(jq -r .xboardToken "$ep")" \
+  --period=5s --admin=127.0.0.1:0 --ready-file="$LAB_DIR/xrayr-traffic.addr" --nodes="$nodes" >"$gen_args.new"
+if lab_pid xrayr-traffic >/dev/null && cmp -s "$nodes" "$nodes.new" && cmp -s "$gen_args" "$gen_args.new"; then
+  rm -f "$nodes.new" "$gen_args.new"
+else
+  lab_stop xrayr-traffic 5
+  mv "$nodes.new" "$nodes"
+  mv "$gen_args.new" "$gen_args"
+  rm -f "$LAB_DIR/xrayr-traffic.addr"
+  lab_start xrayr-traffic
+  lab_wait xrayr-traffic 10 "xrayr-traffic's admin API" test -s "$LAB_DIR/xrayr-traffic.addr"
+fi
+traffic_since=$(stat -c %Y "$LAB_DIR/pids/xrayr-traffic.pid")
+
 echo
 echo "== xrayr-mesh status   (one line a node: ready, reason, entry present)"
 xrayr_mesh status
@@ -64,9 +103,22 @@ kubectl -n "$ns" get workloadentries -o custom-columns='NAME:.metadata.name,ADDR
 echo
 echo "== operator metrics (curl 127.0.0.1:$(sed -n 's/^METRICS_ADDR=127.0.0.1:\(.*\)/\1/p' "$LAB_DIR/cmd/operator.args")/metrics)"
 curl -fsS "http://$(sed -n 's/^METRICS_ADDR=\(.*\)/\1/p' "$LAB_DIR/cmd/operator.args")/metrics" | grep -E '^xrayr_mesh_(workload_entries|address_conflicts|leader|reconcile_total)'
+
+# A minute of XrayR traffic (12 cycles of each node), then the panel Kiali's edge would show.
+wait_s=$((traffic_since + 65 - $(date +%s)))
+if [ "$wait_s" -gt 0 ]; then
+  echo
+  echo "(generating XrayR traffic: $want nodes, each every 5 s; the panel in ${wait_s}s)"
+  sleep "$wait_s"
+fi
+prom=$(jq -r .prometheus "$ep")
+echo
+echo "== xrayr-mesh verify --prometheus $prom --window 1m   (XrayR -> Xboard as Kiali draws it)"
+verify_rc=0
+xrayr_mesh verify --prometheus "$prom" --window 1m || verify_rc=$?
 cat <<EOT
 
-The lab and the operator keep running. Explore:
+The lab, the mesh, the operator and the XrayR fleet keep running. Explore:
   source $LAB_DIR/env
   kubectl -n $ns get xn                       # the fleet and its Ready column
   kubectl -n $ns describe xn jp-tokyo-01-1001 # conditions and events
@@ -75,7 +127,11 @@ The lab and the operator keep running. Explore:
   kubectl -n $ns get workloadentries -l mesh.sigma.io/xrayr-node=jp-tokyo-01-1001   # a node's entry
   xrayr-mesh retire jp-tokyo-01-1001          # retire a VPS: its entry is garbage-collected
   xrayr-mesh sync --from examples/fleet/vps.json --prune   # sigma-api's list again: puts it back
+  xrayr-mesh verify --prometheus $prom --window 1m   # the panel again
+  curl -s http://\$(cat $LAB_DIR/xrayr-traffic.addr)/nodes | jq   # the generator's ground truth per node
   xrayr-mesh doctor                           # what attribution still lacks here (istiod, Xboard)
   tail -f $LAB_DIR/logs/operator.log          # the operator's JSON log
+  tail -f $LAB_DIR/logs/sidecar-standin.log   # the sidecar's access log
 Stop everything with: make lab-down
 EOT
+exit "$verify_rc"

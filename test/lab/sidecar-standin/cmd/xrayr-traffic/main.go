@@ -6,12 +6,20 @@
 // Each node's HTTP client binds its own local address (Linux routes all of 127/8 to lo, so every
 // 127.x.y.z works without setup), so the sidecar sees one TCP peer per node, as with real VPS.
 //
+// Optional per node, "forwardedFor": "45.76.83.243" emulates an L7 hop (an AWS ALB, say) in
+// front of Xboard: the node still connects from its loopback "address" to the loopback entry
+// point, and every request carries "X-Forwarded-For: <forwardedFor>", the client address such a
+// hop appends. The sidecar names the caller by the rightmost X-Forwarded-For address, so a node
+// can stand for a VPS with a public address (make demo) without sending anything off loopback.
+// Unset (the default), no X-Forwarded-For is sent and the TCP peer names the caller.
+//
 // Admin API (JSON):
 //
 //	GET    /nodes                   every node: address, node_id, state and counters
 //	PUT    /nodes/{name}            {"address":"127.1.0.5","nodeId":"5","nodeType":"vless"}: add
 //	                                or change a node (an address change takes effect at once:
-//	                                new connections from the new address); starts it
+//	                                new connections from the new address); starts it; optional
+//	                                "forwardedFor":"45.76.83.243" (see above)
 //	POST   /nodes/{name}/stop       stop calling (the node goes silent); /start resumes
 //	DELETE /nodes/{name}            stop and forget it
 //
@@ -45,6 +53,8 @@ type nodeSpec struct {
 	Address  string `json:"address"`
 	NodeID   string `json:"nodeId"`
 	NodeType string `json:"nodeType"`
+	// ForwardedFor, if set, is sent as X-Forwarded-For on every request (an L7 hop's append).
+	ForwardedFor string `json:"forwardedFor,omitempty"`
 }
 
 type counters struct {
@@ -88,7 +98,7 @@ func main() {
 		token  = flag.String("token", "lab-token", "the server token")
 		period = flag.Duration("period", 60*time.Second, "XrayR's UpdatePeriodic")
 		admin  = flag.String("admin", "127.0.0.1:0", "admin API listener")
-		nodesF = flag.String("nodes", "", "optional JSON file {\"<name>\": {\"address\",\"nodeId\",\"nodeType\"}} to start with")
+		nodesF = flag.String("nodes", "", "optional JSON file {\"<name>\": {\"address\",\"nodeId\",\"nodeType\"[,\"forwardedFor\"]}} to start with")
 		ready  = flag.String("ready-file", "", "write the admin API's address here once listening")
 	)
 	flag.Parse()
@@ -192,6 +202,13 @@ func (fl *fleet) put(name string, s nodeSpec) error {
 	a, err := netip.ParseAddr(s.Address)
 	if err != nil {
 		return fmt.Errorf("address: %w", err)
+	}
+	if s.ForwardedFor != "" {
+		f, err := netip.ParseAddr(s.ForwardedFor)
+		if err != nil {
+			return fmt.Errorf("forwardedFor: %w", err)
+		}
+		s.ForwardedFor = f.String()
 	}
 	if s.NodeID == "" {
 		s.NodeID = "1"
@@ -329,6 +346,9 @@ func (n *node) call(ctx context.Context, method, path string, body []byte) {
 	}
 	if etag != "" {
 		req.Header.Set("If-None-Match", etag)
+	}
+	if spec.ForwardedFor != "" {
+		req.Header.Set("X-Forwarded-For", spec.ForwardedFor)
 	}
 	resp, err := client.Do(req)
 	if err != nil {
