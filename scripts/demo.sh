@@ -33,19 +33,22 @@ KUBECONFIG=$opkc kubectl config set-credentials operator --token="$token" >/dev/
 KUBECONFIG=$opkc kubectl config set-context lab --cluster=lab --user=operator --namespace="$ns" >/dev/null
 KUBECONFIG=$opkc kubectl config use-context lab >/dev/null
 
-if ! lab_pid operator >/dev/null 2>&1; then
-  port=$(jq -r '.operatorMetricsPort // empty' "$LAB_DIR/lab.json")
-  port=${port:-18080}
-  printf '%s\n' env "AIRPORT_KUBECONFIG=$opkc" "AIRPORT_NAMESPACE=$ns" "POD_NAME=demo-operator" \
-    "METRICS_ADDR=127.0.0.1:$port" "$PWD/node_modules/.bin/node" "$PWD/dist/cmd/operator.js" >"$LAB_DIR/cmd/operator.args"
-  lab_start operator
-  lab_wait operator 30 "operator ready" curl -fsS "http://127.0.0.1:$port/readyz"
-fi
-
 # The mesh: istiod (with deploy/istio's settings and objects), fake Xboard, the sidecar
 # stand-in, Prometheus. Idempotent; the first run builds istiod (minutes).
 MESH_DEPLOY_ISTIO=1 test/lab/mesh-up.sh >/dev/null
 ep=$LAB_DIR/endpoints.json
+
+if ! lab_pid operator >/dev/null 2>&1; then
+  port=$(jq -r '.operatorMetricsPort // empty' "$LAB_DIR/lab.json")
+  port=${port:-18080}
+  printf '%s\n' env "AIRPORT_KUBECONFIG=$opkc" "AIRPORT_NAMESPACE=$ns" "POD_NAME=demo-operator" \
+    "METRICS_ADDR=127.0.0.1:$port" "PROMETHEUS_URL=$(jq -r .prometheus "$ep")" \
+    "TRAFFIC_WINDOW=1m" "TRAFFIC_POLL_SECONDS=10" \
+    "$PWD/node_modules/.bin/node" "$PWD/dist/cmd/operator.js" >"$LAB_DIR/cmd/operator.args"
+  lab_start operator
+  lab_wait operator 30 "operator ready" curl -fsS "http://127.0.0.1:$port/readyz"
+fi
+
 
 # sigma-api's VPS list, as its API serves it: 30 active VPS across jp, hk, us, de, plus retired
 # and provisioning rows that must not become nodes. `xrayr-mesh sync` prints its plan and applies it.
@@ -116,6 +119,17 @@ echo
 echo "== xrayr-mesh verify --prometheus $prom --window 1m   (XrayR -> Xboard as Kiali draws it)"
 verify_rc=0
 xrayr_mesh verify --prometheus "$prom" --window 1m || verify_rc=$?
+
+# The same numbers on the resources: the operator writes status.traffic (a state change at most
+# once a minute per node, so the first Active can trail the panel by a few seconds).
+for _ in $(seq 1 40); do
+  active=$(kubectl -n "$ns" get xn -o json | jq '[.items[] | select(.status.traffic.state == "Active")] | length')
+  [ "$active" -ge "$want" ] && break
+  sleep 1
+done
+echo
+echo "== kubectl get xn -n $ns   (status.traffic: requests/min, error ratio, p99, last seen; first 8)"
+kubectl -n "$ns" get xn | head -9
 cat <<EOT
 
 The lab, the mesh, the operator and the XrayR fleet keep running. Explore:
