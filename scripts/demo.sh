@@ -15,6 +15,7 @@ export LAB_DIR=${LAB_DIR:-$PWD/.lab}
 # shellcheck source=../test/lab/lib.sh
 source test/lab/lib.sh
 
+scripts/install-deps.sh
 [ -x node_modules/.bin/node ] || npm ci --no-audit --no-fund
 test/lab/lab-up.sh >/dev/null
 npm run build --silent
