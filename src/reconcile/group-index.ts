@@ -1,4 +1,4 @@
-// Object keys grouped by one value each (nodes by group, entries by their controlling node),
+// Object keys grouped by one value each (nodes by address, entries by their controlling node),
 // kept up to date from informer events, so that a reconcile looks at the few objects of its
 // group instead of scanning the fleet (a full resync would otherwise cost O(n^2)), and an event
 // can name the peers it concerns.

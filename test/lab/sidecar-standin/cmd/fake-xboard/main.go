@@ -25,7 +25,6 @@ import (
 	"io"
 	"log"
 	"math/rand/v2"
-	"net"
 	"net/http"
 	"os"
 	"os/signal"
@@ -34,6 +33,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"xrayr-mesh-operator/test/lab/sidecar-standin/internal/serve"
 )
 
 type fault struct {
@@ -106,25 +107,7 @@ func main() {
 		{Addr: *listen, Handler: app, ReadHeaderTimeout: 10 * time.Second, ErrorLog: log.New(io.Discard, "", 0)},
 		{Addr: *admin, Handler: adm, ReadHeaderTimeout: 10 * time.Second},
 	}
-	errs := make(chan error, len(servers))
-	for _, srv := range servers {
-		ln, err := net.Listen("tcp", srv.Addr)
-		if err != nil {
-			logger.Fatalf("listen %s: %v", srv.Addr, err)
-		}
-		go func(srv *http.Server, ln net.Listener) { errs <- srv.Serve(ln) }(srv, ln)
-	}
-	logger.Printf("fake-xboard (stands in for Xboard's UniProxy API): app %s, admin %s", *listen, *admin)
-	select {
-	case <-ctx.Done():
-	case err := <-errs:
-		logger.Printf("server stopped: %v", err)
-	}
-	sctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
-	defer cancel()
-	for _, srv := range servers {
-		_ = srv.Shutdown(sctx)
-	}
+	serve.Run(ctx, logger, fmt.Sprintf("fake-xboard (stands in for Xboard's UniProxy API): app %s, admin %s", *listen, *admin), servers...)
 }
 
 func parseRange(s string) (time.Duration, time.Duration, error) {

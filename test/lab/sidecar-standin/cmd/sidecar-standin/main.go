@@ -48,6 +48,8 @@ import (
 
 	"xrayr-mesh-operator/test/lab/sidecar-standin/internal/stats"
 	"xrayr-mesh-operator/test/lab/sidecar-standin/internal/wds"
+
+	"xrayr-mesh-operator/test/lab/sidecar-standin/internal/serve"
 )
 
 func main() {
@@ -119,24 +121,7 @@ func main() {
 	}
 	adminSrv := &http.Server{Addr: *admin, Handler: newAdmin(reg, store, client), ReadHeaderTimeout: 10 * time.Second}
 
-	errs := make(chan error, 2)
-	for _, s := range []*http.Server{inbound, adminSrv} {
-		ln, err := net.Listen("tcp", s.Addr)
-		if err != nil {
-			logger.Fatalf("listen %s: %v", s.Addr, err)
-		}
-		go func(s *http.Server, ln net.Listener) { errs <- s.Serve(ln) }(s, ln)
-	}
-	logger.Printf("sidecar-standin (replaces Envoy only): inbound %s -> %s, admin %s, istiod %s", *listen, up, *admin, *xdsAddr)
-	select {
-	case <-ctx.Done():
-	case err := <-errs:
-		logger.Printf("server stopped: %v", err)
-	}
-	sctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
-	defer cancel()
-	_ = inbound.Shutdown(sctx)
-	_ = adminSrv.Shutdown(sctx)
+	serve.Run(ctx, logger, fmt.Sprintf("sidecar-standin (replaces Envoy only): inbound %s -> %s, admin %s, istiod %s", *listen, up, *admin, *xdsAddr), inbound, adminSrv)
 }
 
 // downstreamAddress is the address the sidecar's peer-metadata filter looks up: with
