@@ -5,13 +5,10 @@ import * as k8s from "@kubernetes/client-node";
 import { apiMessage as messageOf, statusCode as statusOf } from "../../../src/apply/writer.js";
 import { lab, NAMESPACE } from "./lab.js";
 
-export const NODE_GROUP = "mesh.sigma.io";
-export const NODE_VERSION = "v1alpha1";
-export const NODE_PLURAL = "xrayrnodes";
-export const NODE_API_VERSION = `${NODE_GROUP}/${NODE_VERSION}`;
-export const ENTRY_GROUP = "networking.istio.io";
-export const ENTRY_VERSION = "v1";
-export const ENTRY_PLURAL = "workloadentries";
+// The resources' coordinates, from the same constants the operator uses.
+import { API_VERSION as NODE_API_VERSION, GROUP as NODE_GROUP, PLURAL as NODE_PLURAL, VERSION as NODE_VERSION } from "../../../src/crd/types.js";
+import { WE_GROUP as ENTRY_GROUP, WE_PLURAL as ENTRY_PLURAL, WE_VERSION as ENTRY_VERSION } from "../../../src/istio/workloadentry.js";
+export { ENTRY_GROUP, ENTRY_PLURAL, ENTRY_VERSION, NODE_API_VERSION, NODE_GROUP, NODE_PLURAL, NODE_VERSION };
 
 export interface OwnerRef {
   apiVersion: string;
