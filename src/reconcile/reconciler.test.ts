@@ -58,11 +58,11 @@ const node = (name: string, address: string): XrayrNode => ({
 });
 
 describe("XrayrNodeReconciler", () => {
-  test("a new node: entry applied, status written, a Normal event recorded", async () => {
+  test("a new node: entry applied, status written, no event (its first Ready is in the status)", async () => {
     const { nodes, writer, reconciler } = setup();
     nodes.put(node("jp-01", "45.76.1.1"));
     await reconciler.reconcile("airport-prod/jp-01");
-    expect(writer.calls).toEqual([expect.stringMatching(/^apply jp-01-[0-9a-f]{8}$/), "status jp-01", "event jp-01 Normal Reconciled"]);
+    expect(writer.calls).toEqual([expect.stringMatching(/^apply jp-01-[0-9a-f]{8}$/), "status jp-01"]);
     expect(writer.statuses[0]).toMatchObject({ observedGeneration: 1, workloadEntry: expect.stringMatching(/^jp-01-[0-9a-f]{8}$/) as unknown });
   });
 
@@ -89,6 +89,20 @@ describe("XrayrNodeReconciler", () => {
     writer.calls = [];
     await reconciler.reconcile("airport-prod/jp-01");
     expect(writer.calls).toEqual([]);
+  });
+
+  test("recovering after a failure is a reason change after the first: a Normal event", async () => {
+    const { nodes, writer, reconciler } = setup();
+    const n = node("jp-01", "45.76.1.1");
+    nodes.put(n);
+    writer.failApply = new Error("connection refused");
+    await expect(reconciler.reconcile("airport-prod/jp-01")).rejects.toThrow("connection refused");
+    expect(writer.calls).toEqual([expect.stringMatching(/^apply jp-01-[0-9a-f]{8}$/), "status jp-01", "event jp-01 Warning ApplyFailed"]);
+    nodes.put({ ...n, status: writer.statuses[0] });
+    writer.failApply = undefined;
+    writer.calls = [];
+    await reconciler.reconcile("airport-prod/jp-01");
+    expect(writer.calls).toEqual([expect.stringMatching(/^apply jp-01-[0-9a-f]{8}$/), "status jp-01", "event jp-01 Normal Reconciled"]);
   });
 
   test("a node being deleted keeps its address claim until it is gone", async () => {

@@ -148,8 +148,12 @@ export class XrayrNodeReconciler {
     if (sameStatus(current, next)) return;
     await this.deps.writer.patchNodeStatus(node, next);
     this.written.set(key, { uid: node.metadata.uid ?? "", status: next, at: this.now().getTime() });
-    if (previous?.reason !== verdict.reason) {
-      log.info({ ready: verdict.ready, reason: verdict.reason, detail: verdict.message }, "ready condition changed");
+    if (previous?.reason === verdict.reason) return;
+    log.info({ ready: verdict.ready, reason: verdict.reason, detail: verdict.message }, "ready condition changed");
+    // Events are for what a person must see: a warning, or a reason changing after the first.
+    // A node's first Ready is in its status already; an Event for it was a third of all writes
+    // in a backfill of the fleet.
+    if (previous !== undefined || !verdict.ready) {
       try {
         await this.deps.writer.recordEvent(node, verdict.ready ? "Normal" : "Warning", verdict.reason, verdict.message);
       } catch (err) {
