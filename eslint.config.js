@@ -8,7 +8,7 @@ export default tseslint.config(
   ...tseslint.configs.strictTypeChecked,
   {
     languageOptions: {
-      parserOptions: { projectService: { allowDefaultProject: ["*.js", "scripts/*.mjs"] }, tsconfigRootDir: import.meta.dirname },
+      parserOptions: { projectService: { allowDefaultProject: ["*.js", "scripts/*.mjs", "bench/*.mjs"] }, tsconfigRootDir: import.meta.dirname },
     },
     rules: {
       // An operator that forgets to await a write reports success it did not have.
@@ -25,9 +25,9 @@ export default tseslint.config(
     files: ["**/*.js", "**/*.mjs"],
     ...tseslint.configs.disableTypeChecked,
   },
-  // Plain Node scripts (scripts/*.mjs) run outside TypeScript: give them Node's globals.
+  // Plain Node scripts (scripts/*.mjs, bench/*.mjs) run outside TypeScript: give them Node's globals.
   {
-    files: ["scripts/*.mjs"],
+    files: ["scripts/*.mjs", "bench/*.mjs"],
     languageOptions: { globals: { process: "readonly", console: "readonly" } },
   },
 );

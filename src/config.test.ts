@@ -56,6 +56,7 @@ describe("loadConfig", () => {
       pollMs: 20_000,
       minWriteMs: 300_000,
       errorThreshold: 0.01,
+      maxWritesPerSecond: 5,
     });
     expect(() => loadConfig({ PROMETHEUS_URL: "prometheus:9090" })).toThrow(/PROMETHEUS_URL="prometheus:9090"/);
   });

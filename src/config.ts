@@ -42,6 +42,9 @@ const envSchema = z.object({
   TRAFFIC_POLL_SECONDS: z.coerce.number().min(1).max(3600).default(20),
   TRAFFIC_MIN_WRITE_SECONDS: z.coerce.number().min(0).max(86400).default(300),
   TRAFFIC_ERROR_THRESHOLD: z.coerce.number().min(0).max(1).default(0.01),
+  // The whole fleet's status.traffic writes, not one node's: at 10,000 nodes a per-node
+  // interval alone would be ~30 writes/s of refreshes.
+  TRAFFIC_MAX_WRITES_PER_SECOND: z.coerce.number().min(0.1).max(1000).default(5),
 });
 
 export type Env = z.infer<typeof envSchema>;
@@ -59,7 +62,7 @@ export interface Config {
   resyncMs: number;
   /** Off (undefined) unless PROMETHEUS_URL is set. */
   traffic:
-    | { prometheusUrl: string; destination: string; window: string; pollMs: number; minWriteMs: number; errorThreshold: number }
+    | { prometheusUrl: string; destination: string; window: string; pollMs: number; minWriteMs: number; errorThreshold: number; maxWritesPerSecond: number }
     | undefined;
 }
 
@@ -122,6 +125,7 @@ export function loadConfig(env: NodeJS.ProcessEnv): Config {
             pollMs: e.TRAFFIC_POLL_SECONDS * 1000,
             minWriteMs: e.TRAFFIC_MIN_WRITE_SECONDS * 1000,
             errorThreshold: e.TRAFFIC_ERROR_THRESHOLD,
+            maxWritesPerSecond: e.TRAFFIC_MAX_WRITES_PER_SECOND,
           },
   };
 }

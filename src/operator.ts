@@ -9,12 +9,15 @@ import type { Config } from "./config.js";
 import {
   Controller,
   LeaderElector,
+  PooledKubeConfig,
   ResilientInformer,
   WorkQueue,
   coordinationLeaseLock,
   defaultControllerRateLimiter,
   objectKey,
+  pagedList,
   splitKey,
+  withSignal,
 } from "./controller/index.js";
 import { GROUP, PLURAL, VERSION, type XrayrNode } from "./crd/types.js";
 import { MANAGED_BY_LABEL, MANAGER } from "./desired/workloadentry.js";
@@ -23,14 +26,16 @@ import { WE_GROUP, WE_PLURAL, WE_VERSION, type WorkloadEntry } from "./istio/wor
 import type { OperatorMetrics } from "./observability/metrics.js";
 import { startServer } from "./observability/server.js";
 import { XrayrNodeReconciler } from "./reconcile/reconciler.js";
-import { GroupIndex } from "./reconcile/group-index.js";
 import { validateNode } from "./reconcile/validate-node.js";
+import { FleetIndex } from "./reconcile/watches.js";
 import { PrometheusClient } from "./traffic/prometheus.js";
 import { TrafficReporter } from "./traffic/reporter.js";
 
 // Long enough for a slow API server to answer a large list, short enough that a missing CRD
 // or RoleBinding ends in a clear error and a restart rather than a pod that is never ready.
 const SYNC_TIMEOUT_MS = 120_000;
+// One page of a list; a hung list otherwise blocks the informer's restart loop for good.
+const LIST_PAGE_TIMEOUT_MS = 30_000;
 
 export interface Operator {
   /** Resolves when the operator has stopped: after stop(), or when leadership is lost. */
@@ -40,7 +45,7 @@ export interface Operator {
 }
 
 export async function startOperator(config: Config, log: Logger, metrics: OperatorMetrics): Promise<Operator> {
-  const kc = new k8s.KubeConfig();
+  const kc = new PooledKubeConfig();
   if (config.kubeconfig !== undefined) kc.loadFromFile(config.kubeconfig);
   else kc.loadFromCluster();
   const custom = kc.makeApiClient(k8s.CustomObjectsApi);
@@ -51,13 +56,22 @@ export async function startOperator(config: Config, log: Logger, metrics: Operat
     new ResilientInformer<T>({
       kubeConfig: kc,
       path: `/apis/${group}/${version}/namespaces/${ns}/${plural}`,
-      list: async () =>
-        (await custom.listNamespacedCustomObject({ group, version, namespace: ns, plural })) as k8s.KubernetesListObject<T>,
+      list: pagedList(
+        async (token, limit) =>
+          (await custom.listNamespacedCustomObject(
+            { group, version, namespace: ns, plural, limit, _continue: token },
+            withSignal(AbortSignal.timeout(LIST_PAGE_TIMEOUT_MS)),
+          )) as k8s.KubernetesListObject<T>,
+      ),
       hooks: {
         onRestart: ({ attempt, delayMs, error }) => {
           lastError.set(plural, error);
           metrics.informerRestarts.inc({ resource: plural });
           log.warn({ resource: plural, attempt, delayMs, err: apiMessage(error) }, "informer stopped; restarting");
+        },
+        onListed: ({ items, durationMs }) => {
+          metrics.informerLists.inc({ resource: plural });
+          log.info({ resource: plural, items, durationMs }, "listed into the cache");
         },
         onHandlerError: (error, event) => {
           log.error({ resource: plural, event, err: apiMessage(error) }, "informer event handler failed");
@@ -73,9 +87,7 @@ export async function startOperator(config: Config, log: Logger, metrics: Operat
   });
   const conflicts = new Set<string>();
   const writer = new KubeWriter(kc, (verb, resource, outcome) => { metrics.writes.inc({ verb, resource, outcome }); }, config.leaderElection.identity);
-  const byAddress = new GroupIndex();
-  const byNode = new GroupIndex();
-  const entriesByAddress = new GroupIndex();
+  const index = new FleetIndex();
   const lookup = <T>(store: { get(name: string, namespace?: string): T | undefined }, keys: readonly string[]): T[] =>
     keys.flatMap((key) => {
       const { namespace, name } = splitKey(key);
@@ -84,11 +96,11 @@ export async function startOperator(config: Config, log: Logger, metrics: Operat
     });
   const reconciler = new XrayrNodeReconciler({
     nodes,
-    nodesOn: (address) => lookup(nodes, byAddress.keys(address)),
+    nodesOn: (address) => lookup(nodes, index.nodesByAddress.keys(address)),
     entries,
-    entriesOf: (name, namespace) => lookup(entries, byNode.keys(`${namespace}/${name}`)),
+    entriesOf: (name, namespace) => lookup(entries, index.entriesByNode.keys(`${namespace}/${name}`)),
     entriesOn: (address, namespace) =>
-      lookup(entries, entriesByAddress.keys(address)).filter((e) => e.metadata.namespace === namespace),
+      lookup(entries, index.entriesByAddress.keys(address)).filter((e) => e.metadata.namespace === namespace),
     ownerExists: (e) => {
       const owner = controllerName(e);
       return owner !== undefined && nodes.get(owner, e.metadata.namespace)?.metadata.uid === controllerUid(e);
@@ -104,51 +116,18 @@ export async function startOperator(config: Config, log: Logger, metrics: Operat
     },
   });
 
-  // Events only say which keys to look at. Any change to a node (address, validity, deletion)
-  // also concerns every node on its old and new address: one of them may now win or lose it.
-  const enqueueOn = (address: string | undefined): void => {
-    if (address !== undefined) for (const key of byAddress.keys(address)) queue.add(key);
-  };
-  const onNode = (n: XrayrNode & k8s.KubernetesObject): void => {
-    const key = objectKey(n);
-    const before = byAddress.set(key, n.spec.address);
-    queue.add(key);
-    if (before !== n.spec.address) enqueueOn(before);
-    enqueueOn(n.spec.address);
+  const enqueue = (keys: readonly string[]): void => {
+    for (const key of keys) queue.add(key);
   };
   nodes.addEventHandler({
-    onAdd: onNode,
-    onUpdate: onNode,
-    onDelete: (n) => {
-      const key = objectKey(n);
-      byAddress.delete(key);
-      queue.add(key);
-      enqueueOn(n.spec.address);
-    },
+    onAdd: (n) => { enqueue(index.nodeChanged(n)); },
+    onUpdate: (n, old) => { enqueue(index.nodeChanged(n, old)); },
+    onDelete: (n) => { enqueue(index.nodeDeleted(n)); },
   });
-  // An entry event concerns the node that controls it, or, for an entry no XrayrNode controls,
-  // the node whose entry name it takes (<node>-<8 hex>), which may now be NameTaken or free.
-  const nodeKeyOf = (e: WorkloadEntry & k8s.KubernetesObject): string | undefined => {
-    const name = controllerName(e) ?? /^(.+)-[0-9a-f]{8}$/.exec(e.metadata.name ?? "")?.[1];
-    return name === undefined ? undefined : `${e.metadata.namespace ?? ""}/${name}`;
-  };
-  const onEntry = (e: WorkloadEntry & k8s.KubernetesObject): void => {
-    const node = nodeKeyOf(e);
-    if (e.spec.address !== undefined) entriesByAddress.set(objectKey(e), e.spec.address);
-    else entriesByAddress.delete(objectKey(e));
-    if (controllerName(e) !== undefined && node !== undefined) byNode.set(objectKey(e), node);
-    else byNode.delete(objectKey(e));
-    if (node !== undefined) queue.add(node);
-  };
   entries.addEventHandler({
-    onAdd: onEntry,
-    onUpdate: onEntry,
-    onDelete: (e) => {
-      byNode.delete(objectKey(e));
-      entriesByAddress.delete(objectKey(e));
-      const node = nodeKeyOf(e);
-      if (node !== undefined) queue.add(node);
-    },
+    onAdd: (e) => { enqueue(index.entryChanged(e)); },
+    onUpdate: (e) => { enqueue(index.entryChanged(e)); },
+    onDelete: (e) => { enqueue(index.entryDeleted(e)); },
   });
   metrics.managedEntryCountries = function* () {
     for (const e of entries.list()) {
@@ -204,6 +183,7 @@ export async function startOperator(config: Config, log: Logger, metrics: Operat
           app: config.appLabel,
           nodes,
           write: (node, t) => writer.patchNodeTraffic(node, t),
+          maxWritesPerSecond: config.traffic.maxWritesPerSecond,
           policy: { minIntervalMs: config.traffic.minWriteMs, errorThreshold: config.traffic.errorThreshold },
           pollMs: config.traffic.pollMs,
           log,

@@ -14,11 +14,15 @@ export {
   type InformerEvent,
   type InformerEventHandler,
   type InformerHooks,
+  compact,
+  pagedList,
   ResilientInformer,
   type ResilientInformerOptions,
   type RestartInfo,
 } from "./informer.js";
+export { withSignal } from "./call-options.js";
 export { objectKey, splitKey } from "./keys.js";
+export { PooledKubeConfig } from "./kubeconfig.js";
 export {
   coordinationLeaseLock,
   decide,

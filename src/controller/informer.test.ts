@@ -1,7 +1,7 @@
 import { KubeConfig, type KubernetesListObject, type KubernetesObject, Watch } from "@kubernetes/client-node";
 
 import { FakeClock } from "./clock.js";
-import { ResilientInformer, type RestartInfo } from "./informer.js";
+import { compact, pagedList, ResilientInformer, type RestartInfo } from "./informer.js";
 
 // These tests drive client-node's real ListWatch; only the HTTP watch underneath is scripted.
 
@@ -61,7 +61,7 @@ function tick(): Promise<void> {
   return new Promise((resolve) => setImmediate(resolve));
 }
 
-function setup() {
+function setup(hooks: { onListed?: (info: { items: number; durationMs: number }) => void } = {}) {
   const clock = new FakeClock();
   const watch = new ScriptedWatch();
   const server = { items: [obj("a", "1"), obj("b", "2")], resourceVersion: "10", listCalls: 0, listError: undefined as Error | undefined };
@@ -78,7 +78,7 @@ function setup() {
     backoff: { jitterFactor: 0 },
     clock,
     watch,
-    hooks: { onRestart: (info) => restarts.push(info), onHandlerError: (err, event) => events.push(`handler-error:${event}:${String(err)}`) },
+    hooks: { ...hooks, onRestart: (info) => restarts.push(info), onHandlerError: (err, event) => events.push(`handler-error:${event}:${String(err)}`) },
   });
   informer.addEventHandler({
     onAdd: (o) => events.push(`add:${o.metadata?.name ?? ""}`),
@@ -270,5 +270,75 @@ describe("ResilientInformer", () => {
     abort.abort();
     expect(await waiting).toBe(false);
     await informer.stop();
+  });
+
+  it("caches objects without managedFields or kubectl's last-applied copy, from the list and the watch, and asks for bookmarks", async () => {
+    const { server, watch, informer } = setup();
+    const heavy = (name: string, rv: string): Obj => ({
+      apiVersion: "v1",
+      kind: "ConfigMap",
+      metadata: {
+        name,
+        namespace: "ns",
+        resourceVersion: rv,
+        managedFields: [{ manager: "kubectl", operation: "Apply" }],
+        annotations: { "kubectl.kubernetes.io/last-applied-configuration": "{...}", keep: "me" },
+      },
+    });
+    server.items = [heavy("a", "1")];
+    informer.start();
+    await tick();
+    watch.last().send("ADDED", heavy("c", "11"));
+    for (const name of ["a", "c"]) {
+      expect(informer.get(name, "ns")?.metadata).toEqual({ name, namespace: "ns", resourceVersion: name === "a" ? "1" : "11", annotations: { keep: "me" } });
+    }
+    expect(watch.last().query).toMatchObject({ allowWatchBookmarks: true, resourceVersion: "10" });
+    await informer.stop();
+  });
+
+  it("reports each full list with its size, the first and every relist after 410", async () => {
+    const listed: number[] = [];
+    const { server, watch, informer } = setup({ onListed: ({ items }) => { listed.push(items); } });
+    informer.start();
+    await tick();
+    server.items = [obj("a", "1")];
+    watch.last().end(httpError(410));
+    await tick();
+    await tick();
+    expect(listed).toEqual([2, 1]);
+    await informer.stop();
+  });
+});
+
+describe("compact", () => {
+  it("leaves an object without the dropped fields as it is", () => {
+    const o = obj("a", "1");
+    expect(compact(structuredClone(o))).toEqual(o);
+  });
+});
+
+describe("pagedList", () => {
+  const page = (items: string[], next: string | undefined, rv: string): KubernetesListObject<Obj> => ({
+    metadata: { resourceVersion: rv, ...(next !== undefined ? { continue: next } : {}) },
+    items: items.map((n) => obj(n, rv)),
+  });
+
+  it("follows continue tokens (raw `continue` and typed `_continue`) and ends on an empty one", async () => {
+    const calls: (string | undefined)[] = [];
+    const pages: Record<string, KubernetesListObject<Obj>> = {
+      first: page(["a", "b"], "t1", "7"),
+      t1: { ...page(["c"], undefined, "7"), metadata: { resourceVersion: "7", _continue: "t2" } },
+      t2: page(["d"], "", "7"),
+    };
+    const list = pagedList<Obj>((token, limit) => {
+      calls.push(token);
+      expect(limit).toBe(2);
+      const p = pages[token ?? "first"];
+      return p === undefined ? Promise.reject(new Error(`no page ${String(token)}`)) : Promise.resolve(p);
+    }, 2);
+    const all = await list();
+    expect(calls).toEqual([undefined, "t1", "t2"]);
+    expect(all.items.map((o) => o.metadata?.name)).toEqual(["a", "b", "c", "d"]);
+    expect(all.metadata?.resourceVersion).toBe("7");
   });
 });

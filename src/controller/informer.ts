@@ -41,6 +41,7 @@ import {
   DELETE,
   ERROR,
   type KubeConfig,
+  type KubernetesListObject,
   type KubernetesObject,
   type ListPromise,
   ListWatch,
@@ -74,6 +75,8 @@ export interface InformerHooks {
   onRestart?(info: RestartInfo): void;
   /** An event handler threw; the remaining handlers still ran. */
   onHandlerError?(error: unknown, event: InformerEvent): void;
+  /** A full list was read into the cache: the first one, or a relist (410 Gone, a restart). */
+  onListed?(info: { items: number; durationMs: number }): void;
 }
 
 export interface ResilientInformerOptions<T extends KubernetesObject> {
@@ -117,8 +120,15 @@ class GuardedWatch extends Watch {
     if (this.guard.stopped()) return abortedController();
     this.guard.opening();
     let controller: AbortController;
+    // Bookmarks keep the resourceVersion fresh on a quiet collection, so a reconnect after a
+    // long idle stretch resumes instead of failing with 410 and relisting everything.
+    const params = { ...queryParams, allowWatchBookmarks: true };
+    const compacting: typeof callback = (phase, obj, watchObj) => {
+      if (phase === "ADDED" || phase === "MODIFIED" || phase === "DELETED") compact(obj as KubernetesObject);
+      callback(phase, obj, watchObj);
+    };
     try {
-      controller = await this.inner.watch(path, queryParams, callback, done);
+      controller = await this.inner.watch(path, params, compacting, done);
     } catch (err) {
       done(err);
       return abortedController();
@@ -126,6 +136,52 @@ class GuardedWatch extends Watch {
     if (this.guard.stopped()) controller.abort();
     return controller;
   }
+}
+
+// Fields no reconcile reads, dropped from every cached object: managedFields alone is about half
+// of a WorkloadEntry's JSON, and a node applied with kubectl carries its whole spec again in
+// last-applied-configuration. At 10,000 nodes that is the difference between fitting the
+// chart's memory limit and not.
+const LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration";
+
+/** Drops, in place, the fields of `obj` that the cache never needs. */
+export function compact<T extends KubernetesObject>(obj: T): T {
+  const meta = obj.metadata;
+  if (meta === undefined) return obj;
+  delete meta.managedFields;
+  if (meta.annotations !== undefined && LAST_APPLIED in meta.annotations) {
+    const { [LAST_APPLIED]: _dropped, ...rest } = meta.annotations;
+    meta.annotations = rest;
+  }
+  return obj;
+}
+
+/**
+ * A ListPromise that reads the collection in pages of `limit`: the API server and this process
+ * then hold one page at a time instead of one response of every object. All pages belong to the
+ * first page's snapshot, so the last page's resourceVersion is where the watch starts.
+ */
+export function pagedList<T extends KubernetesObject>(
+  page: (continueToken: string | undefined, limit: number) => Promise<KubernetesListObject<T>>,
+  limit = 500,
+): ListPromise<T> {
+  return async () => {
+    const items: T[] = [];
+    let token: string | undefined;
+    let last: KubernetesListObject<T>;
+    do {
+      last = await page(token, limit);
+      for (const item of last.items) items.push(item);
+      token = continueToken(last);
+    } while (token !== undefined && token !== "");
+    return { ...last, items };
+  };
+}
+
+// Typed APIs deserialize ListMeta (`_continue`); CustomObjectsApi returns the raw JSON (`continue`).
+function continueToken(list: KubernetesListObject<KubernetesObject>): string | undefined {
+  const meta: { _continue?: string; continue?: string } | undefined = list.metadata;
+  return meta?._continue ?? meta?.continue;
 }
 
 export class ResilientInformer<T extends KubernetesObject> {
@@ -151,7 +207,14 @@ export class ResilientInformer<T extends KubernetesObject> {
       stopped: () => this.state === "stopped",
       opening: () => { this.markSynced(); },
     });
-    this.listWatch = new ListWatch(options.path, watch, options.list, false, options.labelSelector, undefined, {
+    const list: ListPromise<T> = async () => {
+      const started = this.clock.now();
+      const result = await options.list();
+      for (const obj of result.items) compact(obj);
+      this.hooks.onListed?.({ items: result.items.length, durationMs: this.clock.now() - started });
+      return result;
+    };
+    this.listWatch = new ListWatch(options.path, watch, list, false, options.labelSelector, undefined, {
       // ListWatch's own reconnect delay, cut short on stop (the guarded Watch then refuses to open).
       delayFn: async (ms) => { await sleep(this.clock, ms, this.stopping.signal); },
     });

@@ -1,9 +1,12 @@
 // Work queue keys in client-go's MetaNamespaceKeyFunc format, so one convention links informer
 // events, the queue and the reconciler: "namespace/name", or just "name" for cluster-scoped objects.
 
-import type { KubernetesObject } from "@kubernetes/client-node";
+/** Any object with Kubernetes metadata: client-node's types and the operator's own. */
+export interface Keyed {
+  metadata?: { name?: string; namespace?: string };
+}
 
-export function objectKey(obj: KubernetesObject): string {
+export function objectKey(obj: Keyed): string {
   const name = obj.metadata?.name ?? "";
   const namespace = obj.metadata?.namespace ?? "";
   return namespace === "" ? name : `${namespace}/${name}`;

@@ -54,6 +54,12 @@ export class OperatorMetrics {
     labelNames: ["resource"] as const,
     registers: [this.registry],
   });
+  readonly informerLists = new Counter({
+    name: "xrayr_mesh_informer_lists_total",
+    help: "Full lists of a resource into the informer cache (the first, and every relist after 410 Gone), by resource",
+    labelNames: ["resource"] as const,
+    registers: [this.registry],
+  });
   readonly trafficWrites = new Counter({
     name: "xrayr_mesh_traffic_status_writes_total",
     help: "status.traffic writes by reason: first, state (silent/active), errors (threshold crossed), refresh",

@@ -2,13 +2,13 @@
 // poll, read the XrayR -> Xboard edge from Prometheus, and write status.traffic on the nodes
 // whose numbers are worth a write under the policy in status.ts.
 import type { Logger } from "pino";
-import { sleep, systemClock } from "../controller/clock.js";
+import { type Clock, sleep, systemClock } from "../controller/clock.js";
 import type { XrayrNode } from "../crd/types.js";
 import { readyCondition } from "../status/conditions.js";
 import type { PrometheusClient } from "./prometheus.js";
 import type { EdgeScope } from "./queries.js";
 import { readPanel } from "./read.js";
-import { nextTraffic, type TrafficDecision, type TrafficPolicy, type TrafficStatus } from "./status.js";
+import { type DueWrite, nextTraffic, selectWrites, type TrafficDecision, type TrafficPolicy, type TrafficStatus } from "./status.js";
 
 export interface TrafficReporterDeps {
   prometheus: PrometheusClient;
@@ -18,10 +18,13 @@ export interface TrafficReporterDeps {
   write: (node: XrayrNode, traffic: TrafficStatus) => Promise<void>;
   policy: TrafficPolicy;
   pollMs: number;
+  /** The fleet's budget: writes per second over a poll, spaced evenly; the rest wait a poll. */
+  maxWritesPerSecond: number;
   log: Logger;
   /** Called after each successful write, with the policy's reason for it. */
   onWritten?: (why: NonNullable<TrafficDecision["why"]>) => void;
   now?: () => Date;
+  clock?: Clock;
 }
 
 // Writes in flight at once: enough to refresh a thousand nodes in seconds, few enough that a
@@ -30,9 +33,11 @@ const WRITE_CONCURRENCY = 4;
 
 export class TrafficReporter {
   private readonly now: () => Date;
+  private readonly clock: Clock;
 
   constructor(private readonly deps: TrafficReporterDeps) {
     this.now = deps.now ?? (() => new Date());
+    this.clock = deps.clock ?? systemClock;
   }
 
   async run(signal: AbortSignal): Promise<void> {
@@ -43,7 +48,7 @@ export class TrafficReporter {
         // Without numbers we write nothing: a Prometheus outage must not mark the fleet silent.
         this.deps.log.warn({ err: err instanceof Error ? err.message : String(err) }, "traffic poll failed; status.traffic left as is");
       }
-      await sleep(systemClock, this.deps.pollMs, signal);
+      await sleep(this.clock, this.deps.pollMs, signal);
     }
   }
 
@@ -54,27 +59,40 @@ export class TrafficReporter {
     const panel = await readPanel(prometheus, scope, ready.map((n) => n.metadata.name ?? ""), this.deps.app);
     const byName = new Map(panel.nodes.map((t) => [t.name, t]));
     const now = this.now();
-    const due: [XrayrNode, TrafficStatus, NonNullable<TrafficDecision["why"]>][] = [];
+    const due: DueWrite<XrayrNode>[] = [];
     for (const node of ready) {
       const t = byName.get(node.metadata.name ?? "");
       if (t === undefined) continue;
-      const d = nextTraffic(node.status?.traffic, t, now, this.deps.policy);
-      if (d.write && d.why !== undefined) due.push([node, d.next, d.why]);
+      const prev = node.status?.traffic;
+      const d = nextTraffic(prev, t, now, this.deps.policy);
+      if (d.write && d.why !== undefined) due.push({ node, decision: { ...d, why: d.why }, lastWrittenMs: prev === undefined ? undefined : Date.parse(prev.observedAt) });
     }
+    const { maxWritesPerSecond, pollMs } = this.deps;
+    const chosen = selectWrites(due, (maxWritesPerSecond * pollMs) / 1000);
+    // Spaced over the poll at the budget's rate: a burst of a whole poll's writes at once would
+    // be the very spike the budget exists to prevent.
+    const gapMs = 1000 / maxWritesPerSecond;
+    const start = this.clock.now();
+    let next = 0;
     let written = 0;
     const worker = async (): Promise<void> => {
-      for (let item = due.shift(); item !== undefined; item = due.shift()) {
-        const [node, traffic, why] = item;
+      while (next < chosen.length) {
+        const slot = next++;
+        const item = chosen[slot];
+        if (item === undefined) break;
+        const wait = start + slot * gapMs - this.clock.now();
+        if (wait > 0) await sleep(this.clock, wait);
         try {
-          await this.deps.write(node, traffic);
+          await this.deps.write(item.node, item.decision.next);
           written++;
-          this.deps.onWritten?.(why);
+          this.deps.onWritten?.(item.decision.why);
         } catch (err) {
-          this.deps.log.warn({ namespace: node.metadata.namespace, name: node.metadata.name, err: err instanceof Error ? err.message : String(err) }, "could not write status.traffic");
+          this.deps.log.warn({ namespace: item.node.metadata.namespace, name: item.node.metadata.name, err: err instanceof Error ? err.message : String(err) }, "could not write status.traffic");
         }
       }
     };
     await Promise.all(Array.from({ length: WRITE_CONCURRENCY }, worker));
+    if (due.length > chosen.length) this.deps.log.debug({ due: due.length, written: chosen.length }, "traffic writes over the fleet budget wait for the next poll");
     if (written > 0) this.deps.log.debug({ written, unknownRps: panel.unknownRps }, "traffic status written");
     return written;
   }

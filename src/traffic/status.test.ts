@@ -1,4 +1,4 @@
-import { nextTraffic, type TrafficStatus } from "./status.js";
+import { type DueWrite, nextTraffic, selectWrites, type TrafficStatus } from "./status.js";
 
 const policy = { minIntervalMs: 300_000, errorThreshold: 0.01 };
 const t0 = new Date("2026-11-26T12:00:00Z");
@@ -71,5 +71,34 @@ describe("nextTraffic", () => {
 
   test("a node never seen has no lastSeen", () => {
     expect(nextTraffic(undefined, quiet, t0, policy).next).not.toHaveProperty("lastSeen");
+  });
+});
+
+describe("selectWrites: the fleet-wide budget", () => {
+  const due = (node: string, why: "first" | "state" | "errors" | "refresh", lastWrittenMs?: number): DueWrite<string> => ({
+    node,
+    decision: { next: nextTraffic(undefined, busy, t0, policy).next, write: true, why },
+    ...(lastWrittenMs !== undefined ? { lastWrittenMs } : {}),
+  });
+
+  test("state changes first, then errors, first numbers, refreshes; oldest write first within a reason", () => {
+    const all = [due("r-new", "refresh", 300), due("r-old", "refresh", 100), due("f", "first"), due("e", "errors", 50), due("s", "state", 200)];
+    expect(selectWrites(all, 10).map((d) => d.node)).toEqual(["s", "e", "f", "r-old", "r-new"]);
+    expect(selectWrites(all, 2).map((d) => d.node)).toEqual(["s", "e"]);
+  });
+
+  test("100 nodes gone silent among 10,000 refreshes all fit in the first poll's budget (5/s over 20 s)", () => {
+    const all = [
+      ...Array.from({ length: 10_000 }, (_, i) => due(`r-${i}`, "refresh", i)),
+      ...Array.from({ length: 100 }, (_, i) => due(`silent-${i}`, "state", 1_000_000 + i)),
+    ];
+    const chosen = selectWrites(all, 5 * 20);
+    expect(chosen).toHaveLength(100);
+    expect(chosen.every((d) => d.decision.why === "state")).toBe(true);
+  });
+
+  test("a budget under one write, or none due, writes nothing", () => {
+    expect(selectWrites([due("a", "state")], 0.5)).toEqual([]);
+    expect(selectWrites([], 100)).toEqual([]);
   });
 });

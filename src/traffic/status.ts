@@ -66,6 +66,29 @@ export function nextTraffic(prev: TrafficStatus | undefined, t: NodeTraffic, now
   return { next, write: false };
 }
 
+// What a person is waiting to see comes first: a node gone silent or back, then one crossing the
+// error threshold, then a node's first numbers; refreshes of unchanged numbers last.
+const WHY_ORDER: Record<NonNullable<TrafficDecision["why"]>, number> = { state: 0, errors: 1, first: 2, refresh: 3 };
+
+export interface DueWrite<N> {
+  node: N;
+  decision: TrafficDecision & { why: NonNullable<TrafficDecision["why"]> };
+  /** When the node's status.traffic was last written (ms since the epoch), if ever. */
+  lastWrittenMs?: number;
+}
+
+/**
+ * The fleet-wide budget: at most `budget` of the due writes, state changes first and, within a
+ * reason, the node written longest ago first. What is left stays due and is chosen again at
+ * the next poll, so a refresh is late rather than lost.
+ */
+export function selectWrites<N>(due: readonly DueWrite<N>[], budget: number): DueWrite<N>[] {
+  const rank = (d: DueWrite<N>): number => WHY_ORDER[d.decision.why];
+  return [...due]
+    .sort((a, b) => rank(a) - rank(b) || (a.lastWrittenMs ?? -Infinity) - (b.lastWrittenMs ?? -Infinity))
+    .slice(0, Math.max(0, Math.floor(budget)));
+}
+
 /** Above the threshold; a node that was failing stays so until it is under half of it. */
 function failing(ratio: number, policy: TrafficPolicy, wasFailing: boolean): boolean {
   return wasFailing ? ratio >= policy.errorThreshold * RECOVERY_FRACTION : ratio > policy.errorThreshold;

@@ -1,0 +1,98 @@
+import type { XrayrNode } from "../crd/types.js";
+import type { WorkloadEntry } from "../istio/workloadentry.js";
+import { FleetIndex, nodeKeyOfEntry, planInputsChanged } from "./watches.js";
+
+const node = (name: string, address: string, extra: Partial<XrayrNode["metadata"]> = {}): XrayrNode => ({
+  metadata: { name, namespace: "airport-prod", uid: `uid-${name}`, generation: 1, resourceVersion: "1", ...extra },
+  spec: { address, country: "jp" },
+});
+
+const entry = (name: string, address: string, owner?: string): WorkloadEntry => ({
+  apiVersion: "networking.istio.io/v1",
+  kind: "WorkloadEntry",
+  metadata: {
+    name,
+    namespace: "airport-prod",
+    ...(owner !== undefined
+      ? { ownerReferences: [{ apiVersion: "mesh.sigma.io/v1alpha1", kind: "XrayrNode", name: owner, uid: `uid-${owner}`, controller: true }] }
+      : {}),
+  },
+  spec: { address },
+});
+
+describe("FleetIndex: which nodes an event concerns", () => {
+  test("a new node concerns itself and every node already on its address", () => {
+    const index = new FleetIndex();
+    index.nodeChanged(node("a", "45.1.1.1"));
+    index.nodeChanged(node("b", "45.1.1.2"));
+    expect(index.nodeChanged(node("c", "45.1.1.1")).sort()).toEqual(["airport-prod/a", "airport-prod/c"]);
+  });
+
+  test("a node moving concerns the nodes on its old and its new address", () => {
+    const index = new FleetIndex();
+    const a = node("a", "45.1.1.1");
+    index.nodeChanged(a);
+    index.nodeChanged(node("b", "45.1.1.1"));
+    index.nodeChanged(node("c", "45.1.1.2"));
+    const moved = { ...a, metadata: { ...a.metadata, generation: 2 }, spec: { ...a.spec, address: "45.1.1.2" } };
+    expect(index.nodeChanged(moved, a).sort()).toEqual(["airport-prod/a", "airport-prod/b", "airport-prod/c"]);
+    expect(index.nodesByAddress.keys("45.1.1.1")).toEqual(["airport-prod/b"]);
+  });
+
+  test("a deleted node concerns itself and the nodes that may take its address", () => {
+    const index = new FleetIndex();
+    const a = node("a", "45.1.1.1");
+    index.nodeChanged(a);
+    index.nodeChanged(node("b", "45.1.1.1"));
+    expect(index.nodeDeleted(a).sort()).toEqual(["airport-prod/a", "airport-prod/b"]);
+    expect(index.nodesByAddress.keys("45.1.1.1")).toEqual(["airport-prod/b"]);
+  });
+
+  test("a change no plan reads (status.traffic, labels) concerns nobody, but keeps the index current", () => {
+    const index = new FleetIndex();
+    const a = node("a", "45.1.1.1");
+    index.nodeChanged(a);
+    const traffic = {
+      ...a,
+      metadata: { ...a.metadata, resourceVersion: "2", labels: { x: "y" } },
+      status: { traffic: { state: "Active" as const, requestsPerMinute: 1, errorRatio: 0, observedAt: "2026-12-01T00:00:00Z" } },
+    };
+    expect(index.nodeChanged(traffic, a)).toEqual([]);
+  });
+
+  test("an entry concerns its controlling node; an unowned one the node whose name it takes", () => {
+    const index = new FleetIndex();
+    expect(index.entryChanged(entry("jp-01-0123abcd", "45.1.1.1", "jp-01"))).toEqual(["airport-prod/jp-01"]);
+    expect(index.entriesByNode.keys("airport-prod/jp-01")).toEqual(["airport-prod/jp-01-0123abcd"]);
+    expect(index.entryChanged(entry("hk-02-89abcdef", "45.1.1.2"))).toEqual(["airport-prod/hk-02"]);
+    expect(index.entriesByNode.keys("airport-prod/hk-02")).toEqual([]);
+    expect(index.entriesByAddress.keys("45.1.1.2")).toEqual(["airport-prod/hk-02-89abcdef"]);
+    expect(index.entryChanged(entry("hand-made", "45.1.1.3"))).toEqual([]);
+    expect(index.entryDeleted(entry("jp-01-0123abcd", "45.1.1.1", "jp-01"))).toEqual(["airport-prod/jp-01"]);
+    expect(index.entriesByAddress.keys("45.1.1.1")).toEqual([]);
+  });
+});
+
+describe("planInputsChanged", () => {
+  const a = node("a", "45.1.1.1");
+  test.each([
+    ["spec (generation)", { ...a, metadata: { ...a.metadata, generation: 2 }, spec: { ...a.spec, country: "de" } }],
+    ["spec without a generation bump", { ...a, spec: { ...a.spec, version: "v2" } }],
+    ["deletion", { ...a, metadata: { ...a.metadata, deletionTimestamp: "2026-12-01T00:00:00Z" } }],
+    ["a new incarnation", { ...a, metadata: { ...a.metadata, uid: "other" } }],
+    ["the reconciler's conditions cleared by someone", { ...a, status: { conditions: [] } }],
+  ])("%s counts", (_why, changed: XrayrNode) => {
+    expect(planInputsChanged(a, changed)).toBe(true);
+  });
+
+  test("resourceVersion, labels and annotations alone do not", () => {
+    expect(planInputsChanged(a, { ...a, metadata: { ...a.metadata, resourceVersion: "9", labels: { l: "1" }, annotations: { n: "1" } } })).toBe(false);
+  });
+});
+
+describe("nodeKeyOfEntry", () => {
+  test("reads the node back from <node>-<8 hex> only", () => {
+    expect(nodeKeyOfEntry(entry("a-b-c-0123abcd", "45.1.1.1"))).toBe("airport-prod/a-b-c");
+    expect(nodeKeyOfEntry(entry("a-0123abc", "45.1.1.1"))).toBeUndefined();
+  });
+});
