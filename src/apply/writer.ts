@@ -5,6 +5,7 @@ import { GROUP, PLURAL, VERSION, type XrayrNode, type XrayrNodeStatus } from "..
 import { withSignal } from "../controller/call-options.js";
 import { MANAGER } from "../desired/workloadentry.js";
 import { WE_GROUP, WE_PLURAL, WE_VERSION, type WorkloadEntry } from "../istio/workloadentry.js";
+import { entryUpdatePatch } from "./entry-patch.js";
 import type { TrafficStatus } from "../traffic/status.js";
 
 // A write that hangs must not outlive its reason to be made: after this it fails, the reconcile
@@ -12,11 +13,14 @@ import type { TrafficStatus } from "../traffic/status.js";
 const WRITE_TIMEOUT_MS = 10_000;
 
 export interface WriteCounter {
-  (verb: "apply" | "delete" | "patch" | "create", resource: string, outcome: "ok" | "error"): void;
+  (verb: "create" | "patch" | "delete", resource: string, outcome: "ok" | "error"): void;
 }
 
 export interface Writer {
-  applyEntry(entry: WorkloadEntry): Promise<void>;
+  /** Creates a new entry; "exists" when the name is already taken (the cache had not seen it yet). */
+  createEntry(entry: WorkloadEntry): Promise<"created" | "exists">;
+  /** Brings an existing entry to `entry` in place (see entry-patch.ts). */
+  updateEntry(entry: WorkloadEntry): Promise<void>;
   /** Deletes the entry only if it is still the object with this uid. */
   deleteEntry(namespace: string, name: string, uid: string): Promise<void>;
   /** Writes the reconciler's part of the status (conditions, observedGeneration, workloadEntry). */
@@ -39,21 +43,33 @@ export class KubeWriter implements Writer {
     this.core = kc.makeApiClient(k8s.CoreV1Api);
   }
 
-  async applyEntry(entry: WorkloadEntry): Promise<void> {
-    await this.counted("apply", WE_PLURAL, () =>
+  async createEntry(entry: WorkloadEntry): Promise<"created" | "exists"> {
+    try {
+      await this.counted("create", WE_PLURAL, () =>
+        this.custom.createNamespacedCustomObject(
+          { ...entryCoordinates(entry.metadata.namespace ?? ""), body: entry, fieldManager: MANAGER },
+          withSignal(AbortSignal.timeout(WRITE_TIMEOUT_MS)),
+        ),
+      );
+      return "created";
+    } catch (err) {
+      if (statusCode(err) === 409) return "exists";
+      throw err;
+    }
+  }
+
+  async updateEntry(entry: WorkloadEntry): Promise<void> {
+    const namespace = entry.metadata.namespace ?? "";
+    const name = entry.metadata.name ?? "";
+    // The cache keeps no managedFields (memory); an update is rare enough to read them fresh.
+    const live = (await this.custom.getNamespacedCustomObject(
+      { ...entryCoordinates(namespace), name },
+      withSignal(AbortSignal.timeout(WRITE_TIMEOUT_MS)),
+    )) as WorkloadEntry;
+    await this.counted("patch", WE_PLURAL, () =>
       this.custom.patchNamespacedCustomObject(
-        {
-          group: WE_GROUP,
-          version: WE_VERSION,
-          namespace: entry.metadata.namespace ?? "",
-          plural: WE_PLURAL,
-          name: entry.metadata.name ?? "",
-          body: entry,
-          fieldManager: MANAGER,
-          // Fields of ours changed by hand are taken back: that is the point of drift repair.
-          force: true,
-        },
-        withSignal(AbortSignal.timeout(WRITE_TIMEOUT_MS), k8s.setHeaderOptions("Content-Type", k8s.PatchStrategy.ServerSideApply)),
+        { ...entryCoordinates(namespace), name, body: entryUpdatePatch(live, entry, MANAGER), fieldManager: MANAGER },
+        withSignal(AbortSignal.timeout(WRITE_TIMEOUT_MS), k8s.setHeaderOptions("Content-Type", k8s.PatchStrategy.MergePatch)),
       ),
     );
   }
@@ -62,10 +78,7 @@ export class KubeWriter implements Writer {
     try {
       await this.counted("delete", WE_PLURAL, () =>
         this.custom.deleteNamespacedCustomObject({
-          group: WE_GROUP,
-          version: WE_VERSION,
-          namespace,
-          plural: WE_PLURAL,
+          ...entryCoordinates(namespace),
           name,
           body: { preconditions: { uid } },
         }, withSignal(AbortSignal.timeout(WRITE_TIMEOUT_MS))),
@@ -151,6 +164,10 @@ export class KubeWriter implements Writer {
       throw err;
     }
   }
+}
+
+function entryCoordinates(namespace: string) {
+  return { group: WE_GROUP, version: WE_VERSION, plural: WE_PLURAL, namespace };
 }
 
 /** The HTTP status of a client-node ApiException, if the error is one. */

@@ -52,6 +52,15 @@ export interface ObjectMeta {
   annotations?: Record<string, string>;
   ownerReferences?: OwnerReference[];
   deletionTimestamp?: string | Date;
+  /** Dropped from informer caches (see controller/informer.ts compact); read fresh where needed. */
+  managedFields?: ManagedFieldsEntry[];
+}
+
+export interface ManagedFieldsEntry {
+  manager?: string;
+  operation?: string;
+  subresource?: string;
+  fieldsV1?: unknown;
 }
 
 export interface OwnerReference {

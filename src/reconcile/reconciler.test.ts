@@ -17,8 +17,14 @@ class RecordingWriter implements Writer {
   calls: string[] = [];
   statuses: XrayrNodeStatus[] = [];
   failApply: Error | undefined;
-  applyEntry(e: WorkloadEntry): Promise<void> {
-    this.calls.push(`apply ${e.metadata.name ?? ""}`);
+  taken = new Set<string>();
+  createEntry(e: WorkloadEntry): Promise<"created" | "exists"> {
+    this.calls.push(`create ${e.metadata.name ?? ""}`);
+    if (this.failApply) return Promise.reject(this.failApply);
+    return Promise.resolve(this.taken.has(e.metadata.name ?? "") ? "exists" : "created");
+  }
+  updateEntry(e: WorkloadEntry): Promise<void> {
+    this.calls.push(`update ${e.metadata.name ?? ""}`);
     return this.failApply ? Promise.reject(this.failApply) : Promise.resolve();
   }
   deleteEntry(_ns: string, name: string): Promise<void> { this.calls.push(`delete ${name}`); return Promise.resolve(); }
@@ -62,7 +68,7 @@ describe("XrayrNodeReconciler", () => {
     const { nodes, writer, reconciler } = setup();
     nodes.put(node("jp-01", "45.76.1.1"));
     await reconciler.reconcile("airport-prod/jp-01");
-    expect(writer.calls).toEqual([expect.stringMatching(/^apply jp-01-[0-9a-f]{8}$/), "status jp-01"]);
+    expect(writer.calls).toEqual([expect.stringMatching(/^create jp-01-[0-9a-f]{8}$/), "status jp-01"]);
     expect(writer.statuses[0]).toMatchObject({ observedGeneration: 1, workloadEntry: expect.stringMatching(/^jp-01-[0-9a-f]{8}$/) as unknown });
   });
 
@@ -97,12 +103,21 @@ describe("XrayrNodeReconciler", () => {
     nodes.put(n);
     writer.failApply = new Error("connection refused");
     await expect(reconciler.reconcile("airport-prod/jp-01")).rejects.toThrow("connection refused");
-    expect(writer.calls).toEqual([expect.stringMatching(/^apply jp-01-[0-9a-f]{8}$/), "status jp-01", "event jp-01 Warning ApplyFailed"]);
+    expect(writer.calls).toEqual([expect.stringMatching(/^create jp-01-[0-9a-f]{8}$/), "status jp-01", "event jp-01 Warning ApplyFailed"]);
     nodes.put({ ...n, status: writer.statuses[0] });
     writer.failApply = undefined;
     writer.calls = [];
     await reconciler.reconcile("airport-prod/jp-01");
-    expect(writer.calls).toEqual([expect.stringMatching(/^apply jp-01-[0-9a-f]{8}$/), "status jp-01", "event jp-01 Normal Reconciled"]);
+    expect(writer.calls).toEqual([expect.stringMatching(/^create jp-01-[0-9a-f]{8}$/), "status jp-01", "event jp-01 Normal Reconciled"]);
+  });
+
+  test("a create that finds its name taken (the cache lags) reports nothing and looks again soon", async () => {
+    const { nodes, writer, reconciler } = setup();
+    const n = node("jp-01", "45.76.1.1");
+    nodes.put(n);
+    writer.taken.add((await appliedEntry(n)).metadata.name ?? "");
+    expect(await reconciler.reconcile("airport-prod/jp-01")).toEqual({ requeueAfter: expect.any(Number) as unknown });
+    expect(writer.calls).toEqual([expect.stringMatching(/^create jp-01-[0-9a-f]{8}$/)]);
   });
 
   test("a node being deleted keeps its address claim until it is gone", async () => {

@@ -78,7 +78,9 @@ export class XrayrNodeReconciler {
     let verdict = plan.verdict;
     let failure: Error | undefined;
     try {
-      await this.carryOut(plan, log);
+      // Our own create, or someone's, that the watch has not delivered yet: the entry's add
+      // event brings this node back, and the plan then sees whose it is.
+      if (!(await this.carryOut(plan, log))) return { requeueAfter: ADDRESS_HANDOVER_RECHECK_MS };
     } catch (err) {
       failure = err instanceof Error ? err : new Error(String(err));
       verdict = {
@@ -118,16 +120,25 @@ export class XrayrNodeReconciler {
     return claims;
   }
 
-  private async carryOut({ steps }: Plan, log: Logger): Promise<void> {
+  /** Carries the steps out in order; false when a create found its name taken (not yet cached). */
+  private async carryOut({ steps }: Plan, log: Logger): Promise<boolean> {
     for (const step of steps) {
       if (step.kind === "apply") {
-        await this.deps.writer.applyEntry(step.entry);
-        log.info({ entry: step.entry.metadata.name, why: step.why, address: step.entry.spec.address }, "workload entry applied");
+        if (step.why === "create") {
+          if ((await this.deps.writer.createEntry(step.entry)) === "exists") {
+            log.debug({ entry: step.entry.metadata.name }, "workload entry exists already; waiting for the cache");
+            return false;
+          }
+        } else {
+          await this.deps.writer.updateEntry(step.entry);
+        }
+        log.info({ entry: step.entry.metadata.name, why: step.why, address: step.entry.spec.address }, "workload entry written");
       } else {
         await this.deps.writer.deleteEntry(step.namespace, step.name, step.uid);
         log.info({ entry: step.name, why: step.why }, "workload entry deleted");
       }
     }
+    return true;
   }
 
   /** The cache's status, or the one we wrote moments ago if the cache has not caught up yet. */

@@ -31,7 +31,7 @@ const OPERATOR_RULES = [
   { apiGroups: ["mesh.sigma.io"], resources: ["xrayrnodes"], verbs: ["list", "watch"] },
   { apiGroups: ["mesh.sigma.io"], resources: ["xrayrnodes/status"], verbs: ["patch"] },
   { apiGroups: ["mesh.sigma.io"], resources: ["xrayrnodes/finalizers"], verbs: ["update"] },
-  { apiGroups: ["networking.istio.io"], resources: ["workloadentries"], verbs: ["list", "watch", "create", "patch", "delete"] },
+  { apiGroups: ["networking.istio.io"], resources: ["workloadentries"], verbs: ["get", "list", "watch", "create", "patch", "delete"] },
   { apiGroups: ["coordination.k8s.io"], resources: ["leases"], verbs: ["create"] },
   { apiGroups: ["coordination.k8s.io"], resources: ["leases"], resourceNames: ["xrayr-mesh-operator"], verbs: ["get", "update"] },
   { apiGroups: [""], resources: ["events"], verbs: ["create"] },
