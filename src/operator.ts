@@ -15,7 +15,6 @@ import {
   coordinationLeaseLock,
   defaultControllerRateLimiter,
   objectKey,
-  pagedList,
   splitKey,
   withSignal,
 } from "./controller/index.js";
@@ -56,13 +55,11 @@ export async function startOperator(config: Config, log: Logger, metrics: Operat
     new ResilientInformer<T>({
       kubeConfig: kc,
       path: `/apis/${group}/${version}/namespaces/${ns}/${plural}`,
-      list: pagedList(
-        async (token, limit) =>
-          (await custom.listNamespacedCustomObject(
-            { group, version, namespace: ns, plural, limit, _continue: token },
-            withSignal(AbortSignal.timeout(LIST_PAGE_TIMEOUT_MS)),
-          )) as k8s.KubernetesListObject<T>,
-      ),
+      listPage: async (token, limit) =>
+        (await custom.listNamespacedCustomObject(
+          { group, version, namespace: ns, plural, limit, _continue: token },
+          withSignal(AbortSignal.timeout(LIST_PAGE_TIMEOUT_MS)),
+        )) as k8s.KubernetesListObject<T>,
       hooks: {
         onRestart: ({ attempt, delayMs, error }) => {
           lastError.set(plural, error);

@@ -15,6 +15,7 @@ export {
   type InformerEventHandler,
   type InformerHooks,
   compact,
+  type ListPage,
   pagedList,
   ResilientInformer,
   type ResilientInformerOptions,

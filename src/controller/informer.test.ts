@@ -70,7 +70,7 @@ function setup(hooks: { onListed?: (info: { items: number; durationMs: number })
   const informer = new ResilientInformer<Obj>({
     kubeConfig: new KubeConfig(),
     path: "/api/v1/namespaces/ns/configmaps",
-    list: (): Promise<KubernetesListObject<Obj>> => {
+    listPage: (): Promise<KubernetesListObject<Obj>> => {
       server.listCalls++;
       if (server.listError !== undefined) return Promise.reject(server.listError);
       return Promise.resolve({ metadata: { resourceVersion: server.resourceVersion }, items: server.items.map((o) => structuredClone(o)) });
@@ -306,6 +306,25 @@ describe("ResilientInformer", () => {
     await tick();
     await tick();
     expect(listed).toEqual([2, 1]);
+    await informer.stop();
+  });
+});
+
+describe("ResilientInformer relist", () => {
+  it("keeps the cached object for every unchanged resourceVersion (the peak is the cache plus what changed)", async () => {
+    const { server, watch, events, informer } = setup();
+    informer.start();
+    await tick();
+    const a = informer.get("a", "ns");
+    const b = informer.get("b", "ns");
+    server.items = [obj("a", "1"), obj("b", "3")];
+    events.length = 0;
+    watch.last().end(httpError(410));
+    await tick();
+    await tick();
+    expect(informer.get("a", "ns")).toBe(a);
+    expect(informer.get("b", "ns")).not.toBe(b);
+    expect(events).toEqual(["update:b:2->3"]);
     await informer.stop();
   });
 });

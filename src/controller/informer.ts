@@ -83,8 +83,10 @@ export interface ResilientInformerOptions<T extends KubernetesObject> {
   kubeConfig: KubeConfig;
   /** Collection URL path, e.g. /apis/networking.istio.io/v1/namespaces/NS/workloadentries. */
   path: string;
-  /** Lists the same collection; its resourceVersion is where the watch starts. */
-  list: ListPromise<T>;
+  /** One page of the same collection (see pagedList); the list's resourceVersion is where the watch starts. */
+  listPage: ListPage<T>;
+  /** Objects per page; 500, as client-go's pager. */
+  pageSize?: number;
   labelSelector?: string;
   /** Restart backoff; defaults to 200 ms doubling to 30 s, +50% jitter, reset after 120 s. */
   backoff?: Omit<BackoffOptions, "clock">;
@@ -156,22 +158,23 @@ export function compact<T extends KubernetesObject>(obj: T): T {
   return obj;
 }
 
+/** Reads one page of a collection: from `continueToken` (undefined for the first), at most `limit` objects. */
+export type ListPage<T extends KubernetesObject> = (continueToken: string | undefined, limit: number) => Promise<KubernetesListObject<T>>;
+
 /**
- * A ListPromise that reads the collection in pages of `limit`: the API server and this process
- * then hold one page at a time instead of one response of every object. All pages belong to the
- * first page's snapshot, so the last page's resourceVersion is where the watch starts.
+ * A ListPromise that reads the collection in pages of `limit`, passing each object through
+ * `each` as its page arrives: the API server and this process then hold one page at a time
+ * instead of one response of every object. All pages belong to the first page's snapshot, so
+ * the last page's resourceVersion is where the watch starts.
  */
-export function pagedList<T extends KubernetesObject>(
-  page: (continueToken: string | undefined, limit: number) => Promise<KubernetesListObject<T>>,
-  limit = 500,
-): ListPromise<T> {
+export function pagedList<T extends KubernetesObject>(page: ListPage<T>, limit = 500, each: (obj: T) => T = (obj) => obj): ListPromise<T> {
   return async () => {
     const items: T[] = [];
     let token: string | undefined;
     let last: KubernetesListObject<T>;
     do {
       last = await page(token, limit);
-      for (const item of last.items) items.push(item);
+      for (const item of last.items) items.push(each(item));
       token = continueToken(last);
     } while (token !== undefined && token !== "");
     return { ...last, items };
@@ -207,10 +210,16 @@ export class ResilientInformer<T extends KubernetesObject> {
       stopped: () => this.state === "stopped",
       opening: () => { this.markSynced(); },
     });
+    // A relist (410 Gone) brings every object again while the cache still holds the old ones:
+    // an object whose resourceVersion has not changed is replaced by the cached one as its page
+    // arrives, so the peak is the cache plus what changed, not twice the cache.
+    const pages = pagedList(options.listPage, options.pageSize ?? 500, (obj) => {
+      const cached = this.listWatch.get(obj.metadata?.name ?? "", obj.metadata?.namespace);
+      return cached !== undefined && cached.metadata?.resourceVersion === obj.metadata?.resourceVersion ? cached : compact(obj);
+    });
     const list: ListPromise<T> = async () => {
       const started = this.clock.now();
-      const result = await options.list();
-      for (const obj of result.items) compact(obj);
+      const result = await pages();
       this.hooks.onListed?.({ items: result.items.length, durationMs: this.clock.now() - started });
       return result;
     };
