@@ -95,6 +95,14 @@ mesh-lab-up:
 attribution-check: build
 	bash -c 'trap "LAB_DIR=$(E2E_LAB) test/lab/lab-down.sh >/dev/null 2>&1 || true" EXIT; npm run test:e2e -- test/e2e/attribution'
 
+## bench-scale: cold backlog of BENCH_NODES (10,000) XrayrNodes: a bare Go client (the floor), a
+## controller-runtime operator (../shared/perf/baseline) and this operator under the chart's
+## memory limit, each on a fresh lab (.lab-bench-scale); then resync CPU, a forced relist, live
+## create -> Ready latency and sync of as many rows. Prints one table; not part of make test.
+.PHONY: bench-scale
+bench-scale: build
+	node bench/scale.mjs
+
 ## bench-traffic-writes: status.traffic writes per minute at 1,000 nodes on the mesh lab (~13 min).
 .PHONY: bench-traffic-writes
 bench-traffic-writes:

@@ -18,6 +18,9 @@ const cli = join(repo, "dist/cmd/xrayr-mesh.js");
 if (!existsSync(cli)) throw new Error("dist/ is missing: run npm run build first");
 const { syntheticFleet } = await import(join(repo, "dist/fleet/synthetic.js"));
 const { desiredFleet } = await import(join(repo, "dist/fleet/desired.js"));
+// The bare client pools connections as the CLI does: the comparison is of the writes, not of
+// client-node's default of a new TLS connection per request.
+const { PooledKubeConfig } = await import(join(repo, "dist/controller/kubeconfig.js"));
 
 const rows = Number(process.env.BENCH_ROWS ?? 5000);
 const concurrency = Number(process.env.BENCH_CONCURRENCY ?? 8);
@@ -35,7 +38,7 @@ if (kubeconfig === undefined || kubeconfig === "") {
   kubeconfig = join(labDir, "kubeconfig");
 }
 
-const kc = new k8s.KubeConfig();
+const kc = new PooledKubeConfig();
 kc.loadFromFile(kubeconfig);
 const custom = kc.makeApiClient(k8s.CustomObjectsApi);
 const base = { group: "mesh.sigma.io", version: "v1alpha1", plural: "xrayrnodes", namespace };

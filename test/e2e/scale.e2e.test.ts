@@ -4,9 +4,9 @@
 // 11) then a restarted operator with a 5 s resync reconciles all 500 twice and writes nothing:
 //     zero writes by the operator's ServiceAccount in the audit log, writes counter at zero.
 import { auditOffset, auditSince, summarize, writesBy } from "./support/audit.js";
-import { MANAGED_BY, NODE_LABEL, nodeEntryProblems, OPERATOR_NAME, orphanEntries, statusProblems } from "./support/fixtures.js";
+import { MANAGED_BY, NODE_LABEL, OPERATOR_NAME, orphanEntries } from "./support/fixtures.js";
 import { e2eFile, withLogs } from "./support/harness.js";
-import { adminClient, type WorkloadEntry, type XrayrNode } from "./support/kube.js";
+import { adminClient, type XrayrNode } from "./support/kube.js";
 import { lab, OPERATOR_USER } from "./support/lab.js";
 import { startOperator, type OperatorProcess } from "./support/operator.js";
 import { sumMetric } from "./support/metrics.js";
@@ -18,23 +18,6 @@ const KILL_AT = Math.round(COUNT * 0.3);
 const CONCURRENCY = 20;
 let created: XrayrNode[] = [];
 let survivor: OperatorProcess | undefined;
-
-/** One pass over all nodes and entries: what is not converged yet (each node: exactly one exact entry). */
-async function convergence(): Promise<{ nodes: number; entries: number; problems: string[] }> {
-  const { nodes, entries } = adminClient();
-  const [nodeList, entryList] = await Promise.all([nodes.list(fleet.selector), entries.list(`${MANAGED_BY}=${OPERATOR_NAME}`)]);
-  const byNode = new Map<string, WorkloadEntry[]>();
-  for (const e of entryList) {
-    const n = e.metadata.labels?.[NODE_LABEL] ?? "";
-    byNode.set(n, [...(byNode.get(n) ?? []), e]);
-  }
-  const problems: string[] = [];
-  for (const n of nodeList) {
-    const p = [...statusProblems(n), ...nodeEntryProblems(n, byNode.get(n.metadata.name) ?? [])];
-    if (p.length > 0) problems.push(`${n.metadata.name}: ${p.join("; ")}`);
-  }
-  return { nodes: nodeList.length, entries: entryList.length, problems };
-}
 
 describe(`scale: ${COUNT} nodes`, () => {
   it(
@@ -62,7 +45,7 @@ describe(`scale: ${COUNT} nodes`, () => {
       const state = await waitFor(
         `all ${COUNT} nodes Ready with exact entries`,
         async () => {
-          const c = await convergence();
+          const c = await fleet.convergence();
           return c.nodes === COUNT && c.problems.length === 0 ? c : pending({ nodes: c.nodes, entries: c.entries, notConverged: c.problems.length, e_g: c.problems.slice(0, 5) });
         },
         { timeoutMs: 180_000, intervalMs: 2_000 },
@@ -109,7 +92,7 @@ describe(`scale: ${COUNT} nodes`, () => {
       const events = hasAudit ? writesBy(auditSince(offset), { user: OPERATOR_USER }) : [];
       note(`11: ${total} reconciles in ${window} ms after a restart with RESYNC_SECONDS=5; operator writes ${writes}, audit writes by ${OPERATOR_USER}: ${events.length}`);
       expect({ writes, audit: summarize(events) }).toEqual({ writes: 0, audit: {} });
-      const c = await convergence();
+      const c = await fleet.convergence();
       expect(c.problems).toEqual([]);
     }),
     120_000,

@@ -216,6 +216,23 @@ export class Fleet {
   }
 
   /** Creates `count` nodes with bounded concurrency; onCreated sees the running total. */
+  /** One pass over this file's nodes and all managed entries: what is not converged yet (each node: exactly one exact entry). */
+  async convergence(): Promise<{ nodes: number; entries: number; problems: string[] }> {
+    const { nodes, entries } = adminClient();
+    const [nodeList, entryList] = await Promise.all([nodes.list(this.selector), entries.list(`${MANAGED_BY}=${OPERATOR_NAME}`)]);
+    const byNode = new Map<string, WorkloadEntry[]>();
+    for (const e of entryList) {
+      const n = e.metadata.labels?.[NODE_LABEL] ?? "";
+      byNode.set(n, [...(byNode.get(n) ?? []), e]);
+    }
+    const problems: string[] = [];
+    for (const n of nodeList) {
+      const p = [...statusProblems(n), ...nodeEntryProblems(n, byNode.get(n.metadata.name) ?? [])];
+      if (p.length > 0) problems.push(`${n.metadata.name}: ${p.join("; ")}`);
+    }
+    return { nodes: nodeList.length, entries: entryList.length, problems };
+  }
+
   async createMany(prefix: string, count: number, concurrency: number, onCreated?: (done: number) => Promise<void> | void): Promise<XrayrNode[]> {
     let done = 0;
     const names = Array.from({ length: count }, () => this.name(prefix));

@@ -17,6 +17,8 @@ export interface OperatorOptions {
   leaderElection?: boolean;
   /** Extra environment, e.g. LEASE_DURATION_SECONDS or RESYNC_SECONDS. */
   env?: Record<string, string>;
+  /** Turns the operator's argv into the one to spawn, e.g. MemoryCgroup.wrap (same pid: it execs). */
+  wrap?: (argv: readonly string[]) => string[];
 }
 
 /** A free loopback TCP port (bound and released at once). */
@@ -60,6 +62,7 @@ export class OperatorProcess {
     readonly name: string,
     readonly port: number,
     readonly env: Record<string, string>,
+    wrap: (argv: readonly string[]) => string[] = (argv) => [...argv],
   ) {
     const state = lab();
     const logDir = join(state.stateDir, "logs");
@@ -68,7 +71,8 @@ export class OperatorProcess {
     this.metricsUrl = `http://127.0.0.1:${port}`;
     const fd = openSync(this.logFile, "a");
     try {
-      this.child = spawn(process.env.E2E_NODE ?? process.execPath, [OPERATOR_JS], {
+      const [command = "", ...args] = wrap([process.env.E2E_NODE ?? process.execPath, OPERATOR_JS]);
+      this.child = spawn(command, args, {
         cwd: REPO,
         env,
         stdio: ["ignore", fd, fd],
@@ -122,7 +126,7 @@ export class OperatorProcess {
       LOG_LEVEL: process.env.E2E_OPERATOR_LOG_LEVEL ?? "info",
       ...opts.env,
     };
-    return new OperatorProcess(opts.name, port, env);
+    return new OperatorProcess(opts.name, port, env, opts.wrap);
   }
 
   get pid(): number | undefined {
