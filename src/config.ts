@@ -3,7 +3,7 @@
 import { hostname } from "node:os";
 import { z } from "zod";
 import { RETRY_JITTER } from "./controller/leaderelection.js";
-import { DNS1123_LABEL_PATTERN, LABEL_VALUE_NONEMPTY_PATTERN, regex } from "./crd/patterns.js";
+import { DEFAULT_XBOARD_WORKLOAD, DNS1123_LABEL_PATTERN, LABEL_VALUE_NONEMPTY_PATTERN, regex } from "./crd/patterns.js";
 import { safeUrl } from "./observability/redact.js";
 import { PROMQL_DURATION } from "./traffic/queries.js";
 
@@ -35,7 +35,7 @@ const envSchema = z.object({
   WORKERS: z.coerce.number().int().min(1).max(64).default(4),
   RESYNC_SECONDS: z.coerce.number().positive().max(86400).default(300),
   PROMETHEUS_URL: z.url({ protocol: /^https?$/, error: "must be an http(s) URL of a Prometheus server" }).optional(),
-  XBOARD_WORKLOAD: z.string().regex(labelValue, "must be a workload name").max(63).default("xboard"),
+  XBOARD_WORKLOAD: z.string().regex(labelValue, "must be a workload name").max(63).default(DEFAULT_XBOARD_WORKLOAD),
   // Two XrayR update periods (60 s each): a window that can fall between two polls of a node
   // would flip it between Active and Silent, and every flip is a write.
   TRAFFIC_WINDOW: z.string().regex(PROMQL_DURATION, "must be a PromQL duration such as 2m").default("2m"),

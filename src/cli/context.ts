@@ -2,7 +2,7 @@
 // else KUBECONFIG or in-cluster) and which namespace (--namespace / AIRPORT_NAMESPACE).
 import { existsSync } from "node:fs";
 import * as k8s from "@kubernetes/client-node";
-import { nameProblem } from "../crd/validate.js";
+import { isDns1123Label } from "../crd/validate.js";
 import { CliError } from "./errors.js";
 
 export const DEFAULT_NAMESPACE = "airport-prod";
@@ -21,7 +21,7 @@ export interface Context {
 
 export function loadContext(opts: GlobalOptions): Context {
   const ns = opts.namespace;
-  if (nameProblem(ns) !== undefined) throw new CliError(`--namespace ${JSON.stringify(ns)} is not a namespace name (a DNS-1123 label).`);
+  if (!isDns1123Label(ns)) throw new CliError(`--namespace ${JSON.stringify(ns)} is not a namespace name (a DNS-1123 label).`);
   const kc = new k8s.KubeConfig();
   const file = opts.kubeconfig !== undefined && opts.kubeconfig !== "" ? opts.kubeconfig : undefined;
   try {

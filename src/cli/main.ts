@@ -7,6 +7,7 @@
 // any write failing).
 import { Command, InvalidArgumentError, Option } from "commander";
 import { ADDRESS_POLICIES, isAddressPolicy, type AddressPolicy } from "../crd/address.js";
+import { DEFAULT_XBOARD_WORKLOAD } from "../crd/patterns.js";
 import { loadContext, DEFAULT_NAMESPACE, type GlobalOptions } from "./context.js";
 import { runDoctor, type DoctorOptions } from "./doctor.js";
 import { CliError, describeError } from "./errors.js";
@@ -115,7 +116,7 @@ export function buildProgram(exit: (code: number) => void): Command {
     .description("the xrayr -> xboard edge as Kiali shows it, from Prometheus; exit 1 when attribution is broken")
     .addOption(new Option("--prometheus <url>", "Prometheus base URL").env("PROMETHEUS_URL"))
     .option("--window <duration>", "rate window (PromQL duration)", "10m")
-    .option("--xboard-workload <name>", "destination_workload of the Xboard pods", "xboard")
+    .option("--xboard-workload <name>", "destination_workload of the Xboard pods", DEFAULT_XBOARD_WORKLOAD)
     .option("--app <name>", "the entries' app label (source_app)", "xrayr")
     .addOption(new Option("-o, --output <format>", "output format").choices(["table", "json"]).default("table"))
     .action(act(async (o: VerifyOptions) => runVerify(ctx(), o)));
