@@ -10,6 +10,7 @@ const quiet = { isTTY: false, write: () => true } as unknown as NodeJS.WriteStre
 /** A fake API: records calls in order; applies of names in `refuse` fail with 422. */
 function fakeApi(refuse: ReadonlySet<string> = new Set()) {
   const calls: string[] = [];
+  const preconditions = new Map<string, unknown>();
   const writer: NodeWriter = {
     apply: async (node: XrayrNode) => {
       const name = node.metadata.name ?? "";
@@ -18,18 +19,19 @@ function fakeApi(refuse: ReadonlySet<string> = new Set()) {
       if (refuse.has(name)) throw new k8s.ApiException(422, "x", JSON.stringify({ message: `XrayrNode "${name}" is invalid` }), {});
       return node;
     },
-    delete: async (name: string) => {
+    delete: async (name: string, pre?: { uid?: string; resourceVersion?: string }) => {
       calls.push(`delete ${name}`);
+      preconditions.set(name, pre);
       return Promise.resolve(true);
     },
   };
-  return { calls, writer };
+  return { calls, preconditions, writer };
 }
 
 /** A renamed VPS: node-1-1 (synced) is now listed as renamed-1; VPS 2 is retired. */
 function renamePlan() {
   const before = [{ id: 1, hostname: "node-1", ip: "45.0.0.1", country: "de", status: "active" }, { id: 2, hostname: "node-2", ip: "45.0.0.2", country: "de", status: "active" }];
-  const live = desiredFleet(before, opts).nodes.map((d): XrayrNode => ({ ...d.object, metadata: { ...d.object.metadata, uid: `uid-${d.name}` }, spec: d.spec }));
+  const live = desiredFleet(before, opts).nodes.map((d): XrayrNode => ({ ...d.object, metadata: { ...d.object.metadata, uid: `uid-${d.name}`, resourceVersion: `rv-${d.name}` }, spec: d.spec }));
   const after = [{ ...before[0], hostname: "renamed" }, { ...before[1], status: "retired" }];
   return planSync(desiredFleet(after, opts), live, { prune: true });
 }
@@ -43,6 +45,13 @@ describe("executePlan", () => {
     const r = await executePlan(plan, api.writer, 8, "https://k8s", quiet);
     expect(api.calls.indexOf("delete node-1-1")).toBeGreaterThan(api.calls.indexOf("apply renamed-1"));
     expect(r).toEqual({ applied: { created: 1, updated: 0, deleted: 2, alreadyGone: 0 }, failures: [], held: [] });
+  });
+
+  test("a delete names the node exactly as the plan read it: uid and resourceVersion", async () => {
+    const api = fakeApi();
+    await executePlan(renamePlan(), api.writer, 8, "https://k8s", quiet);
+    expect(api.preconditions.get("node-2-2")).toEqual({ uid: "uid-node-2-2", resourceVersion: "rv-node-2-2" });
+    expect(api.preconditions.get("node-1-1")).toEqual({ uid: "uid-node-1-1", resourceVersion: "rv-node-1-1" });
   });
 
   test("a failed create keeps the old node: the VPS is never left without one", async () => {

@@ -1,7 +1,8 @@
 // xrayr-mesh sync: make airport-prod's synced XrayrNodes match sigma-api's VPS list. Reads the
 // list, lists the live nodes (one read), prints the plan (src/fleet/plan.ts), and unless
-// --dry-run carries it out: server-side apply of creates and updates, uid-guarded deletes with
-// --prune, at most --concurrency calls in flight. Unchanged nodes get no request at all. The
+// --dry-run carries it out: server-side apply of creates and updates, deletes with --prune
+// guarded by uid and resourceVersion (a node changed since the LIST is not deleted), at most
+// --concurrency calls in flight. Unchanged nodes get no request at all. The
 // old node of a renamed VPS is deleted only after its new node was created: if that create
 // fails, the old node stays (listed as kept) and the VPS stays on the mesh.
 // Exit status: 0 all good; 1 some row invalid or some call failed; 2 usage or setup error.
@@ -89,7 +90,7 @@ export async function executePlan(
   progressOut: NodeJS.WriteStream = process.stderr,
 ): Promise<Pick<SyncResult, "applied" | "failures" | "held">> {
   type Task = { action: Failure["action"]; name: string; run: () => Promise<boolean> };
-  const deleteTask = (d: SyncPlan["delete"][number]): Task => ({ action: "delete", name: d.name, run: () => nodes.delete(d.name, d.uid) });
+  const deleteTask = (d: SyncPlan["delete"][number]): Task => ({ action: "delete", name: d.name, run: () => nodes.delete(d.name, { uid: d.uid, resourceVersion: d.resourceVersion }) });
   const creating = new Set(plan.create.map((e) => e.desired.name));
   const afterCreate = plan.delete.filter((d) => d.replacement !== undefined && creating.has(d.replacement));
   const first: Task[] = [

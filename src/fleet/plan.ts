@@ -34,6 +34,11 @@ export interface PlanEntry {
 export interface DeleteEntry {
   name: string;
   uid: string;
+  /**
+   * The node as the plan saw it: the delete is refused (409) if anyone changed it since, e.g.
+   * sigma-api registering over it, so a decision made on a stale read is never carried out.
+   */
+  resourceVersion: string;
   vpsId: string | undefined;
   reason: string;
   /**
@@ -138,7 +143,7 @@ function planOnce(fleet: DesiredFleet, liveNodes: readonly XrayrNode[], { prune,
     if (want !== undefined && want.id === id) continue;
     if (id !== undefined && invalidIds.has(id) && want === undefined) continue; // kept: its row is invalid this time
     if (kept.has(name)) continue; // kept: its VPS's new name is refused
-    const base = { name, uid: n.metadata.uid ?? "", vpsId: id };
+    const base = { name, uid: n.metadata.uid ?? "", resourceVersion: n.metadata.resourceVersion ?? "", vpsId: id };
     const inactive = id !== undefined ? inactiveById.get(id) : undefined;
     const renamed = id !== undefined && desiredIds.has(id) ? fleet.nodes.find((d) => d.id === id)?.name : undefined;
     if (inactive !== undefined) leaving.set(name, { ...base, reason: `VPS ${inactive.id} is ${inactive.status} (row ${inactive.row})` });
