@@ -5,12 +5,16 @@
 // --concurrency calls in flight. Unchanged nodes get no request at all. The
 // old node of a renamed VPS is deleted only after its new node was created: if that create
 // fails, the old node stays (listed as kept) and the VPS stays on the mesh.
-// Exit status: 0 all good; 1 some row invalid or some call failed; 2 usage or setup error.
+// With --prune the prune guard (src/fleet/prune-guard.ts) may refuse the whole sync (a list that
+// looks partial or empty) or only its deletes (more than --max-prune): one sentence on stderr.
+// Exit status: 0 all good; 1 some row invalid, some call failed or the prune guard refused;
+// 2 usage or setup error.
 import { XrayrNodeClient } from "../apply/xrayrnodes.js";
 import type { AddressPolicy } from "../crd/address.js";
 import { desiredFleet } from "../fleet/desired.js";
 import { SYNC_MANAGER } from "../fleet/labels.js";
 import { planCounts, planSync, type SyncPlan } from "../fleet/plan.js";
+import { pruneGuard, type MaxPrune, type PruneRefusal } from "../fleet/prune-guard.js";
 import type { Context } from "./context.js";
 import { describeError } from "./errors.js";
 import { pool, progress, table } from "./output.js";
@@ -19,6 +23,8 @@ import { parseJson, readSource } from "./source.js";
 export interface SyncOptions {
   from: string;
   prune: boolean;
+  /** --max-prune; the prune guard's default bound when undefined (src/fleet/prune-guard.ts). */
+  maxPrune?: MaxPrune;
   dryRun: boolean;
   output: "table" | "json";
   addressPolicy: AddressPolicy;
@@ -145,12 +151,15 @@ export async function runSync(ctx: Context, opts: SyncOptions, env: NodeJS.Proce
   const nodes = new XrayrNodeClient(ctx.kc, ctx.namespace);
   const live = await nodes.list();
   const plan = planSync(fleet, live, { prune: opts.prune });
+  const refusal = opts.prune ? pruneGuard(doc, plan, { maxPrune: opts.maxPrune, source: src.name }) : undefined;
   const json = opts.output === "json";
   if (!json) printPlan(plan, src.name, ctx.namespace, opts.prune, out);
 
   let result: Pick<SyncResult, "applied" | "failures" | "held"> = { applied: { created: 0, updated: 0, deleted: 0, alreadyGone: 0 }, failures: [], held: [] };
-  if (!opts.dryRun) {
-    result = await executePlan(plan, nodes, opts.concurrency, ctx.server);
+  if (refusal?.scope === "sync") {
+    if (!json) out(opts.dryRun ? "Dry run: nothing was written." : "Nothing was written.");
+  } else if (!opts.dryRun) {
+    result = await executePlan(refusal?.scope === "deletes" ? { ...plan, delete: [] } : plan, nodes, opts.concurrency, ctx.server);
     if (!json) {
       const a = result.applied;
       if (result.failures.length > 0) {
@@ -163,18 +172,28 @@ export async function runSync(ctx: Context, opts: SyncOptions, env: NodeJS.Proce
         out(`Kept (${result.held.length}; their VPS's new node was not created, so they stay on the mesh):`);
         out(table(["NAME", "NEW NAME"], result.held.map((h) => [h.name, h.replacement])));
       }
-      out(`Applied: ${a.created} created, ${a.updated} updated, ${a.deleted} deleted${a.alreadyGone > 0 ? ` (${a.alreadyGone} already gone)` : ""}, ${result.failures.length} failed.`);
+      const refused = refusal !== undefined ? ` (${plan.delete.length} deletes refused)` : "";
+      out(`Applied: ${a.created} created, ${a.updated} updated, ${a.deleted} deleted${a.alreadyGone > 0 ? ` (${a.alreadyGone} already gone)` : ""}${refused}, ${result.failures.length} failed.`);
     }
   } else if (!json) {
     out("Dry run: nothing was written.");
   }
   if (json) {
-    out(JSON.stringify(syncJson(plan, ctx.namespace, src.name, opts, result), null, 2));
+    out(JSON.stringify(syncJson(plan, ctx.namespace, src.name, opts, result, refusal), null, 2));
   }
-  return plan.invalid.length > 0 || result.failures.length > 0 ? 1 : 0;
+  // Last, so the sentence is what a CronJob's log ends with.
+  if (refusal !== undefined) process.stderr.write(`xrayr-mesh: ${refusal.message}\n`);
+  return plan.invalid.length > 0 || result.failures.length > 0 || refusal !== undefined ? 1 : 0;
 }
 
-function syncJson(plan: SyncPlan, namespace: string, source: string, opts: SyncOptions, r: Pick<SyncResult, "applied" | "failures" | "held">): unknown {
+function syncJson(
+  plan: SyncPlan,
+  namespace: string,
+  source: string,
+  opts: SyncOptions,
+  r: Pick<SyncResult, "applied" | "failures" | "held">,
+  refusal: PruneRefusal | undefined,
+): unknown {
   const entry = (e: SyncPlan["create"][number]) => ({ name: e.desired.name, row: e.desired.row, vpsId: e.desired.id, reason: e.reason });
   return {
     namespace,
@@ -192,5 +211,6 @@ function syncJson(plan: SyncPlan, namespace: string, source: string, opts: SyncO
     applied: r.applied,
     failures: r.failures,
     held: r.held,
+    ...(refusal !== undefined ? { refused: refusal } : {}),
   };
 }

@@ -50,6 +50,8 @@ export interface DeleteEntry {
 
 export interface SyncPlan {
   total: number;
+  /** Live nodes sync owns (isSynced) before the plan: what --prune's bound is a share of. */
+  synced: number;
   create: PlanEntry[];
   update: PlanEntry[];
   unchanged: PlanEntry[];
@@ -118,8 +120,8 @@ interface Round {
 
 /** One planning round. */
 function planOnce(fleet: DesiredFleet, liveNodes: readonly XrayrNode[], { prune, kept, wouldPrune }: Round): SyncPlan {
-  const plan: SyncPlan = { total: fleet.total, create: [], update: [], unchanged: [], delete: [], prunable: [], invalid: [...fleet.invalid], skipped: [] };
   const live = liveNodes.filter((n) => n.metadata.deletionTimestamp === undefined);
+  const plan: SyncPlan = { total: fleet.total, synced: live.filter(isSynced).length, create: [], update: [], unchanged: [], delete: [], prunable: [], invalid: [...fleet.invalid], skipped: [] };
   const liveByName = new Map(live.map((n) => [n.metadata.name ?? "", n]));
   const desiredIds = new Set(fleet.nodes.map((n) => n.id));
   const invalidIds = new Set(fleet.invalid.flatMap((i) => (i.id !== undefined ? [i.id] : [])));
