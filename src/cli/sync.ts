@@ -1,22 +1,24 @@
 // xrayr-mesh sync: make airport-prod's synced XrayrNodes match sigma-api's VPS list. Reads the
 // list, lists the live nodes (one read), prints the plan (src/fleet/plan.ts), and unless
 // --dry-run carries it out: server-side apply of creates and updates, deletes with --prune
-// guarded by uid and resourceVersion (a node changed since the LIST is not deleted), at most
-// --concurrency calls in flight. Unchanged nodes get no request at all. The
-// old node of a renamed VPS is deleted only after its new node was created: if that create
-// fails, the old node stays (listed as kept) and the VPS stays on the mesh.
-// With --prune the prune guard (src/fleet/prune-guard.ts) may refuse the whole sync (a list that
-// looks partial or empty) or only its deletes (more than --max-prune): one sentence on stderr.
+// guarded by uid and resourceVersion (a node changed since the LIST is deleted only if it is
+// still the node the plan decided on), at most --concurrency calls in flight. Unchanged nodes
+// get no request at all. The old node of a renamed VPS is deleted only after its new node was
+// created: if that create fails, the old node stays (listed as kept) and the VPS stays on the
+// mesh. With --prune the prune guard (src/fleet/prune-guard.ts) may refuse the whole sync (a
+// list that looks partial or empty) or only its deletes (more than --max-prune): one sentence
+// on stderr.
 // Exit status: 0 all good; 1 some row invalid, some call failed or the prune guard refused;
 // 2 usage or setup error.
+import { statusCode } from "../apply/writer.js";
 import { XrayrNodeClient } from "../apply/xrayrnodes.js";
 import type { AddressPolicy } from "../crd/address.js";
 import { desiredFleet } from "../fleet/desired.js";
-import { SYNC_MANAGER } from "../fleet/labels.js";
-import { planCounts, planSync, type SyncPlan } from "../fleet/plan.js";
+import { isSynced, SYNC_MANAGER, vpsIdOf } from "../fleet/labels.js";
+import { planCounts, planSync, type DeleteEntry, type SyncPlan } from "../fleet/plan.js";
 import { pruneGuard, type MaxPrune, type PruneRefusal } from "../fleet/prune-guard.js";
 import type { Context } from "./context.js";
-import { describeError } from "./errors.js";
+import { CliError, describeError } from "./errors.js";
 import { pool, progress, table } from "./output.js";
 import { parseJson, readSource } from "./source.js";
 
@@ -51,8 +53,28 @@ export interface SyncResult {
   held: Held[];
 }
 
-/** The writes sync makes (XrayrNodeClient's; a fake in tests). */
-export type NodeWriter = Pick<XrayrNodeClient, "apply" | "delete">;
+/** The calls sync makes after its LIST (XrayrNodeClient's; a fake in tests). */
+export type NodeWriter = Pick<XrayrNodeClient, "apply" | "delete" | "get">;
+
+/**
+ * Deletes the node the plan decided on, and only that: the delete carries the uid and
+ * resourceVersion the plan read. A 409 says the node changed since; the operator's status writes
+ * change its resourceVersion too, so it is read again and deleted only if it is still the same
+ * object, still sync's, for the same VPS; otherwise it is kept and reported.
+ */
+async function deleteAsPlanned(nodes: NodeWriter, d: DeleteEntry): Promise<boolean> {
+  try {
+    return await nodes.delete(d.name, { uid: d.uid, resourceVersion: d.resourceVersion });
+  } catch (err) {
+    if (statusCode(err) !== 409) throw err;
+  }
+  const now = await nodes.get(d.name);
+  if (now === undefined) return false;
+  const why =
+    now.metadata.uid !== d.uid ? "it was deleted and created again" : !isSynced(now) ? "it is no longer sync's (registered over, or relabelled)" : vpsIdOf(now) !== d.vpsId ? `it now stands for VPS ${vpsIdOf(now) ?? "(none)"}` : undefined;
+  if (why !== undefined) throw new CliError(`XrayrNode ${d.name} changed since sync listed it: ${why}; not deleted.`, 1);
+  return nodes.delete(d.name, { uid: d.uid, resourceVersion: now.metadata.resourceVersion ?? "" });
+}
 
 /** A row value for the plan table: JSON, "(missing)", cut to 40 characters (the message has it whole). */
 export function showValue(v: unknown): string {
@@ -96,7 +118,7 @@ export async function executePlan(
   progressOut: NodeJS.WriteStream = process.stderr,
 ): Promise<Pick<SyncResult, "applied" | "failures" | "held">> {
   type Task = { action: Failure["action"]; name: string; run: () => Promise<boolean> };
-  const deleteTask = (d: SyncPlan["delete"][number]): Task => ({ action: "delete", name: d.name, run: () => nodes.delete(d.name, { uid: d.uid, resourceVersion: d.resourceVersion }) });
+  const deleteTask = (d: DeleteEntry): Task => ({ action: "delete", name: d.name, run: () => deleteAsPlanned(nodes, d) });
   const creating = new Set(plan.create.map((e) => e.desired.name));
   const afterCreate = plan.delete.filter((d) => d.replacement !== undefined && creating.has(d.replacement));
   const first: Task[] = [
