@@ -3,7 +3,8 @@ import type { XrayrNode } from "../crd/types.js";
 import { desiredFleet } from "../fleet/desired.js";
 import { REGISTERED_BY_LABEL } from "../fleet/labels.js";
 import { planSync } from "../fleet/plan.js";
-import { executePlan, type NodeWriter } from "./sync.js";
+import { pruneGuard } from "../fleet/prune-guard.js";
+import { executePlan, planToRun, type NodeWriter } from "./sync.js";
 
 const opts = { namespace: "airport-prod", addressPolicy: "public" as const };
 const quiet = { isTTY: false, write: () => true } as unknown as NodeJS.WriteStream;
@@ -100,5 +101,36 @@ describe("executePlan", () => {
     expect(r.failures).toEqual([{ action: "create", name: "renamed-1", error: 'XrayrNode "renamed-1" is invalid' }]);
     expect(r.held).toEqual([{ name: "node-1-1", replacement: "renamed-1" }]);
     expect(r.applied).toEqual({ created: 0, updated: 0, deleted: 1, alreadyGone: 0 });
+  });
+});
+
+describe("planToRun: what runs once the prune guard has spoken", () => {
+  const rows = Array.from({ length: 10 }, (_, i) => ({ id: i + 1, hostname: `node-${i + 1}`, ip: `45.0.1.${i + 1}`, country: "de", status: "active" }));
+  const synced = desiredFleet(rows, opts).nodes.map((d): XrayrNode => ({ ...d.object, metadata: { ...d.object.metadata, uid: `uid-${d.name}`, resourceVersion: "1" }, spec: d.spec }));
+
+  test("deletes refused: a renamed VPS's new node is not created beside its kept old node (one address, one node)", () => {
+    // 6 retired and 1 renamed of 10: 7 deletes against a bound of 5.
+    const after = rows.map((r, i) => (i < 6 ? { ...r, status: "retired" } : i === 6 ? { ...r, hostname: "renamed" } : r));
+    const fleet = desiredFleet(after, opts);
+    const plan = planSync(fleet, synced, { prune: true });
+    expect(plan.create.map((c) => c.desired.name)).toEqual(["renamed-7"]);
+    expect(plan.delete).toHaveLength(7);
+    const refusal = pruneGuard(after, plan, { source: "vps.json" });
+    expect(refusal?.scope).toBe("deletes");
+    const run = planToRun(fleet, synced, plan, refusal);
+    expect(run?.create).toEqual([]);
+    expect(run?.delete).toEqual([]);
+    expect(run?.invalid.map((i) => [i.row, i.field])).toEqual([[7, "ip"]]);
+  });
+
+  test("the whole sync refused: nothing runs; no refusal: the plan as it is", () => {
+    const fleet = desiredFleet([], opts);
+    const plan = planSync(fleet, synced, { prune: true });
+    const refusal = pruneGuard([], plan, { source: "vps.json" });
+    expect(refusal?.scope).toBe("sync");
+    expect(planToRun(fleet, synced, plan, refusal)).toBeUndefined();
+    const whole = desiredFleet(rows, opts);
+    const same = planSync(whole, synced, { prune: true });
+    expect(planToRun(whole, synced, same, undefined)).toBe(same);
   });
 });

@@ -13,7 +13,8 @@
 import { statusCode } from "../apply/writer.js";
 import { XrayrNodeClient } from "../apply/xrayrnodes.js";
 import type { AddressPolicy } from "../crd/address.js";
-import { desiredFleet } from "../fleet/desired.js";
+import type { XrayrNode } from "../crd/types.js";
+import { desiredFleet, type DesiredFleet } from "../fleet/desired.js";
 import { isSynced, SYNC_MANAGER, vpsIdOf } from "../fleet/labels.js";
 import { planCounts, planSync, type DeleteEntry, type SyncPlan } from "../fleet/plan.js";
 import { pruneGuard, type MaxPrune, type PruneRefusal } from "../fleet/prune-guard.js";
@@ -71,9 +72,27 @@ async function deleteAsPlanned(nodes: NodeWriter, d: DeleteEntry): Promise<boole
   const now = await nodes.get(d.name);
   if (now === undefined) return false;
   const why =
-    now.metadata.uid !== d.uid ? "it was deleted and created again" : !isSynced(now) ? "it is no longer sync's (registered over, or relabelled)" : vpsIdOf(now) !== d.vpsId ? `it now stands for VPS ${vpsIdOf(now) ?? "(none)"}` : undefined;
+    now.metadata.uid !== d.uid
+      ? "it was deleted and created again"
+      : !isSynced(now)
+        ? "it is no longer sync's (registered over, or relabelled)"
+        : vpsIdOf(now) !== d.vpsId
+          ? `it now stands for VPS ${vpsIdOf(now) ?? "(none)"}`
+          : undefined;
   if (why !== undefined) throw new CliError(`XrayrNode ${d.name} changed since sync listed it: ${why}; not deleted.`, 1);
   return nodes.delete(d.name, { uid: d.uid, resourceVersion: now.metadata.resourceVersion ?? "" });
+}
+
+/**
+ * What sync carries out once the prune guard has spoken: nothing when it refused the whole sync;
+ * when it refused only the deletes, what a sync without --prune would do. Not the pruned plan
+ * minus its deletes: that plan gives the address of each node it deletes to the row that wants
+ * it (a renamed VPS, a reused IP), and creating those beside the kept node would be an address
+ * conflict.
+ */
+export function planToRun(fleet: DesiredFleet, live: readonly XrayrNode[], plan: SyncPlan, refusal: PruneRefusal | undefined): SyncPlan | undefined {
+  if (refusal === undefined) return plan;
+  return refusal.scope === "sync" ? undefined : planSync(fleet, live, { prune: false });
 }
 
 /** A row value for the plan table: JSON, "(missing)", cut to 40 characters (the message has it whole). */
@@ -178,10 +197,11 @@ export async function runSync(ctx: Context, opts: SyncOptions, env: NodeJS.Proce
   if (!json) printPlan(plan, src.name, ctx.namespace, opts.prune, out);
 
   let result: Pick<SyncResult, "applied" | "failures" | "held"> = { applied: { created: 0, updated: 0, deleted: 0, alreadyGone: 0 }, failures: [], held: [] };
-  if (refusal?.scope === "sync") {
+  const run = planToRun(fleet, live, plan, refusal);
+  if (run === undefined) {
     if (!json) out(opts.dryRun ? "Dry run: nothing was written." : "Nothing was written.");
   } else if (!opts.dryRun) {
-    result = await executePlan(refusal?.scope === "deletes" ? { ...plan, delete: [] } : plan, nodes, opts.concurrency, ctx.server);
+    result = await executePlan(run, nodes, opts.concurrency, ctx.server);
     if (!json) {
       const a = result.applied;
       if (result.failures.length > 0) {

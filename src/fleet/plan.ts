@@ -35,8 +35,8 @@ export interface DeleteEntry {
   name: string;
   uid: string;
   /**
-   * The node as the plan saw it: the delete is refused (409) if anyone changed it since, e.g.
-   * sigma-api registering over it, so a decision made on a stale read is never carried out.
+   * The node as the plan saw it: the API server refuses the delete (409) if anyone changed it
+   * since, so a decision made on a stale read is checked again before it is carried out.
    */
   resourceVersion: string;
   vpsId: string | undefined;

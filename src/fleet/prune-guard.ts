@@ -10,7 +10,8 @@
 //     (it could create or update nothing anyway);
 //   - only the deletes, when there are more than the bound (default 10 % of the synced nodes,
 //     at least 5; --max-prune N or P%): each row that is there is still right, so creates and
-//     updates go ahead and only the mass delete waits for a person.
+//     updates go ahead (as without --prune: src/cli/sync.ts planToRun) and only the mass delete
+//     waits for a person.
 // `--max-prune 100%` turns every check off: the operator of the CronJob says the list is whole.
 // Pure: the CLI passes the parsed document and the plan (src/cli/sync.ts).
 import { describeType } from "../crd/validate.js";
