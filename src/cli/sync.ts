@@ -214,7 +214,8 @@ export async function runSync(ctx: Context, opts: SyncOptions, env: NodeJS.Proce
         out(`Kept (${result.held.length}; their VPS's new node was not created, so they stay on the mesh):`);
         out(table(["NAME", "NEW NAME"], result.held.map((h) => [h.name, h.replacement])));
       }
-      const refused = refusal !== undefined ? ` (${plan.delete.length} deletes refused)` : "";
+      const waiting = plan.create.length - run.create.length;
+      const refused = refusal !== undefined ? ` (${plan.delete.length} deletes refused${waiting > 0 ? `, ${waiting} creates wait for them` : ""})` : "";
       out(`Applied: ${a.created} created, ${a.updated} updated, ${a.deleted} deleted${a.alreadyGone > 0 ? ` (${a.alreadyGone} already gone)` : ""}${refused}, ${result.failures.length} failed.`);
     }
   } else if (!json) {
