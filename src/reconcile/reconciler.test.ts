@@ -108,6 +108,14 @@ describe("XrayrNodeReconciler", () => {
     expect(writer.statuses[0]?.conditions?.[0]?.message).toContain("10.0.0.0/8");
   });
 
+  test("a reserved name (stored before admission refused it): InvalidSpec naming metadata.name, no entry", async () => {
+    const { nodes, writer, reconciler } = setup();
+    nodes.put(node("unknown", "45.76.1.3"));
+    await reconciler.reconcile("airport-prod/unknown");
+    expect(writer.calls).toEqual(["status unknown", "event unknown Warning InvalidSpec"]);
+    expect(writer.statuses[0]?.conditions?.[0]?.message).toContain('metadata.name "unknown" is reserved');
+  });
+
   test("a failed apply reports ApplyFailed and rethrows so the queue backs off", async () => {
     const { nodes, writer, reconciler } = setup();
     nodes.put(node("jp-01", "45.76.1.1"));
