@@ -14,24 +14,25 @@ import { mkdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import * as k8s from "@kubernetes/client-node";
 import { desiredFleet } from "../../src/fleet/desired.js";
-import { SUITE_LABEL, waitConverged } from "./support/fixtures.js";
+import { MANAGED_BY, OPERATOR_NAME, SUITE_LABEL, waitConverged } from "./support/fixtures.js";
 import { e2eFile, withLogs } from "./support/harness.js";
-import { adminClient, type XrayrNode } from "./support/kube.js";
+import { adminClient, kubectl, type XrayrNode } from "./support/kube.js";
 import { DEFAULT_LAB_DIR, NAMESPACE, REPO } from "./support/lab.js";
 import {
   applyObjects,
   buildImage,
+  CHART,
   deploymentOf,
-  labApiPort,
+  helm,
   playedPods,
-  podFromDeployment,
+  playReplicas,
   PodmanPod,
   podmanProblem,
-  recordPod,
+  RELEASE,
+  releaseObjects,
   removeAllPods,
   removeLeftoverPods,
   renderChart,
-  serviceAccountVolume,
   type Deployment,
 } from "./support/pods.js";
 import { note, pending, pool, secondsSince, waitFor } from "./support/wait.js";
@@ -136,32 +137,16 @@ describePods("the chart's pods under podman (helm template + podman kube play)",
       expect(deployment.spec.replicas).toBe(2);
       // The chart's own ServiceAccount, Role and RoleBinding, as helm would install them.
       await applyObjects(objects.filter((o) => ["ServiceAccount", "Role", "RoleBinding"].includes(o.kind)));
-      const sa = spec.serviceAccountName ?? "default";
-
-      const apiPort = labApiPort();
-      const manifests = await Promise.all(
-        Array.from({ length: deployment.spec.replicas ?? 1 }, async (_, i) => {
-          const saDir = join(POD_DIR, `serviceaccount-${i}`);
-          await serviceAccountVolume(saDir, sa);
-          return podFromDeployment(deployment, saDir, apiPort);
-        }),
-      );
       const t0 = Date.now();
-      pods = await Promise.all(
-        manifests.map(async (m) => {
-          const p = await PodmanPod.play(m, deployment, POD_DIR);
-          recordPod(POD_DIR, p);
-          return p;
-        }),
-      );
+      pods = await playReplicas(deployment, POD_DIR);
       const played = Date.now() - t0;
-      const readyAt = await Promise.all(
+      const readyAfter = await Promise.all(
         pods.map(async (p) => {
           await p.waitReady(90_000);
-          return Date.now() - t0;
+          return Date.now() - p.playedAt;
         }),
       );
-      note(`pods: ${pods.map((p) => p.name).join(", ")} played in ${played} ms; /readyz 200 after ${readyAt.join(" and ")} ms (kube play to ready)`);
+      note(`pods: ${pods.map((p) => p.name).join(", ")} played (tokens, kube play) in ${played} ms; /readyz 200 ${readyAfter.join(" and ")} ms after kube play started`);
 
       // What runs is what the chart asks for.
       for (const p of pods) {
@@ -261,5 +246,80 @@ describePods("the chart's pods under podman (helm template + podman kube play)",
       expect(await old.writes()).toBe(0);
     }),
     120_000,
+  );
+  it(
+    "helm install, upgrade, rollback and uninstall against the lab API server, the release's pods played from its manifest; the CRD, XrayrNodes and entries stay after uninstall",
+    withPodLogs("pods: helm lifecycle", async () => {
+      // The release replaces the chart-default pods above (the plain manifests' way).
+      await removeAllPods();
+      // A release name of its own: the suite's RBAC (deploy/operator, the chart's default names)
+      // stays for the other files, and helm refuses to adopt objects it did not create.
+      const release = `${RELEASE}-helm`;
+      const { nodes, entries } = adminClient();
+      const liveEnv = async (name: string): Promise<string> => {
+        const r = await kubectl(["-n", NAMESPACE, "get", "deployment", release, "-o", `jsonpath={.spec.template.spec.containers[0].env[?(@.name=="${name}")].value}`]);
+        return r.code === 0 ? r.stdout : `(${r.stderr.trim()})`;
+      };
+      const inPods = async (ps: PodmanPod[], kv: string): Promise<boolean[]> =>
+        Promise.all(ps.map(async (p) => (await p.inspect("{{range .Config.Env}}{{println .}}{{end}}")).split("\n").includes(kv)));
+      // As the Deployment's RollingUpdate (maxSurge 1, maxUnavailable 0): the new pods are ready
+      // before the old ones go, and leadership moves to a new pod.
+      const roll = async (old: PodmanPod[]): Promise<{ pods: PodmanPod[]; d: Deployment }> => {
+        const d = deploymentOf(await releaseObjects(release));
+        const next = await playReplicas(d, POD_DIR);
+        await Promise.all(next.map((p) => p.waitReady(90_000)));
+        await Promise.all(old.map((p) => p.remove()));
+        await soleLeader(30_000, next);
+        return { pods: next, d };
+      };
+      const converge = async (n: XrayrNode, version: string): Promise<void> => {
+        await nodes.patch(n.metadata.name, { spec: { version } });
+        const c = await waitConverged(n.metadata.name, 30_000);
+        expect(c.entry.spec.labels?.version).toBe(version);
+      };
+
+      const t0 = Date.now();
+      await helm(["install", release, CHART]);
+      const installed = await releaseObjects(release);
+      const kinds = installed.map((o) => `${o.kind}/${o.metadata.name}`).sort();
+      for (const o of installed) {
+        const r = await kubectl(["-n", o.metadata.namespace ?? NAMESPACE, "get", o.kind.toLowerCase(), o.metadata.name, "-o", "name"]);
+        expect(`${o.kind}/${o.metadata.name}: ${r.code === 0 ? "present" : r.stderr.trim()}`).toBe(`${o.kind}/${o.metadata.name}: present`);
+      }
+      let current = await roll([]);
+      expect(current.d.metadata.name).toBe(release);
+      await converge(sample[1] as XrayrNode, "v25.5.0");
+      note(`pods: helm install ${release} (${kinds.join(", ")}); its 2 pods ready and leading, converging (${secondsSince(t0)})`);
+
+      await helm(["upgrade", release, CHART, "--reuse-values", "--set", "logLevel=debug"]);
+      expect(await liveEnv("LOG_LEVEL")).toBe("debug");
+      current = await roll(current.pods);
+      expect(await inPods(current.pods, "LOG_LEVEL=debug")).toEqual([true, true]);
+      await converge(sample[1] as XrayrNode, "v25.5.1");
+
+      await helm(["rollback", release, "1"]);
+      expect(await liveEnv("LOG_LEVEL")).toBe("info");
+      current = await roll(current.pods);
+      expect(await inPods(current.pods, "LOG_LEVEL=info")).toEqual([true, true]);
+      await converge(sample[1] as XrayrNode, "v25.5.2");
+      const history = (JSON.parse(await helm(["history", release, "-o", "json"])) as { revision: number; status: string; description: string }[]).map((h) => `${h.revision} ${h.status} ${h.description}`);
+      expect(history).toEqual(["1 superseded Install complete", "2 superseded Upgrade complete", "3 deployed Rollback to 1"]);
+      note(`pods: helm upgrade (logLevel=debug) and rollback to 1, pods rolled each time (${secondsSince(t0)})`);
+
+      const before = { nodes: (await nodes.list(fleet.selector)).length, entries: (await entries.list(`${MANAGED_BY}=${OPERATOR_NAME}`)).map((e) => e.metadata.name).sort() };
+      await helm(["uninstall", release]);
+      // Its pods go with its Deployment.
+      await Promise.all(current.pods.map((p) => p.remove()));
+      for (const o of installed) {
+        const r = await kubectl(["-n", o.metadata.namespace ?? NAMESPACE, "get", o.kind.toLowerCase(), o.metadata.name, "-o", "name"]);
+        expect(`${o.kind}/${o.metadata.name}: ${r.code}`).toBe(`${o.kind}/${o.metadata.name}: 1`);
+      }
+      expect((await kubectl(["get", "crd", "xrayrnodes.mesh.sigma.io", "-o", "name"])).code).toBe(0);
+      const after = { nodes: (await nodes.list(fleet.selector)).length, entries: (await entries.list(`${MANAGED_BY}=${OPERATOR_NAME}`)).map((e) => e.metadata.name).sort() };
+      expect(after).toEqual(before);
+      expect(after.nodes).toBe(sample.length);
+      note(`pods: helm uninstall: the release's ${installed.length} objects gone; the CRD, ${after.nodes} XrayrNodes and ${after.entries.length} entries stay (${secondsSince(t0)})`);
+    }),
+    600_000,
   );
 });

@@ -115,12 +115,25 @@ export async function helmBin(): Promise<string> {
   return (await must(join(REPO, "test/lab/build.sh"), ["helm"], { timeoutMs: 900_000 })).trim();
 }
 
-/** `helm template` of the chart with its defaults, as parsed objects. */
-export async function renderChart(extra: string[] = []): Promise<Obj[]> {
-  const text = await must(await helmBin(), ["template", RELEASE, CHART, "--namespace", NAMESPACE, ...extra]);
+function parseObjects(text: string): Obj[] {
   return parseAllDocuments(text)
     .map((d) => d.toJS() as Obj | null)
     .filter((o): o is Obj => o !== null);
+}
+
+/** `helm template` of the chart with its defaults, as parsed objects. */
+export async function renderChart(extra: string[] = []): Promise<Obj[]> {
+  return parseObjects(await must(await helmBin(), ["template", RELEASE, CHART, "--namespace", NAMESPACE, ...extra]));
+}
+
+/** Real helm against the lab API server as its admin; stdout. */
+export async function helm(args: string[]): Promise<string> {
+  return must(await helmBin(), ["--kubeconfig", lab().kubeconfig, "--namespace", NAMESPACE, ...args], { timeoutMs: 180_000 });
+}
+
+/** The objects of a release's current revision, as helm installed them (`helm get manifest`). */
+export async function releaseObjects(release: string): Promise<Obj[]> {
+  return parseObjects(await helm(["get", "manifest", release]));
 }
 
 export function deploymentOf(objects: readonly Obj[]): Deployment {
@@ -205,6 +218,8 @@ let exitHook = false;
 /** One replica as a podman pod, started with `podman kube play`. */
 export class PodmanPod {
   readonly container: string;
+  /** Date.now() just before `podman kube play`. */
+  playedAt = 0;
   private netnsPid: number | undefined;
 
   private constructor(
@@ -234,6 +249,7 @@ export class PodmanPod {
         for (const p of played) p.removeNow();
       });
     }
+    pod.playedAt = Date.now();
     await must("podman", ["kube", "play", "--network", PODMAN_NETWORK, file], { timeoutMs: 120_000 });
     return pod;
   }
@@ -363,6 +379,29 @@ export class PodmanPod {
   }
 }
 
+/**
+ * Plays the Deployment's replicas (spec.replicas pods) with tokens of its ServiceAccount;
+ * records them in `dir` for removeLeftoverPods.
+ */
+export async function playReplicas(d: Deployment, dir: string): Promise<PodmanPod[]> {
+  const sa = d.spec.template.spec.serviceAccountName ?? "default";
+  const apiPort = labApiPort();
+  const manifests = await Promise.all(
+    Array.from({ length: d.spec.replicas ?? 1 }, async () => {
+      const saDir = join(dir, `serviceaccount-${randomBytes(4).toString("hex")}`);
+      await serviceAccountVolume(saDir, sa);
+      return podFromDeployment(d, saDir, apiPort);
+    }),
+  );
+  return Promise.all(
+    manifests.map(async (m) => {
+      const p = await PodmanPod.play(m, d, dir);
+      recordPod(dir, p);
+      return p;
+    }),
+  );
+}
+
 /** Pods this file played that are not removed yet. */
 export function playedPods(): PodmanPod[] {
   return [...played];
@@ -389,7 +428,7 @@ export async function removeLeftoverPods(dir: string): Promise<void> {
   rmSync(record, { force: true });
 }
 
-export function recordPod(dir: string, pod: PodmanPod): void {
+function recordPod(dir: string, pod: PodmanPod): void {
   mkdirSync(dir, { recursive: true });
   writeFileSync(join(dir, "pods.txt"), `${pod.name}\n`, { flag: "a" });
 }
