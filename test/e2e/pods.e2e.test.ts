@@ -10,7 +10,7 @@
 //     period after handing the Lease back (seen released on a watch), the other replica leads
 //     within 5 s and reconciles a change; the restarted container stands by.
 // Skipped, saying why, only where podman cannot run at all.
-import { mkdirSync, readFileSync } from "node:fs";
+import { mkdirSync, readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import * as k8s from "@kubernetes/client-node";
 import { desiredFleet } from "../../src/fleet/desired.js";
@@ -123,6 +123,8 @@ describePods("the chart's pods under podman (helm template + podman kube play)",
   afterAll(async () => {
     await removeAllPods();
     await removeLeftoverPods(POD_DIR);
+    // The tokens (valid for an hour) go too; after a crash the directory stays for the next run's cleanup.
+    rmSync(POD_DIR, { recursive: true, force: true });
   }, 120_000);
 
   it(
@@ -161,6 +163,8 @@ describePods("the chart's pods under podman (helm template + podman kube play)",
           tmp: (await p.inspect("{{range .Mounts}}{{.Destination}} {{end}}")).split(" ").includes("/tmp"),
           tmpWritable: await p.exec(["sh", "-c", "touch /tmp/.w && rm /tmp/.w && echo yes"]),
           rootWritable: await p.exec(["sh", "-c", "touch /.w 2>/dev/null && echo yes || echo no"]),
+          // The operator process itself, as the kernel sees it: no capabilities, no_new_privs, a seccomp filter.
+          process: await p.exec(["sh", "-c", "grep -E '^(CapEff|NoNewPrivs|Seccomp):' /proc/1/status | tr -s '\\t' ' '"]),
           podName: (await p.inspect("{{range .Config.Env}}{{println .}}{{end}}")).split("\n").includes(`POD_NAME=${p.name}`),
         };
         expect(got).toEqual({
@@ -174,6 +178,7 @@ describePods("the chart's pods under podman (helm template + podman kube play)",
           tmp: true,
           tmpWritable: "yes",
           rootWritable: "no",
+          process: "CapEff: 0000000000000000\nNoNewPrivs: 1\nSeccomp: 2",
           podName: true,
         });
       }
