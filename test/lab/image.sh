@@ -148,6 +148,8 @@ if ! podman image exists "$base_tag"; then
   [ -s "$base_tar" ] || build_base_rootfs "$base_tar"
   import_base "$base_tar" "$base_tag"
   log "stand-in base $base_tag ready ($(secs "$tb"))"
+  # The tarball only spares a debootstrap when podman's storage was wiped: one is enough.
+  find "$cache" -maxdepth 1 -name 'base-*.tar' ! -name "base-$base_key.tar" -delete
 fi
 # Re-pointed on every run: another checkout may have tagged a different stand-in under this name.
 podman tag "$base_tag" "$base_ref"
