@@ -204,12 +204,21 @@ export function podFromDeployment(d: Deployment, saDir: string, apiPort: number)
   };
 }
 
+function ownLabDir(): string {
+  const { labDir } = lab();
+  if (labDir === undefined) throw new Error("the pods e2e needs a lab of test/lab (its API server on loopback)");
+  return labDir;
+}
+
 /** The lab API server's port (it listens on 127.0.0.1 only). */
 export function labApiPort(): number {
-  const { labDir } = lab();
-  if (labDir === undefined) throw new Error("the pods e2e needs the suite's own lab (its API server on loopback)");
-  const url = new URL((JSON.parse(readFileSync(join(labDir, "lab.json"), "utf8")) as { apiserver: string }).apiserver);
+  const url = new URL((JSON.parse(readFileSync(join(ownLabDir(), "lab.json"), "utf8")) as { apiserver: string }).apiserver);
   return Number(url.port);
+}
+
+/** Where the pods' manifests and ServiceAccount files go and their names are recorded (lab-down.sh removes those pods). */
+export function labPodDir(): string {
+  return join(ownLabDir(), "podman");
 }
 
 const played = new Set<PodmanPod>();
@@ -315,13 +324,17 @@ export class PodmanPod {
     return sumMetric(parseMetrics(r.body), "xrayr_mesh_kube_writes_total");
   }
 
-  async signal(sig: "TERM" | "KILL"): Promise<void> {
-    await must("podman", ["kill", "--signal", sig, this.container]);
+  /**
+   * What a kubelet does to a deleted pod's container: SIGTERM (the image's stop signal), SIGKILL
+   * after `graceSeconds`, no restart. Resolves when the container has exited.
+   */
+  async stop(graceSeconds: number): Promise<void> {
+    await must("podman", ["stop", "--time", String(graceSeconds), this.container], { timeoutMs: (graceSeconds + 30) * 1000 });
   }
 
-  /** How often the container was restarted (the pod's restartPolicy, Always for a Deployment, as a kubelet). */
-  async restartCount(): Promise<number> {
-    return Number(await this.inspect("{{.RestartCount}}"));
+  /** The container's last exit code (137 after a SIGKILL). */
+  async exitCode(): Promise<number> {
+    return Number(await this.inspect("{{.State.ExitCode}}"));
   }
 
   /** When the container last exited (ms since the epoch; the host's clock). */
