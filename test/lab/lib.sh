@@ -15,6 +15,8 @@
 #   ready                lab-up.sh finished starting the control plane
 #   mesh/, prometheus/   mesh-up.sh: istiod's rendered settings, Prometheus's config, rules, data
 #   endpoints.json       mesh-up.sh: URLs of the API server, istiod, Prometheus, the Xboard entry point
+#   podman/              the pods e2e: played pods' manifests, their ServiceAccount files, and
+#                        pods.txt, the pods' names (lab-down.sh removes those pods)
 
 lab_here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 lab_repo=$(cd "$lab_here/../.." && pwd)
