@@ -92,13 +92,19 @@ export function nodeErrorRatioQuery(scope: FleetScope): string {
   return errorRatio(fromApp(scope), scope.window, "source_workload");
 }
 
+const active = (scope: FleetScope): string => `${sumBy("source_workload", requests(fromApp(scope), scope.window))} > 0`;
+
+// The last step of a subquery over the lookback at which the node had traffic in a window: to
+// one window's resolution, which is why nodes active now are not read from it.
+const sinceLastActive = (scope: FleetScope): string =>
+  `time() - max by (source_workload) (max_over_time(timestamp(${active(scope)})[${scope.lookback}:${scope.window}]))`;
+
 /**
- * Seconds since each node seen within the lookback last had traffic in a rate window (to the
- * resolution of one window: the subquery steps by it).
+ * Seconds since each node seen within the lookback last had traffic: 0 while it has traffic in
+ * the window (as status.traffic's lastSeen is the time of the read then).
  */
 export function nodeLastSeenQuery(scope: FleetScope): string {
-  const active = `${sumBy("source_workload", requests(fromApp(scope), scope.window))} > 0`;
-  return `time() - max by (source_workload) (max_over_time(timestamp(${active})[${scope.lookback}:${scope.window}]))`;
+  return `(${active(scope)}) * 0 or ${sinceLastActive(scope)}`;
 }
 
 /**
@@ -106,7 +112,7 @@ export function nodeLastSeenQuery(scope: FleetScope): string {
  * for the nodes Prometheus has seen), with the seconds since they were last seen.
  */
 export function silentNodesQuery(scope: FleetScope): string {
-  return `${nodeLastSeenQuery(scope)} unless on (source_workload) (${sumBy("source_workload", requests(fromApp(scope), scope.window))} > 0)`;
+  return `${sinceLastActive(scope)} unless on (source_workload) (${active(scope)})`;
 }
 
 /** Requests per second into Xboard from callers its sidecar could not name (verify's unknownRps). */
