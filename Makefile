@@ -50,6 +50,12 @@ image:
 crds:
 	npm run crds
 
+## dashboard: regenerate the Grafana dashboard (deploy/istio/observability/xrayr-mesh-dashboard.json
+## and its ConfigMap) from src/traffic/dashboard.ts; a unit test fails when they differ.
+.PHONY: dashboard
+dashboard:
+	npm run dashboard
+
 # Lab: a real control plane on loopback (etcd, kube-apiserver, kube-controller-manager) built
 # from Go modules; see test/lab/. State in .lab/ (override with LAB_DIR=...).
 lab-bins:
