@@ -4,7 +4,7 @@ export PATH := $(CURDIR)/node_modules/.bin:$(PATH)
 REPORTS := .reports
 E2E_LAB := $(CURDIR)/.lab-e2e
 
-.PHONY: test check unit build e2e test-e2e-only e2e-kind crds lab-bins lab-up lab-down demo clean
+.PHONY: test check unit build e2e test-e2e-only e2e-kind crds lab-bins lab-up lab-down demo clean image
 
 ## test: everything CI runs: lint, typecheck, unit tests, build, e2e against a local lab.
 test:
@@ -40,9 +40,21 @@ test-e2e-only:
 e2e-kind: build
 	test/e2e/kind.sh
 
+## image: the Dockerfile built unchanged with podman on a stand-in node base assembled from
+## Debian packages and the npm registry (no image registry here); cached by inputs in
+## ~/.cache/xrayr-mesh-lab/images and podman tags; prints the chart's default image reference.
+image:
+	test/lab/image.sh
+
 ## crds: regenerate deploy/crds from src/crd/manifest.ts.
 crds:
 	npm run crds
+
+## dashboard: regenerate the Grafana dashboard (deploy/istio/observability/xrayr-mesh-dashboard.json
+## and its ConfigMap) from src/traffic/dashboard.ts; a unit test fails when they differ.
+.PHONY: dashboard
+dashboard:
+	npm run dashboard
 
 # Lab: a real control plane on loopback (etcd, kube-apiserver, kube-controller-manager) built
 # from Go modules; see test/lab/. State in .lab/ (override with LAB_DIR=...).

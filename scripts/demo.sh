@@ -49,6 +49,8 @@ if ! lab_pid operator >/dev/null 2>&1; then
   lab_start operator
   lab_wait operator 30 "operator ready" curl -fsS "http://127.0.0.1:$port/readyz"
 fi
+# The mesh's Prometheus scrapes the operator too: the dashboard's operator panels have data.
+mesh_scrape demo-operator "$(sed -n 's/^METRICS_ADDR=\(.*\)/\1/p' "$LAB_DIR/cmd/operator.args")"
 
 
 # sigma-api's VPS list, as its API serves it: 30 active VPS across jp, hk, us, de, plus retired
@@ -130,7 +132,9 @@ for _ in $(seq 1 40); do
 done
 echo
 echo "== kubectl get xn -n $ns   (status.traffic: requests/min, error ratio, p99, last seen; first 8)"
-kubectl -n "$ns" get xn | head -9
+# sed, not head: head exits after 9 lines and kubectl, still writing, dies of SIGPIPE, which
+# pipefail turns into the demo's exit status.
+kubectl -n "$ns" get xn | sed -n 1,9p
 cat <<EOT
 
 The lab, the mesh, the operator and the XrayR fleet keep running. Explore:

@@ -3,14 +3,16 @@
 # install): openssl for its certificates, curl and jq for its scripts, setsid (util-linux) to
 # detach its processes, Prometheus and promtool for the mesh lab (Debian's package; where
 # systemd runs it may also start a system service on :9090; the lab runs its own on a free
-# loopback port). Checks Go (all lab builds) and, with --cargo, cargo (the sigma-api example).
+# loopback port), podman with catatonit, runc, slirp4netns and debootstrap for `make image` and the pods
+# e2e (test/lab/image.sh writes the containers.conf settings podman needs on these machines).
+# Checks Go (all lab builds) and, with --cargo, cargo (the sigma-api example).
 set -euo pipefail
 missing=()
-for tool in openssl curl jq setsid prometheus promtool; do command -v "$tool" >/dev/null || missing+=("$tool"); done
+for tool in openssl curl jq setsid prometheus promtool podman catatonit runc slirp4netns debootstrap nsenter; do command -v "$tool" >/dev/null || missing+=("$tool"); done
 if [ ${#missing[@]} -gt 0 ]; then
   pkgs=()
   for tool in "${missing[@]}"; do
-    case $tool in setsid) pkgs+=(util-linux) ;; promtool) pkgs+=(prometheus) ;; *) pkgs+=("$tool") ;; esac
+    case $tool in setsid | nsenter) pkgs+=(util-linux) ;; promtool) pkgs+=(prometheus) ;; *) pkgs+=("$tool") ;; esac
   done
   if [ "$(id -u)" -ne 0 ]; then
     echo "missing: ${missing[*]}; install with: sudo apt-get install ${pkgs[*]}" >&2

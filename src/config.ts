@@ -3,8 +3,8 @@
 import { hostname } from "node:os";
 import { z } from "zod";
 import { RETRY_JITTER } from "./controller/leaderelection.js";
-import { DNS1123_LABEL_PATTERN, LABEL_VALUE_NONEMPTY_PATTERN, regex } from "./crd/patterns.js";
-import { safeUrl } from "./observability/redact.js";
+import { DEFAULT_XBOARD_WORKLOAD, DNS1123_LABEL_PATTERN, LABEL_VALUE_NONEMPTY_PATTERN, regex } from "./crd/patterns.js";
+import { safeUrl, urlHasCredentials } from "./observability/redact.js";
 import { PROMQL_DURATION } from "./traffic/queries.js";
 
 const seconds = (def: number) => z.coerce.number().positive().max(3600).default(def);
@@ -35,7 +35,7 @@ const envSchema = z.object({
   WORKERS: z.coerce.number().int().min(1).max(64).default(4),
   RESYNC_SECONDS: z.coerce.number().positive().max(86400).default(300),
   PROMETHEUS_URL: z.url({ protocol: /^https?$/, error: "must be an http(s) URL of a Prometheus server" }).optional(),
-  XBOARD_WORKLOAD: z.string().regex(labelValue, "must be a workload name").max(63).default("xboard"),
+  XBOARD_WORKLOAD: z.string().regex(labelValue, "must be a workload name").max(63).default(DEFAULT_XBOARD_WORKLOAD),
   // Two XrayR update periods (60 s each): a window that can fall between two polls of a node
   // would flip it between Active and Silent, and every flip is a write.
   TRAFFIC_WINDOW: z.string().regex(PROMQL_DURATION, "must be a PromQL duration such as 2m").default("2m"),
@@ -87,11 +87,8 @@ export function loadConfig(env: NodeJS.ProcessEnv): Config {
       `invalid configuration: need RETRY_PERIOD_SECONDS (${e.RETRY_PERIOD_SECONDS}) x ${RETRY_JITTER} < RENEW_DEADLINE_SECONDS (${e.RENEW_DEADLINE_SECONDS}) < LEASE_DURATION_SECONDS (${e.LEASE_DURATION_SECONDS})`,
     );
   }
-  if (e.PROMETHEUS_URL !== undefined) {
-    const u = new URL(e.PROMETHEUS_URL);
-    if (u.username !== "" || u.password !== "") {
-      throw new ConfigError(`invalid configuration: PROMETHEUS_URL=${JSON.stringify(safeUrl(e.PROMETHEUS_URL))}: must not carry credentials (they would end up in error messages)`);
-    }
+  if (e.PROMETHEUS_URL !== undefined && urlHasCredentials(e.PROMETHEUS_URL)) {
+    throw new ConfigError(`invalid configuration: PROMETHEUS_URL=${JSON.stringify(safeUrl(e.PROMETHEUS_URL))}: must not carry credentials (they would end up in error messages)`);
   }
   const sep = e.METRICS_ADDR.lastIndexOf(":");
   const host = e.METRICS_ADDR.slice(0, sep).replace(/^\[|\]$/g, "");

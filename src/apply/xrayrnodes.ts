@@ -1,5 +1,5 @@
 // The fleet CLI's writes to XrayrNodes (the operator itself never writes them): server-side
-// apply under a named field manager, and delete guarded by uid. Transient failures (429, 5xx,
+// apply under a named field manager, and delete guarded by uid and resourceVersion. Transient failures (429, 5xx,
 // connection errors) are retried a few times with backoff; anything else is the caller's.
 import * as k8s from "@kubernetes/client-node";
 import { GROUP, PLURAL, VERSION, type XrayrNode } from "../crd/types.js";
@@ -74,13 +74,15 @@ export class XrayrNodeClient {
   }
 
   /**
-   * Deletes the node; with `uid`, only if it is still that object. Returns false if it was
-   * already gone.
+   * Deletes the node; with preconditions, only if it is still that object (uid) as it was read
+   * (resourceVersion): otherwise the API server answers 409 and nothing is deleted. Returns
+   * false if it was already gone.
    */
-  async delete(name: string, uid?: string): Promise<boolean> {
+  async delete(name: string, preconditions: { uid?: string; resourceVersion?: string } = {}): Promise<boolean> {
+    const given = Object.fromEntries(Object.entries(preconditions).filter(([, v]) => v !== ""));
     try {
       await withRetry(() =>
-        this.custom.deleteNamespacedCustomObject({ ...this.base, name, ...(uid !== undefined && uid !== "" ? { body: { preconditions: { uid } } } : {}) }),
+        this.custom.deleteNamespacedCustomObject({ ...this.base, name, ...(Object.keys(given).length > 0 ? { body: { preconditions: given } } : {}) }),
       );
       return true;
     } catch (err) {

@@ -1,9 +1,10 @@
 // The global flags every command shares: which cluster (--kubeconfig / AIRPORT_KUBECONFIG,
 // else KUBECONFIG or in-cluster) and which namespace (--namespace / AIRPORT_NAMESPACE).
 import { existsSync } from "node:fs";
+import { join } from "node:path";
 import * as k8s from "@kubernetes/client-node";
 import { PooledKubeConfig } from "../controller/kubeconfig.js";
-import { nameProblem } from "../crd/validate.js";
+import { isDns1123Label } from "../crd/validate.js";
 import { CliError } from "./errors.js";
 
 export const DEFAULT_NAMESPACE = "airport-prod";
@@ -20,9 +21,26 @@ export interface Context {
   server: string;
 }
 
+// Where client-node's loadFromDefault finds the in-cluster credentials (its own constant is not exported).
+const SERVICE_ACCOUNT_TOKEN = "/var/run/secrets/kubernetes.io/serviceaccount/token";
+
+/**
+ * Whether loadFromDefault has anything to load: $KUBECONFIG, ~/.kube/config (found as client-node
+ * finds it), or a pod's service account. Without any, client-node makes up a cluster at
+ * http://localhost:8080 and the first call fails with a TLS message that points nowhere near
+ * the real problem.
+ */
+function hasDefaultKubeconfig(): boolean {
+  const env = process.env.KUBECONFIG;
+  if (env !== undefined && env !== "") return true;
+  const home = k8s.findHomeDir();
+  if (home !== null && existsSync(join(home, ".kube", "config"))) return true;
+  return existsSync(SERVICE_ACCOUNT_TOKEN);
+}
+
 export function loadContext(opts: GlobalOptions): Context {
   const ns = opts.namespace;
-  if (nameProblem(ns) !== undefined) throw new CliError(`--namespace ${JSON.stringify(ns)} is not a namespace name (a DNS-1123 label).`);
+  if (!isDns1123Label(ns)) throw new CliError(`--namespace ${JSON.stringify(ns)} is not a namespace name (a DNS-1123 label).`);
   const kc = new PooledKubeConfig();
   const file = opts.kubeconfig !== undefined && opts.kubeconfig !== "" ? opts.kubeconfig : undefined;
   try {
@@ -30,6 +48,9 @@ export function loadContext(opts: GlobalOptions): Context {
       if (!existsSync(file)) throw new CliError(`kubeconfig ${file} does not exist (from --kubeconfig or AIRPORT_KUBECONFIG).`);
       kc.loadFromFile(file);
     } else {
+      if (!hasDefaultKubeconfig()) {
+        throw new CliError("no kubeconfig: pass --kubeconfig FILE or set AIRPORT_KUBECONFIG or KUBECONFIG (there is no ~/.kube/config, and this is not a pod with a service account).");
+      }
       kc.loadFromDefault();
     }
   } catch (err) {

@@ -1,7 +1,7 @@
 // One clear sentence for every failure the user can cause or meet, never a stack trace.
 import * as k8s from "@kubernetes/client-node";
 import { apiMessage } from "../apply/writer.js";
-import { safeUrl } from "../observability/redact.js";
+import { redactUrls, safeUrl } from "../observability/redact.js";
 
 /** An error whose message is already the sentence to show. `exitCode` 2: usage or setup. */
 export class CliError extends Error {
@@ -37,7 +37,8 @@ export function describeError(err: unknown, server?: string): string {
   }
   const e = err as { message?: unknown; code?: unknown; cause?: { code?: unknown; message?: unknown } };
   const netCode = [e.code, e.cause?.code].find((c): c is string => typeof c === "string" && /^E[A-Z]+/.test(c));
-  const text = typeof e.message === "string" ? e.message : String(err);
+  // Libraries quote the URL they failed on, credentials and query included.
+  const text = redactUrls(typeof e.message === "string" ? e.message : String(err));
   if (netCode !== undefined || /ECONNREFUSED|ENOTFOUND|ETIMEDOUT|ECONNRESET|fetch failed|certificate/i.test(text)) {
     const why = netCode ?? (/(ECONNREFUSED|ENOTFOUND|ETIMEDOUT|ECONNRESET)/.exec(text)?.[1] ?? text);
     return `cannot reach the API server${server !== undefined ? ` at ${safeUrl(server)}` : ""} (${why}).`;

@@ -7,6 +7,8 @@
 // any write failing).
 import { Command, InvalidArgumentError, Option } from "commander";
 import { ADDRESS_POLICIES, isAddressPolicy, type AddressPolicy } from "../crd/address.js";
+import { DEFAULT_XBOARD_WORKLOAD } from "../crd/patterns.js";
+import { DEFAULT_MAX_PRUNE_MIN, DEFAULT_MAX_PRUNE_PERCENT, parseMaxPrune, type MaxPrune } from "../fleet/prune-guard.js";
 import { loadContext, DEFAULT_NAMESPACE, type GlobalOptions } from "./context.js";
 import { runDoctor, type DoctorOptions } from "./doctor.js";
 import { CliError, describeError } from "./errors.js";
@@ -22,6 +24,12 @@ function positiveInt(max: number) {
     if (!Number.isInteger(n) || n < 1 || n > max) throw new InvalidArgumentError(`must be a whole number from 1 to ${max}.`);
     return n;
   };
+}
+
+function maxPrune(v: string): MaxPrune {
+  const m = parseMaxPrune(v);
+  if (m === undefined) throw new InvalidArgumentError("must be a number of nodes such as 20, or a share of the synced nodes from 0% to 100% such as 25%.");
+  return m;
 }
 
 function addressPolicy(v: string): AddressPolicy {
@@ -62,6 +70,12 @@ export function buildProgram(exit: (code: number) => void): Command {
     .description("make the synced XrayrNodes match sigma-api's VPS list (docs/fleet-format.md)")
     .requiredOption("--from <file|url|->", "the VPS list: a JSON file, - for standard input, or an http(s) URL")
     .option("--prune", "delete synced XrayrNodes whose VPS is retired, provisioning or absent", false)
+    .addOption(
+      new Option(
+        "--max-prune <n|percent>",
+        `with --prune, the most nodes one sync may delete (default ${DEFAULT_MAX_PRUNE_PERCENT}% of the synced nodes, at least ${DEFAULT_MAX_PRUNE_MIN}); 100% also accepts a list that looks partial`,
+      ).argParser(maxPrune),
+    )
     .option("--dry-run", "print the plan and stop", false)
     .addOption(new Option("-o, --output <format>", "plan and result format").choices(["table", "json"]).default("table"))
     .addOption(policyOption())
@@ -115,7 +129,7 @@ export function buildProgram(exit: (code: number) => void): Command {
     .description("the xrayr -> xboard edge as Kiali shows it, from Prometheus; exit 1 when attribution is broken")
     .addOption(new Option("--prometheus <url>", "Prometheus base URL").env("PROMETHEUS_URL"))
     .option("--window <duration>", "rate window (PromQL duration)", "10m")
-    .option("--xboard-workload <name>", "destination_workload of the Xboard pods", "xboard")
+    .option("--xboard-workload <name>", "destination_workload of the Xboard pods", DEFAULT_XBOARD_WORKLOAD)
     .option("--app <name>", "the entries' app label (source_app)", "xrayr")
     .addOption(new Option("-o, --output <format>", "output format").choices(["table", "json"]).default("table"))
     .action(act(async (o: VerifyOptions) => runVerify(ctx(), o)));

@@ -4,7 +4,7 @@
 // in messages lose their query string and credentials. The token is sent over https only, or
 // over plain http to this machine (loopback): never in cleartext across a network.
 import { readFile } from "node:fs/promises";
-import { safeUrl } from "../observability/redact.js";
+import { redactUrls, safeUrl, urlHasCredentials } from "../observability/redact.js";
 import { CliError } from "./errors.js";
 
 export const DEFAULT_TOKEN_ENV = "SIGMA_API_TOKEN";
@@ -49,7 +49,7 @@ export async function readSource(from: string, opts: SourceOptions): Promise<{ t
   if (from === "-") return { text: await readStream(opts.stdin ?? process.stdin), name: "standard input" };
   if (/^https?:\/\//i.test(from)) {
     const shown = safeUrl(from);
-    if (/^https?:\/\/[^/]*@/i.test(from)) throw new CliError(`--from ${shown}: put no credentials in the URL; the token goes in $${opts.tokenEnv}.`);
+    if (urlHasCredentials(from)) throw new CliError(`--from ${shown}: put no credentials in the URL; the token goes in $${opts.tokenEnv}.`);
     const token = opts.env[opts.tokenEnv];
     const headers: Record<string, string> = { accept: "application/json" };
     if (token !== undefined && token !== "") {
@@ -64,7 +64,7 @@ export async function readSource(from: string, opts: SourceOptions): Promise<{ t
       const c = (err as { cause?: { code?: unknown; errors?: { code?: unknown }[] } }).cause;
       const code = c?.code ?? c?.errors?.[0]?.code;
       const cause = typeof code === "string" ? code : (c as { message?: unknown } | undefined)?.message;
-      const why = typeof cause === "string" ? cause : (err instanceof Error ? err.name === "TimeoutError" ? "timed out" : err.message : String(err));
+      const why = redactUrls(typeof cause === "string" ? cause : (err instanceof Error ? err.name === "TimeoutError" ? "timed out" : err.message : String(err)));
       throw new CliError(`cannot fetch the VPS list from ${shown} (${why}).`);
     }
     if (res.status === 401 || res.status === 403) {

@@ -1,16 +1,27 @@
 import * as k8s from "@kubernetes/client-node";
 import type { XrayrNode } from "../crd/types.js";
 import { desiredFleet } from "../fleet/desired.js";
+import { REGISTERED_BY_LABEL } from "../fleet/labels.js";
 import { planSync } from "../fleet/plan.js";
-import { executePlan, type NodeWriter } from "./sync.js";
+import { pruneGuard } from "../fleet/prune-guard.js";
+import { executePlan, planToRun, type NodeWriter } from "./sync.js";
 
 const opts = { namespace: "airport-prod", addressPolicy: "public" as const };
 const quiet = { isTTY: false, write: () => true } as unknown as NodeJS.WriteStream;
 
-/** A fake API: records calls in order; applies of names in `refuse` fail with 422. */
-function fakeApi(refuse: ReadonlySet<string> = new Set()) {
+/**
+ * A fake API: records calls in order; applies of names in `refuse` fail with 422; `changed`
+ * holds nodes as they are now, changed since the plan read them: a delete whose preconditions
+ * do not match them fails with 409, as the API server's does.
+ */
+function fakeApi(refuse: ReadonlySet<string> = new Set(), changed = new Map<string, XrayrNode>()) {
   const calls: string[] = [];
+  const preconditions = new Map<string, unknown>();
   const writer: NodeWriter = {
+    get: async (name: string) => {
+      calls.push(`get ${name}`);
+      return Promise.resolve(changed.get(name));
+    },
     apply: async (node: XrayrNode) => {
       const name = node.metadata.name ?? "";
       await new Promise((r) => setTimeout(r, 5)); // a create takes longer than a delete
@@ -18,18 +29,24 @@ function fakeApi(refuse: ReadonlySet<string> = new Set()) {
       if (refuse.has(name)) throw new k8s.ApiException(422, "x", JSON.stringify({ message: `XrayrNode "${name}" is invalid` }), {});
       return node;
     },
-    delete: async (name: string) => {
+    delete: async (name: string, pre?: { uid?: string; resourceVersion?: string }) => {
       calls.push(`delete ${name}`);
+      preconditions.set(name, pre);
+      const now = changed.get(name);
+      if (now !== undefined && (now.metadata.uid !== pre?.uid || now.metadata.resourceVersion !== pre?.resourceVersion)) {
+        throw new k8s.ApiException(409, "x", JSON.stringify({ message: "Precondition failed" }), {});
+      }
       return Promise.resolve(true);
     },
   };
-  return { calls, writer };
+  return { calls, preconditions, writer };
 }
+
+const before = [{ id: 1, hostname: "node-1", ip: "45.0.0.1", country: "de", status: "active" }, { id: 2, hostname: "node-2", ip: "45.0.0.2", country: "de", status: "active" }];
+const live = desiredFleet(before, opts).nodes.map((d): XrayrNode => ({ ...d.object, metadata: { ...d.object.metadata, uid: `uid-${d.name}`, resourceVersion: `rv-${d.name}` }, spec: d.spec }));
 
 /** A renamed VPS: node-1-1 (synced) is now listed as renamed-1; VPS 2 is retired. */
 function renamePlan() {
-  const before = [{ id: 1, hostname: "node-1", ip: "45.0.0.1", country: "de", status: "active" }, { id: 2, hostname: "node-2", ip: "45.0.0.2", country: "de", status: "active" }];
-  const live = desiredFleet(before, opts).nodes.map((d): XrayrNode => ({ ...d.object, metadata: { ...d.object.metadata, uid: `uid-${d.name}` }, spec: d.spec }));
   const after = [{ ...before[0], hostname: "renamed" }, { ...before[1], status: "retired" }];
   return planSync(desiredFleet(after, opts), live, { prune: true });
 }
@@ -45,6 +62,37 @@ describe("executePlan", () => {
     expect(r).toEqual({ applied: { created: 1, updated: 0, deleted: 2, alreadyGone: 0 }, failures: [], held: [] });
   });
 
+  test("a delete names the node exactly as the plan read it: uid and resourceVersion", async () => {
+    const api = fakeApi();
+    await executePlan(renamePlan(), api.writer, 8, "https://k8s", quiet);
+    expect(api.preconditions.get("node-2-2")).toEqual({ uid: "uid-node-2-2", resourceVersion: "rv-node-2-2" });
+    expect(api.preconditions.get("node-1-1")).toEqual({ uid: "uid-node-1-1", resourceVersion: "rv-node-1-1" });
+  });
+
+  test("a node changed since the plan read it only by a status write is read again and deleted", async () => {
+    const node = live.find((n) => n.metadata.name === "node-2-2");
+    if (node === undefined) throw new Error("no node-2-2");
+    const api = fakeApi(new Set(), new Map([["node-2-2", { ...node, metadata: { ...node.metadata, resourceVersion: "rv-after-status" } }]]));
+    const r = await executePlan(renamePlan(), api.writer, 8, "https://k8s", quiet);
+    expect(api.calls.filter((c) => c.endsWith("node-2-2"))).toEqual(["delete node-2-2", "get node-2-2", "delete node-2-2"]);
+    expect(api.preconditions.get("node-2-2")).toEqual({ uid: "uid-node-2-2", resourceVersion: "rv-after-status" });
+    expect(r.failures).toEqual([]);
+    expect(r.applied.deleted).toBe(2);
+  });
+
+  test("a node sigma-api registered over since the plan read it is not deleted", async () => {
+    const node = live.find((n) => n.metadata.name === "node-2-2");
+    if (node === undefined) throw new Error("no node-2-2");
+    const taken = { ...node, metadata: { ...node.metadata, resourceVersion: "rv-registered", labels: { ...node.metadata.labels, [REGISTERED_BY_LABEL]: "sigma-api" } } };
+    const api = fakeApi(new Set(), new Map([["node-2-2", taken]]));
+    const r = await executePlan(renamePlan(), api.writer, 8, "https://k8s", quiet);
+    expect(api.calls.filter((c) => c.endsWith("node-2-2"))).toEqual(["delete node-2-2", "get node-2-2"]);
+    expect(r.failures).toEqual([
+      { action: "delete", name: "node-2-2", error: "XrayrNode node-2-2 changed since sync listed it: it is no longer sync's (registered over, or relabelled); not deleted." },
+    ]);
+    expect(r.applied.deleted).toBe(1);
+  });
+
   test("a failed create keeps the old node: the VPS is never left without one", async () => {
     const api = fakeApi(new Set(["renamed-1"]));
     const r = await executePlan(renamePlan(), api.writer, 8, "https://k8s", quiet);
@@ -53,5 +101,36 @@ describe("executePlan", () => {
     expect(r.failures).toEqual([{ action: "create", name: "renamed-1", error: 'XrayrNode "renamed-1" is invalid' }]);
     expect(r.held).toEqual([{ name: "node-1-1", replacement: "renamed-1" }]);
     expect(r.applied).toEqual({ created: 0, updated: 0, deleted: 1, alreadyGone: 0 });
+  });
+});
+
+describe("planToRun: what runs once the prune guard has spoken", () => {
+  const rows = Array.from({ length: 10 }, (_, i) => ({ id: i + 1, hostname: `node-${i + 1}`, ip: `45.0.1.${i + 1}`, country: "de", status: "active" }));
+  const synced = desiredFleet(rows, opts).nodes.map((d): XrayrNode => ({ ...d.object, metadata: { ...d.object.metadata, uid: `uid-${d.name}`, resourceVersion: "1" }, spec: d.spec }));
+
+  test("deletes refused: a renamed VPS's new node is not created beside its kept old node (one address, one node)", () => {
+    // 6 retired and 1 renamed of 10: 7 deletes against a bound of 5.
+    const after = rows.map((r, i) => (i < 6 ? { ...r, status: "retired" } : i === 6 ? { ...r, hostname: "renamed" } : r));
+    const fleet = desiredFleet(after, opts);
+    const plan = planSync(fleet, synced, { prune: true });
+    expect(plan.create.map((c) => c.desired.name)).toEqual(["renamed-7"]);
+    expect(plan.delete).toHaveLength(7);
+    const refusal = pruneGuard(after, plan, { source: "vps.json" });
+    expect(refusal?.scope).toBe("deletes");
+    const run = planToRun(fleet, synced, plan, refusal);
+    expect(run?.create).toEqual([]);
+    expect(run?.delete).toEqual([]);
+    expect(run?.invalid.map((i) => [i.row, i.field])).toEqual([[7, "ip"]]);
+  });
+
+  test("the whole sync refused: nothing runs; no refusal: the plan as it is", () => {
+    const fleet = desiredFleet([], opts);
+    const plan = planSync(fleet, synced, { prune: true });
+    const refusal = pruneGuard([], plan, { source: "vps.json" });
+    expect(refusal?.scope).toBe("sync");
+    expect(planToRun(fleet, synced, plan, refusal)).toBeUndefined();
+    const whole = desiredFleet(rows, opts);
+    const same = planSync(whole, synced, { prune: true });
+    expect(planToRun(whole, synced, same, undefined)).toBe(same);
   });
 });

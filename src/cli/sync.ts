@@ -1,23 +1,33 @@
 // xrayr-mesh sync: make airport-prod's synced XrayrNodes match sigma-api's VPS list. Reads the
 // list, lists the live nodes (one read), prints the plan (src/fleet/plan.ts), and unless
-// --dry-run carries it out: server-side apply of creates and updates, uid-guarded deletes with
-// --prune, at most --concurrency calls in flight. Unchanged nodes get no request at all. The
-// old node of a renamed VPS is deleted only after its new node was created: if that create
-// fails, the old node stays (listed as kept) and the VPS stays on the mesh.
-// Exit status: 0 all good; 1 some row invalid or some call failed; 2 usage or setup error.
+// --dry-run carries it out: server-side apply of creates and updates, deletes with --prune
+// guarded by uid and resourceVersion (a node changed since the LIST is deleted only if it is
+// still the node the plan decided on), at most --concurrency calls in flight. Unchanged nodes
+// get no request at all. The old node of a renamed VPS is deleted only after its new node was
+// created: if that create fails, the old node stays (listed as kept) and the VPS stays on the
+// mesh. With --prune the prune guard (src/fleet/prune-guard.ts) may refuse the whole sync (a
+// list that looks partial or empty) or only its deletes (more than --max-prune): one sentence
+// on stderr.
+// Exit status: 0 all good; 1 some row invalid, some call failed or the prune guard refused;
+// 2 usage or setup error.
+import { statusCode } from "../apply/writer.js";
 import { XrayrNodeClient } from "../apply/xrayrnodes.js";
 import type { AddressPolicy } from "../crd/address.js";
-import { desiredFleet } from "../fleet/desired.js";
-import { SYNC_MANAGER } from "../fleet/labels.js";
-import { planCounts, planSync, type SyncPlan } from "../fleet/plan.js";
+import type { XrayrNode } from "../crd/types.js";
+import { desiredFleet, type DesiredFleet } from "../fleet/desired.js";
+import { isSynced, SYNC_MANAGER, vpsIdOf } from "../fleet/labels.js";
+import { planCounts, planSync, type DeleteEntry, type SyncPlan } from "../fleet/plan.js";
+import { pruneGuard, type MaxPrune, type PruneRefusal } from "../fleet/prune-guard.js";
 import type { Context } from "./context.js";
-import { describeError } from "./errors.js";
+import { CliError, describeError } from "./errors.js";
 import { pool, progress, table } from "./output.js";
 import { parseJson, readSource } from "./source.js";
 
 export interface SyncOptions {
   from: string;
   prune: boolean;
+  /** --max-prune; the prune guard's default bound when undefined (src/fleet/prune-guard.ts). */
+  maxPrune?: MaxPrune;
   dryRun: boolean;
   output: "table" | "json";
   addressPolicy: AddressPolicy;
@@ -44,8 +54,46 @@ export interface SyncResult {
   held: Held[];
 }
 
-/** The writes sync makes (XrayrNodeClient's; a fake in tests). */
-export type NodeWriter = Pick<XrayrNodeClient, "apply" | "delete">;
+/** The calls sync makes after its LIST (XrayrNodeClient's; a fake in tests). */
+export type NodeWriter = Pick<XrayrNodeClient, "apply" | "delete" | "get">;
+
+/**
+ * Deletes the node the plan decided on, and only that: the delete carries the uid and
+ * resourceVersion the plan read. A 409 says the node changed since; the operator's status writes
+ * change its resourceVersion too, so it is read again and deleted only if it is still the same
+ * object, still sync's, for the same VPS; otherwise it is kept and reported.
+ */
+async function deleteAsPlanned(nodes: NodeWriter, d: DeleteEntry): Promise<boolean> {
+  try {
+    return await nodes.delete(d.name, { uid: d.uid, resourceVersion: d.resourceVersion });
+  } catch (err) {
+    if (statusCode(err) !== 409) throw err;
+  }
+  const now = await nodes.get(d.name);
+  if (now === undefined) return false;
+  const why =
+    now.metadata.uid !== d.uid
+      ? "it was deleted and created again"
+      : !isSynced(now)
+        ? "it is no longer sync's (registered over, or relabelled)"
+        : vpsIdOf(now) !== d.vpsId
+          ? `it now stands for VPS ${vpsIdOf(now) ?? "(none)"}`
+          : undefined;
+  if (why !== undefined) throw new CliError(`XrayrNode ${d.name} changed since sync listed it: ${why}; not deleted.`, 1);
+  return nodes.delete(d.name, { uid: d.uid, resourceVersion: now.metadata.resourceVersion ?? "" });
+}
+
+/**
+ * What sync carries out once the prune guard has spoken: nothing when it refused the whole sync;
+ * when it refused only the deletes, what a sync without --prune would do. Not the pruned plan
+ * minus its deletes: that plan gives the address of each node it deletes to the row that wants
+ * it (a renamed VPS, a reused IP), and creating those beside the kept node would be an address
+ * conflict.
+ */
+export function planToRun(fleet: DesiredFleet, live: readonly XrayrNode[], plan: SyncPlan, refusal: PruneRefusal | undefined): SyncPlan | undefined {
+  if (refusal === undefined) return plan;
+  return refusal.scope === "sync" ? undefined : planSync(fleet, live, { prune: false });
+}
 
 /** A row value for the plan table: JSON, "(missing)", cut to 40 characters (the message has it whole). */
 export function showValue(v: unknown): string {
@@ -89,7 +137,7 @@ export async function executePlan(
   progressOut: NodeJS.WriteStream = process.stderr,
 ): Promise<Pick<SyncResult, "applied" | "failures" | "held">> {
   type Task = { action: Failure["action"]; name: string; run: () => Promise<boolean> };
-  const deleteTask = (d: SyncPlan["delete"][number]): Task => ({ action: "delete", name: d.name, run: () => nodes.delete(d.name, d.uid) });
+  const deleteTask = (d: DeleteEntry): Task => ({ action: "delete", name: d.name, run: () => deleteAsPlanned(nodes, d) });
   const creating = new Set(plan.create.map((e) => e.desired.name));
   const afterCreate = plan.delete.filter((d) => d.replacement !== undefined && creating.has(d.replacement));
   const first: Task[] = [
@@ -144,12 +192,16 @@ export async function runSync(ctx: Context, opts: SyncOptions, env: NodeJS.Proce
   const nodes = new XrayrNodeClient(ctx.kc, ctx.namespace);
   const live = await nodes.list();
   const plan = planSync(fleet, live, { prune: opts.prune });
+  const refusal = opts.prune ? pruneGuard(doc, plan, { maxPrune: opts.maxPrune, source: src.name }) : undefined;
   const json = opts.output === "json";
   if (!json) printPlan(plan, src.name, ctx.namespace, opts.prune, out);
 
   let result: Pick<SyncResult, "applied" | "failures" | "held"> = { applied: { created: 0, updated: 0, deleted: 0, alreadyGone: 0 }, failures: [], held: [] };
-  if (!opts.dryRun) {
-    result = await executePlan(plan, nodes, opts.concurrency, ctx.server);
+  const run = planToRun(fleet, live, plan, refusal);
+  if (run === undefined) {
+    if (!json) out(opts.dryRun ? "Dry run: nothing was written." : "Nothing was written.");
+  } else if (!opts.dryRun) {
+    result = await executePlan(run, nodes, opts.concurrency, ctx.server);
     if (!json) {
       const a = result.applied;
       if (result.failures.length > 0) {
@@ -162,18 +214,29 @@ export async function runSync(ctx: Context, opts: SyncOptions, env: NodeJS.Proce
         out(`Kept (${result.held.length}; their VPS's new node was not created, so they stay on the mesh):`);
         out(table(["NAME", "NEW NAME"], result.held.map((h) => [h.name, h.replacement])));
       }
-      out(`Applied: ${a.created} created, ${a.updated} updated, ${a.deleted} deleted${a.alreadyGone > 0 ? ` (${a.alreadyGone} already gone)` : ""}, ${result.failures.length} failed.`);
+      const waiting = plan.create.length - run.create.length;
+      const refused = refusal !== undefined ? ` (${plan.delete.length} deletes refused${waiting > 0 ? `, ${waiting} creates wait for them` : ""})` : "";
+      out(`Applied: ${a.created} created, ${a.updated} updated, ${a.deleted} deleted${a.alreadyGone > 0 ? ` (${a.alreadyGone} already gone)` : ""}${refused}, ${result.failures.length} failed.`);
     }
   } else if (!json) {
     out("Dry run: nothing was written.");
   }
   if (json) {
-    out(JSON.stringify(syncJson(plan, ctx.namespace, src.name, opts, result), null, 2));
+    out(JSON.stringify(syncJson(plan, ctx.namespace, src.name, opts, result, refusal), null, 2));
   }
-  return plan.invalid.length > 0 || result.failures.length > 0 ? 1 : 0;
+  // Last, so the sentence is what a CronJob's log ends with.
+  if (refusal !== undefined) process.stderr.write(`xrayr-mesh: ${refusal.message}\n`);
+  return plan.invalid.length > 0 || result.failures.length > 0 || refusal !== undefined ? 1 : 0;
 }
 
-function syncJson(plan: SyncPlan, namespace: string, source: string, opts: SyncOptions, r: Pick<SyncResult, "applied" | "failures" | "held">): unknown {
+function syncJson(
+  plan: SyncPlan,
+  namespace: string,
+  source: string,
+  opts: SyncOptions,
+  r: Pick<SyncResult, "applied" | "failures" | "held">,
+  refusal: PruneRefusal | undefined,
+): unknown {
   const entry = (e: SyncPlan["create"][number]) => ({ name: e.desired.name, row: e.desired.row, vpsId: e.desired.id, reason: e.reason });
   return {
     namespace,
@@ -191,5 +254,6 @@ function syncJson(plan: SyncPlan, namespace: string, source: string, opts: SyncO
     applied: r.applied,
     failures: r.failures,
     held: r.held,
+    ...(refusal !== undefined ? { refused: refusal } : {}),
   };
 }

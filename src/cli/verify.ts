@@ -2,6 +2,7 @@
 // rate, error %, p99, and the per-node breakdown; then what is wrong with the picture. Exit 1
 // when attribution is broken (traffic into Xboard from `unknown` sources).
 import { XrayrNodeClient } from "../apply/xrayrnodes.js";
+import { safeUrl, urlHasCredentials } from "../observability/redact.js";
 import { readyCondition } from "../status/conditions.js";
 import { fmtRps, type Panel } from "../traffic/panel.js";
 import { PrometheusClient, PrometheusError } from "../traffic/prometheus.js";
@@ -22,6 +23,12 @@ export interface VerifyOptions {
 export async function runVerify(ctx: Context, opts: VerifyOptions): Promise<number> {
   if (opts.prometheus === undefined || opts.prometheus === "") {
     throw new CliError("no Prometheus to ask: pass --prometheus URL or set PROMETHEUS_URL.");
+  }
+  if (urlHasCredentials(opts.prometheus)) {
+    // Refused, not stripped: a silently dropped password would look like Prometheus refusing it.
+    throw new CliError(
+      `--prometheus / PROMETHEUS_URL ${JSON.stringify(safeUrl(opts.prometheus))} must not carry credentials (user:password@): verify sends none and they would end up in error messages, as the operator's PROMETHEUS_URL refuses them too.`,
+    );
   }
   if (!PROMQL_DURATION.test(opts.window)) throw new CliError(`--window ${JSON.stringify(opts.window)} is not a PromQL duration such as 10m.`);
   let prometheus: PrometheusClient;

@@ -10,6 +10,7 @@ import {
   LOCALITY_PATTERN,
   QUALIFIED_NAME_PATTERN,
   RESERVED_LABEL_KEY_PATTERN,
+  RESERVED_NODE_NAMES,
 } from "./patterns.js";
 
 const repoPath = (file: string): string => fileURLToPath(new URL(`../../${file}`, import.meta.url));
@@ -85,6 +86,7 @@ describe("CRD manifest", () => {
     expect(addressRules).toEqual(["isIP(self)", "!isIP(self) || ip.isCanonical(self)"]);
     expect(p["address"]?.maxLength).toBeDefined();
     expect(r["x-kubernetes-validations"]?.[0]?.rule).toContain(DNS1123_LABEL_PATTERN);
+    for (const n of RESERVED_NODE_NAMES) expect(r["x-kubernetes-validations"]?.[1]?.rule).toContain(JSON.stringify(n));
   });
 
   it("uses only RE2-compatible patterns (no lookaround, backreferences or lazy quantifiers)", () => {

@@ -22,6 +22,8 @@ import {
   QUALIFIED_NAME_PREFIX_MAX_LENGTH,
   RESERVED_LABEL_KEY_PATTERN,
   RESERVED_LABEL_KEYS_TEXT,
+  RESERVED_NODE_NAMES,
+  RESERVED_NODE_NAMES_TEXT,
 } from "./patterns.js";
 import { GROUP, KIND, PLURAL, SHORT_NAME, VERSION } from "./types.js";
 
@@ -200,7 +202,7 @@ function specSchema(): JsonSchemaProps {
             `self.all(k, !${labelKeyReserved})`,
             "spec.labels key",
             `self.filter(k, ${labelKeyReserved})[0]`,
-            `is reserved: the operator sets ${RESERVED_LABEL_KEYS_TEXT} itself`,
+            `is reserved: the operator or Istio gives meaning to ${RESERVED_LABEL_KEYS_TEXT}`,
           ),
         ],
       },
@@ -374,6 +376,12 @@ export function xrayrNodeCrd(): CustomResourceDefinition {
                   "self.metadata.name",
                   `must be a DNS-1123 label (at most ${DNS1123_LABEL_MAX_LENGTH} characters, lower-case alphanumerics ` +
                     "and '-', starting and ending with an alphanumeric): it becomes the WorkloadEntry name",
+                ),
+                celRule(
+                  `!has(self.metadata.name) || !(self.metadata.name in [${RESERVED_NODE_NAMES.map(celStr).join(", ")}])`,
+                  "metadata.name",
+                  "self.metadata.name",
+                  `is reserved: a node's name becomes Istio's source_workload, and Kiali already uses ${RESERVED_NODE_NAMES_TEXT}`,
                 ),
               ],
             },

@@ -8,6 +8,18 @@
 export const DNS1123_LABEL_PATTERN = "^[a-z0-9]([-a-z0-9]*[a-z0-9])?$";
 export const DNS1123_LABEL_MAX_LENGTH = 63;
 
+/** Xboard's workload name in Istio's metrics (destination_workload): the operator's XBOARD_WORKLOAD default. */
+export const DEFAULT_XBOARD_WORKLOAD = "xboard";
+
+/**
+ * Node names that are DNS-1123 labels but would lie in Kiali: a node's name is its
+ * source_workload, and Istio writes `unknown` for a caller it cannot name (the very signal
+ * `xrayr-mesh verify` and the alerts look for), while `xboard` is the destination of every
+ * edge. A node of either name would merge with them in the graph and the queries.
+ */
+export const RESERVED_NODE_NAMES: readonly string[] = ["unknown", DEFAULT_XBOARD_WORKLOAD];
+export const RESERVED_NODE_NAMES_TEXT = `unknown (Istio's name for a caller it cannot identify) and ${DEFAULT_XBOARD_WORKLOAD} (the Xboard workload)`;
+
 /**
  * A non-empty Kubernetes label value (IsValidLabelValue minus the empty string), max 63 characters.
  * The length bound is built into the pattern so a single regex carries the whole rule.
@@ -31,15 +43,16 @@ export const QUALIFIED_NAME_PREFIX_MAX_LENGTH = 253;
  * Label keys the operator writes on the WorkloadEntry itself, or that Istio reads in their
  * place, so a user may not set them: `app`, `version`, `country`, `app.kubernetes.io/managed-by`,
  * `app.kubernetes.io/name` and `app.kubernetes.io/version` (Istio prefers these two over `app`
- * and `version` for Kiali's app and version), and every key whose prefix is `istio.io` or ends
- * in `.istio.io` (istio.io/, security.istio.io/, service.istio.io/, networking.istio.io/,
- * topology.istio.io/, ...). Istio gives meaning to all of those, so we refuse the whole family
- * rather than the three named prefixes only.
+ * and `version` for Kiali's app and version), `istio-locality` (Istio takes it as the entry's
+ * locality when spec.locality is empty, so a user's value would move the node), and every key
+ * whose prefix is `istio.io` or ends in `.istio.io` (istio.io/, security.istio.io/,
+ * service.istio.io/, networking.istio.io/, topology.istio.io/, ...). Istio gives meaning to all
+ * of those, so we refuse the whole family rather than the three named prefixes only.
  */
 export const RESERVED_LABEL_KEY_PATTERN =
-  "^(app|version|country|app\\.kubernetes\\.io/(managed-by|name|version)|([^/]*\\.)?istio\\.io/.*)$";
+  "^(app|version|country|istio-locality|app\\.kubernetes\\.io/(managed-by|name|version)|([^/]*\\.)?istio\\.io/.*)$";
 export const RESERVED_LABEL_KEYS_TEXT =
-  "app, version, country, app.kubernetes.io/managed-by, app.kubernetes.io/name, app.kubernetes.io/version, and any key with prefix istio.io/ or *.istio.io/";
+  "app, version, country, istio-locality, app.kubernetes.io/managed-by, app.kubernetes.io/name, app.kubernetes.io/version, and any key with prefix istio.io/ or *.istio.io/";
 export const MAX_LABELS = 32;
 
 /**

@@ -28,6 +28,8 @@ import {
   QUALIFIED_NAME_PREFIX_MAX_LENGTH,
   RESERVED_LABEL_KEY_PATTERN,
   RESERVED_LABEL_KEYS_TEXT,
+  RESERVED_NODE_NAMES,
+  RESERVED_NODE_NAMES_TEXT,
   regex,
 } from "./patterns.js";
 import type { XrayrNodeSpec } from "./types.js";
@@ -116,16 +118,27 @@ export function labelKeySyntaxProblem(k: string): string | undefined {
 
 export function labelKeyReservedProblem(k: string): string | undefined {
   if (!RESERVED_LABEL_KEY_RE.test(k)) return undefined;
-  return `spec.labels key ${q(k)} is reserved: the operator sets ${RESERVED_LABEL_KEYS_TEXT} itself.`;
+  return `spec.labels key ${q(k)} is reserved: the operator or Istio gives meaning to ${RESERVED_LABEL_KEYS_TEXT}.`;
 }
 
+/** Whether `s` is a Kubernetes DNS-1123 label (what namespace and node names must be). */
+export function isDns1123Label(s: string): boolean {
+  return s.length <= DNS1123_LABEL_MAX_LENGTH && DNS1123_LABEL_RE.test(s);
+}
+
+/** The node name rule: a DNS-1123 label, and none of the names Kiali already gives a meaning. */
 export function nameProblem(name: string | undefined): string | undefined {
   if (name === undefined || name === "") return "metadata.name is required.";
-  if (name.length <= DNS1123_LABEL_MAX_LENGTH && DNS1123_LABEL_RE.test(name)) return undefined;
-  return (
-    `metadata.name ${q(name)} must be a DNS-1123 label (at most ${DNS1123_LABEL_MAX_LENGTH} characters, lower-case ` +
-    `alphanumerics and '-', starting and ending with an alphanumeric): it becomes the WorkloadEntry name and Istio's source_workload.`
-  );
+  if (!isDns1123Label(name)) {
+    return (
+      `metadata.name ${q(name)} must be a DNS-1123 label (at most ${DNS1123_LABEL_MAX_LENGTH} characters, lower-case ` +
+      `alphanumerics and '-', starting and ending with an alphanumeric): it becomes the WorkloadEntry name and Istio's source_workload.`
+    );
+  }
+  if (RESERVED_NODE_NAMES.includes(name)) {
+    return `metadata.name ${q(name)} is reserved: a node's name becomes Istio's source_workload, and Kiali already uses ${RESERVED_NODE_NAMES_TEXT}.`;
+  }
+  return undefined;
 }
 
 // --- the zod schema ----------------------------------------------------------------------

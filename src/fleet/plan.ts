@@ -34,6 +34,11 @@ export interface PlanEntry {
 export interface DeleteEntry {
   name: string;
   uid: string;
+  /**
+   * The node as the plan saw it: the API server refuses the delete (409) if anyone changed it
+   * since, so a decision made on a stale read is checked again before it is carried out.
+   */
+  resourceVersion: string;
   vpsId: string | undefined;
   reason: string;
   /**
@@ -45,6 +50,8 @@ export interface DeleteEntry {
 
 export interface SyncPlan {
   total: number;
+  /** Live nodes sync owns (isSynced) before the plan: what --prune's bound is a share of. */
+  synced: number;
   create: PlanEntry[];
   update: PlanEntry[];
   unchanged: PlanEntry[];
@@ -113,8 +120,8 @@ interface Round {
 
 /** One planning round. */
 function planOnce(fleet: DesiredFleet, liveNodes: readonly XrayrNode[], { prune, kept, wouldPrune }: Round): SyncPlan {
-  const plan: SyncPlan = { total: fleet.total, create: [], update: [], unchanged: [], delete: [], prunable: [], invalid: [...fleet.invalid], skipped: [] };
   const live = liveNodes.filter((n) => n.metadata.deletionTimestamp === undefined);
+  const plan: SyncPlan = { total: fleet.total, synced: live.filter(isSynced).length, create: [], update: [], unchanged: [], delete: [], prunable: [], invalid: [...fleet.invalid], skipped: [] };
   const liveByName = new Map(live.map((n) => [n.metadata.name ?? "", n]));
   const desiredIds = new Set(fleet.nodes.map((n) => n.id));
   const invalidIds = new Set(fleet.invalid.flatMap((i) => (i.id !== undefined ? [i.id] : [])));
@@ -138,7 +145,7 @@ function planOnce(fleet: DesiredFleet, liveNodes: readonly XrayrNode[], { prune,
     if (want !== undefined && want.id === id) continue;
     if (id !== undefined && invalidIds.has(id) && want === undefined) continue; // kept: its row is invalid this time
     if (kept.has(name)) continue; // kept: its VPS's new name is refused
-    const base = { name, uid: n.metadata.uid ?? "", vpsId: id };
+    const base = { name, uid: n.metadata.uid ?? "", resourceVersion: n.metadata.resourceVersion ?? "", vpsId: id };
     const inactive = id !== undefined ? inactiveById.get(id) : undefined;
     const renamed = id !== undefined && desiredIds.has(id) ? fleet.nodes.find((d) => d.id === id)?.name : undefined;
     if (inactive !== undefined) leaving.set(name, { ...base, reason: `VPS ${inactive.id} is ${inactive.status} (row ${inactive.row})` });

@@ -129,12 +129,15 @@ describe("XrayrNodeReconciler", () => {
     expect(writer.calls).toEqual(["status jp-new", "event jp-new Warning AddressConflict"]);
   });
 
-  test("policy refusal: InvalidSpec, no entry, a Warning event", async () => {
+  test.each([
+    ["policy refusal", "hk-01", "10.1.2.3", "10.0.0.0/8"],
+    ["a reserved name (stored before admission refused it)", "unknown", "45.76.1.3", 'metadata.name "unknown" is reserved'],
+  ])("%s: InvalidSpec, no entry, a Warning event", async (_, name, address, why) => {
     const { nodes, writer, reconciler } = setup();
-    nodes.put(node("hk-01", "10.1.2.3"));
-    await reconciler.reconcile("airport-prod/hk-01");
-    expect(writer.calls).toEqual(["status hk-01", "event hk-01 Warning InvalidSpec"]);
-    expect(writer.statuses[0]?.conditions?.[0]?.message).toContain("10.0.0.0/8");
+    nodes.put(node(name, address));
+    await reconciler.reconcile(`airport-prod/${name}`);
+    expect(writer.calls).toEqual([`status ${name}`, `event ${name} Warning InvalidSpec`]);
+    expect(writer.statuses[0]?.conditions?.[0]?.message).toContain(why);
   });
 
   test("a failed apply reports ApplyFailed and rethrows so the queue backs off", async () => {

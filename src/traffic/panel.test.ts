@@ -38,6 +38,6 @@ describe("buildPanel", () => {
   });
 });
 
-test.each([["0", true], ["200", false], ["304", false], ["404", true], ["503", true]])("response code %s is an error: %s", (code, err) => {
+test.each([["0", true], ["200", false], ["304", false], ["404", true], ["503", true], ["", true], ["abc", true]])("response code %s is an error: %s", (code, err) => {
   expect(isError(code)).toBe(err);
 });

@@ -1,6 +1,7 @@
 // The XrayR -> Xboard panel as Kiali would draw it, from Prometheus samples: one edge, the
 // per-node breakdown, and what is wrong with the picture. Pure.
 import type { Sample } from "./prometheus.js";
+import { OK_RESPONSE_CODE } from "./queries.js";
 
 export interface NodeTraffic {
   name: string;
@@ -41,9 +42,11 @@ export interface PanelInput {
 
 const UNKNOWN = "unknown";
 
+const OK_CODE = new RegExp(`^(?:${OK_RESPONSE_CODE})$`);
+
+/** Kiali's error: no response, 4xx, 5xx; the same codes the dashboard's PromQL counts. */
 export function isError(responseCode: string | undefined): boolean {
-  const code = Number(responseCode ?? "0");
-  return !Number.isFinite(code) || code === 0 || code >= 400;
+  return !OK_CODE.test(responseCode ?? "0");
 }
 
 export function buildPanel(input: PanelInput): Panel {

@@ -1,4 +1,4 @@
-import { safeUrl } from "../observability/redact.js";
+import { redactUrls, safeUrl } from "../observability/redact.js";
 
 // The Prometheus HTTP API client: instant queries only. Kept at the edge so everything that
 // interprets results stays pure. URLs are printed without credentials or query strings.
@@ -42,7 +42,7 @@ export class PrometheusClient {
     try {
       res = await fetch(url, { method: "POST", body, signal: AbortSignal.timeout(this.timeoutMs) });
     } catch (err) {
-      throw new PrometheusError(`Prometheus at ${this.where} did not answer: ${err instanceof Error ? err.message : String(err)}.`);
+      throw new PrometheusError(`Prometheus at ${this.where} did not answer: ${redactUrls(err instanceof Error ? err.message : String(err))}.`);
     }
     let json: QueryResponse;
     try {

@@ -1,6 +1,8 @@
 // PromQL for the XrayR -> Xboard edge, written the way Kiali's graph reads Istio's standard
 // metrics (graph/telemetry/istio/istio.go): inbound series reported by the destination's
-// sidecar, grouped on the source workload. Pure string builders.
+// sidecar, grouped on the source workload. Pure string builders, and the only place PromQL is
+// written: `xrayr-mesh verify`, the operator's status.traffic and the Grafana dashboard
+// (dashboard.ts) all call these, so the dashboard cannot drift from what verify reports.
 
 /** A PromQL duration as the rate windows here use it: 90s, 2m, 1h, 1d. */
 export const PROMQL_DURATION = /^\d+[smhd]$/;
@@ -14,6 +16,20 @@ export interface EdgeScope {
   window: string;
 }
 
+/** The edge of the fleet: an EdgeScope plus the callers' app (the entries' `app` label, Istio's source_canonical_service). */
+export interface FleetScope extends EdgeScope {
+  app: string;
+  /** How far back a node counts as "seen" for silent nodes and last seen (the alert's 6h). */
+  lookback: string;
+}
+
+/**
+ * Response codes that are not errors in Kiali's sense (1xx-3xx). Everything else is one: no
+ * response (0), 4xx, 5xx. Used by the PromQL below and by panel.ts's isError, so verify's
+ * error ratio and the dashboard's are the same definition.
+ */
+export const OK_RESPONSE_CODE = "[1-9][0-9]?|[1-3][0-9][0-9]";
+
 // Label values go into PromQL string literals; escape as PromQL's Go-style strings require.
 function lit(v: string): string {
   return JSON.stringify(v);
@@ -23,20 +39,125 @@ function inbound(scope: EdgeScope): string {
   return `reporter=~"waypoint|destination",destination_workload_namespace=${lit(scope.namespace)},destination_workload=${lit(scope.destination)}`;
 }
 
+function fromApp(scope: FleetScope): string {
+  return `${inbound(scope)},source_canonical_service=${lit(scope.app)}`;
+}
+
+const requests = (selector: string, window: string): string => `rate(istio_requests_total{${selector}}[${window}])`;
+
+function sumBy(by: string, expr: string): string {
+  return by === "" ? `sum(${expr})` : `sum by (${by}) (${expr})`;
+}
+
+// A group without errors has no error series at all; `or ... * 0` gives it a 0 instead of no row.
+function errorRatio(selector: string, window: string, by: string): string {
+  const all = sumBy(by, requests(selector, window));
+  return `(${sumBy(by, requests(`${selector},response_code!~${lit(OK_RESPONSE_CODE)}`, window))} or ${all} * 0) / ${all}`;
+}
+
 /** Kiali's edge query, narrowed to the Xboard destination: every source that calls it. */
 export function edgeQuery(scope: EdgeScope): string {
   const by =
     "source_cluster,source_workload_namespace,source_workload,source_canonical_service,source_canonical_revision," +
     "destination_workload,request_protocol,response_code,grpc_response_status,response_flags";
-  return `sum(rate(istio_requests_total{${inbound(scope)}}[${scope.window}])) by (${by}) > 0`;
+  return `sum(${requests(inbound(scope), scope.window)}) by (${by}) > 0`;
 }
 
 /**
- * p99 latency in ms: per source workload (label "source_workload"), or for the whole edge from
- * the callers whose app is `app` (Kiali's app edge), leaving `unknown` callers out.
+ * p99 latency in ms of the callers whose app is `app` (Kiali's app edge, `unknown` callers left
+ * out): per source workload (label "source_workload"), or for the whole edge.
  */
-export function p99Query(scope: EdgeScope, per: { source: true } | { app: string }): string {
-  const select = "app" in per ? `${inbound(scope)},source_canonical_service=${lit(per.app)}` : inbound(scope);
-  const by = "app" in per ? "le" : "le,source_workload";
-  return `histogram_quantile(0.99, sum(rate(istio_request_duration_milliseconds_bucket{${select}}[${scope.window}])) by (${by}))`;
+export function p99Query(scope: EdgeScope, per: { app: string; bySource: boolean }): string {
+  const by = per.bySource ? "le,source_workload" : "le";
+  return `histogram_quantile(0.99, sum(rate(istio_request_duration_milliseconds_bucket{${inbound(scope)},source_canonical_service=${lit(per.app)}}[${scope.window}])) by (${by}))`;
+}
+
+/** The app edge's request rate, req/s (verify's edge.rps). */
+export function edgeRateQuery(scope: FleetScope): string {
+  return sumBy("", requests(fromApp(scope), scope.window));
+}
+
+/** The app edge's error ratio, 0..1 (verify's edge.errorRatio). */
+export function edgeErrorRatioQuery(scope: FleetScope): string {
+  return errorRatio(fromApp(scope), scope.window, "");
+}
+
+/** Requests per minute by node (status.traffic's requestsPerMinute, verify's rps x 60). */
+export function nodeRequestsPerMinuteQuery(scope: FleetScope): string {
+  return `${sumBy("source_workload", requests(fromApp(scope), scope.window))} * 60`;
+}
+
+/** Error ratio by node, 0..1. */
+export function nodeErrorRatioQuery(scope: FleetScope): string {
+  return errorRatio(fromApp(scope), scope.window, "source_workload");
+}
+
+const active = (scope: FleetScope): string => `${sumBy("source_workload", requests(fromApp(scope), scope.window))} > 0`;
+
+// The last step of a subquery over the lookback at which the node had traffic in a window: to
+// one window's resolution, which is why nodes active now are not read from it.
+const sinceLastActive = (scope: FleetScope): string =>
+  `time() - max by (source_workload) (max_over_time(timestamp(${active(scope)})[${scope.lookback}:${scope.window}]))`;
+
+/**
+ * Seconds since each node seen within the lookback last had traffic: 0 while it has traffic in
+ * the window (as status.traffic's lastSeen is the time of the read then).
+ */
+export function nodeLastSeenQuery(scope: FleetScope): string {
+  return `(${active(scope)}) * 0 or ${sinceLastActive(scope)}`;
+}
+
+/**
+ * Nodes seen within the lookback that sent nothing in the last window (verify's silent list,
+ * for the nodes Prometheus has seen), with the seconds since they were last seen.
+ */
+export function silentNodesQuery(scope: FleetScope): string {
+  return `${sinceLastActive(scope)} unless on (source_workload) (${active(scope)})`;
+}
+
+/** Requests per second into Xboard from callers its sidecar could not name (verify's unknownRps). */
+export function unknownSourcesQuery(scope: EdgeScope): string {
+  return sumBy("", requests(`${inbound(scope)},source_workload="unknown"`, scope.window));
+}
+
+// ---- the operator's own metrics (src/observability/metrics.ts) -------------------------------
+
+export interface OperatorScope {
+  window: string;
+}
+
+// Only the leader reconciles; a standby's queue holds every key it has seen and its caches count
+// the same entries again. Keep the series of the replica whose xrayr_mesh_leader is 1.
+function ofLeader(metric: string): string {
+  return `${metric} and on (instance) (xrayr_mesh_leader == 1)`;
+}
+
+/** Reconciles per second by result (success, requeue, error). */
+export function reconcileRateQuery(scope: OperatorScope): string {
+  return sumBy("result", `rate(xrayr_mesh_reconcile_total[${scope.window}])`);
+}
+
+/** Keys waiting in the leader's work queue. */
+export function queueDepthQuery(): string {
+  return sumBy("", ofLeader("xrayr_mesh_workqueue_depth"));
+}
+
+/** XrayrNodes the leader refuses because an older node holds their address. */
+export function addressConflictsQuery(): string {
+  return sumBy("", ofLeader("xrayr_mesh_address_conflicts"));
+}
+
+/** Replicas holding the leader lease: 1 when healthy. */
+export function leadersQuery(): string {
+  return sumBy("", "xrayr_mesh_leader");
+}
+
+/** Write requests to the API server per second, by verb, resource and outcome. */
+export function kubeWriteRateQuery(scope: OperatorScope): string {
+  return sumBy("verb,resource,outcome", `rate(xrayr_mesh_kube_writes_total[${scope.window}])`);
+}
+
+/** WorkloadEntries the leader manages, by country. */
+export function entriesByCountryQuery(): string {
+  return sumBy("country", ofLeader("xrayr_mesh_workload_entries"));
 }

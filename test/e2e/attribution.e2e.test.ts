@@ -10,6 +10,8 @@
 //  2) traffic from 30 addresses -> per-node counts within 5 % of the generator's ground truth;
 //     source_workload = node, source_app = xrayr, no `unknown`; verify's panel agrees; the token
 //     in XrayR's query strings reaches no log and no series
+//  2b) the Grafana dashboard (deploy/istio/observability, as shipped) on the lab: every panel's
+//     query, variables set to the lab's, returns the shape it draws and agrees with verify
 //  3) one node stops -> verify and status.traffic report it silent within 2 minutes;
 //     XrayrNodeSilent fires on the lab's series (promtool)
 //  4) 5xx for one node -> its error % shows (verify, PromQL); Prometheus evaluates the rules on
@@ -36,6 +38,7 @@ import {
   meshLabDir,
   promtoolTest,
   Prometheus,
+  scrapeOperator,
   standinIndex,
   standinMetric,
   startMesh,
@@ -47,6 +50,7 @@ import {
 } from "./support/mesh.js";
 import { startOperator } from "./support/operator.js";
 import { note, pending, pool, sleep, waitFor } from "./support/wait.js";
+import { dashboardQueries, panelQuery, type PanelQuery } from "./support/dashboard.js";
 
 const fleet = e2eFile("attribution");
 const N = 30;
@@ -62,6 +66,8 @@ const KIALI_BY =
   "destination_cluster,destination_service_namespace,destination_service,destination_service_name," +
   "destination_workload_namespace,destination_workload,destination_canonical_service,destination_canonical_revision," +
   "request_protocol,response_code,grpc_response_status,response_flags";
+/** The dashboard's template variables as the lab sets them (lookback: longer than this file runs). */
+const dashboard: PanelQuery[] = dashboardQueries({ namespace: NAMESPACE, xboard: "xboard", app: "xrayr", window: WINDOW, lookback: "1h" });
 const kialiEdges = (window: string): string =>
   `sum(rate(istio_requests_total{reporter=~"waypoint|destination",destination_workload_namespace="${NAMESPACE}"}[${window}])) by (${KIALI_BY}) > 0`;
 
@@ -96,10 +102,11 @@ beforeAll(async () => {
   removedServiceEntry = se.stdout.includes("deleted");
   prom = new Prometheus(ep.prometheus);
   clusterId = ep.clusterId;
-  await startOperator({
+  const op = await startOperator({
     name: "attribution",
     env: { PROMETHEUS_URL: ep.prometheus, TRAFFIC_WINDOW: WINDOW, TRAFFIC_POLL_SECONDS: "2", TRAFFIC_MIN_WRITE_SECONDS: "60" },
   });
+  scrapeOperator("attribution", op.metricsUrl);
   gen = await TrafficGenerator.start(ep, { periodMs: PERIOD_MS });
   await waitFor("Prometheus scraping the stand-in and istiod", async () => ((await prom.targetsUp()) ? true : pending("targets not up")), { timeoutMs: 30_000, intervalMs: 250 });
 }, 45 * 60_000); // a cold cache builds istiod and the stand-in first
@@ -139,6 +146,11 @@ interface VerifyJson {
 async function promCounts(extra = ""): Promise<Map<string, number>> {
   const rows = await prom.query(`sum by (source_workload) (istio_requests_total{${INBOUND}${extra}})`);
   return new Map(rows.map((r) => [r.metric.source_workload ?? "", r.value]));
+}
+
+/** A query's rows by node, ours only. */
+function byNode(rows: PromSample[]): Map<string, number> {
+  return new Map(rows.filter((r) => nodes.some((n) => n.name === r.metric.source_workload)).map((r) => [r.metric.source_workload ?? "", r.value]));
 }
 
 function within5(got: number, want: number): boolean {
@@ -341,6 +353,90 @@ maybe("attribution (mesh lab: istiod, sidecar stand-in, Prometheus)", () => {
   );
 
   it(
+    "2b) the Grafana dashboard's panels on the lab's series: each returns the shape it draws, and agrees with verify",
+    withLogs("2b dashboard", async () => {
+      const quiet = nodes[0] as Node;
+      const ours = new Set(nodes.map((n) => n.name));
+      const active = nodes.slice(1).map((n) => n.name).sort();
+      await Promise.all(active.map((n) => gen.start(n)));
+      const v = await waitFor(
+        `verify: every node active but ${quiet.name}`,
+        async () => {
+          const r = await verify();
+          const silent = r.json.silent.filter((x) => ours.has(x));
+          return silent.length === 1 && silent[0] === quiet.name ? r : pending({ silent });
+        },
+        { timeoutMs: 30_000, intervalMs: 500 },
+      );
+      await waitFor("Prometheus scraping the operator", async () => ((await prom.query("xrayr_mesh_leader")).length === 1 ? true : pending("no xrayr_mesh_leader yet")), {
+        timeoutMs: 15_000,
+        intervalMs: 250,
+      });
+      // All panels at one instant, as Grafana draws them together.
+      const t0 = Date.now();
+      const at = t0 / 1000;
+      const results = new Map<string, PromSample[]>();
+      await Promise.all(dashboard.map(async (q) => results.set(`${q.panel}/${q.refId}`, await prom.query(q.expr, at))));
+      note(`2b: ${dashboard.length} dashboard queries answered in ${Date.now() - t0} ms`);
+      const checked = new Set<string>();
+      const got = (panel: string, refId = "A"): PromSample[] => {
+        checked.add(`${panel}/${refId}`);
+        const r = results.get(`${panel}/${refId}`);
+        if (r === undefined) throw new Error(`the dashboard has no panel ${panel} with query ${refId}`);
+        return r;
+      };
+      const one = (panel: string): number => {
+        const r = got(panel);
+        expect({ panel, series: r.length }).toEqual({ panel, series: 1 });
+        return r[0]?.value ?? Number.NaN;
+      };
+
+      // The edge: one series each, as Kiali's app edge.
+      expect(one("Request rate")).toBeGreaterThan(0);
+      expect(one("Error %")).toBe(0);
+      expect(one("p99 latency")).toBeGreaterThan(0);
+      expect(got("p99 latency")[0]?.value).toBeLessThan(1000);
+      expect(got("Unknown sources").filter((r) => r.value > 0)).toEqual([]);
+
+      // The node table: a row per node (the quiet one at 0 req/min), every column filled for the active ones.
+      const rpm = byNode(got("Nodes", "A"));
+      expect([...rpm.keys()].sort()).toEqual([...ours].sort());
+      expect(rpm.get(quiet.name)).toBe(0);
+      const errors = byNode(got("Nodes", "B"));
+      const p99 = byNode(got("Nodes", "C"));
+      const lastSeen = byNode(got("Nodes", "D"));
+      expect([...lastSeen.keys()].sort()).toEqual([...ours].sort());
+      expect(lastSeen.get(quiet.name)).toBeGreaterThanOrEqual(0);
+      for (const n of active) {
+        expect({ n, rpm: (rpm.get(n) ?? 0) > 0, errors: errors.get(n), p99: (p99.get(n) ?? 0) > 0, lastSeen: lastSeen.get(n) }).toEqual({ n, rpm: true, errors: 0, p99: true, lastSeen: 0 });
+      }
+      const silent = got("Silent nodes");
+      expect(silent.map((r) => r.metric.source_workload)).toEqual([quiet.name]);
+      expect(silent[0]?.value).toBeGreaterThanOrEqual(0);
+
+      // The same picture as verify's.
+      expect([...rpm].filter(([, x]) => x > 0).map(([n]) => n).sort()).toEqual(v.json.nodes.filter((n) => ours.has(n.name) && n.rps > 0).map((n) => n.name).sort());
+      expect(v.json.unknownRps).toBe(0);
+
+      // The operator's health, from its own /metrics.
+      const reconciles = got("Reconciles");
+      expect(reconciles.map((r) => r.metric.result)).toContain("success");
+      for (const r of reconciles) expect(["success", "requeue", "error"]).toContain(r.metric.result);
+      const writes = got("Kube writes");
+      expect(writes.length).toBeGreaterThan(0);
+      for (const r of writes) expect(Object.keys(r.metric).sort()).toEqual(["outcome", "resource", "verb"]);
+      expect(got("Entries by country").find((r) => r.metric.country === "de")?.value).toBeGreaterThanOrEqual(N);
+      expect(one("Leaders")).toBe(1);
+      expect(one("Queue depth")).toBeGreaterThanOrEqual(0);
+      expect(one("Address conflicts")).toBe(0);
+
+      // A panel added to the dashboard without a check here fails this test.
+      expect([...results.keys()].filter((k) => !checked.has(k))).toEqual([]);
+    }),
+    T,
+  );
+
+  it(
     "3) one node stops -> verify and status.traffic report it silent within 2 minutes; XrayrNodeSilent fires (promtool)",
     withLogs("3 silent", async () => {
       await Promise.all(nodes.map((n) => gen.start(n.name)));
@@ -421,6 +517,9 @@ maybe("attribution (mesh lab: istiod, sidecar stand-in, Prometheus)", () => {
         note(`4: 503s for ${bad.name} -> error ratio ${(v.json.nodes.find((n) => n.name === bad.name)?.errorRatio ?? 0).toFixed(3)} in verify after ${((Date.now() - t0) / 1000).toFixed(1)} s`);
         for (const n of nodes.slice(2)) expect(v.json.nodes.find((x) => x.name === n.name)?.errorRatio ?? 1).toBe(0);
         expect(v.json.edge.errorRatio).toBeGreaterThan(0);
+        // The dashboard sees them too: the node's row and the edge.
+        expect(byNode(await prom.query(panelQuery(dashboard, "Nodes", "B"))).get(bad.name)).toBeGreaterThan(0.5);
+        expect((await prom.query(panelQuery(dashboard, "Error %")))[0]?.value).toBeGreaterThan(0);
 
         // The 503s Prometheus counted for the node match the 503s the node received.
         await waitFor(
@@ -491,6 +590,9 @@ maybe("attribution (mesh lab: istiod, sidecar stand-in, Prometheus)", () => {
       expect(human.code).toBe(1);
       expect(human.stdout).toMatch(/unknown sources/);
       expect(human.stdout).toMatch(/attribution: BROKEN/);
+      const unknownPanel = await prom.query(panelQuery(dashboard, "Unknown sources"));
+      expect(unknownPanel).toHaveLength(1);
+      expect(unknownPanel[0]?.value).toBeGreaterThan(0);
 
       // The series Istio emits for a caller it cannot name.
       const unk = await prom.query(`istio_requests_total{${INBOUND},source_workload="unknown"}`);

@@ -2,13 +2,22 @@
 //  1) sync of 1,000 rows with 50 malformed -> 950 Ready nodes with entries; each bad row reported
 //     with row, field and value; exit 1
 //  2) the same sync again -> 0 create / 0 update, and no write by the CLI reaches the API server
-//  3) 100 rows retired, sync --prune -> those 100 deleted, their entries garbage-collected,
-//     nodes sync did not create untouched
+//  3) 100 rows retired, sync --prune -> refused by the prune guard (over 10 %); with
+//     --max-prune 100 those 100 deleted, their entries garbage-collected, nodes sync did not
+//     create untouched
 //  4) register / retire, as sigma-api does them; status
 //  5) doctor -> the verdicts the lab deserves, exit 1; a token over plain http is refused
 //  6) a node sigma-api registered over a synced one, and a renamed VPS whose new name is held by
 //     another node: sync --prune deletes neither; register refuses another VPS's node
-import { writeFileSync } from "node:fs";
+//  7) setup errors in one sentence: no kubeconfig at all, credentials in verify's Prometheus URL
+//     (never printed), a reserved node name
+//  8) the prune guard, with sigma-api's list served over loopback http: an empty list, one with
+//     30 % of its rows missing, and first pages (a short `total`, a `next`) delete nothing and
+//     exit 1 with the reason; --max-prune 100% carries out the same deletes
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { createServer, type Server } from "node:http";
+import type { AddressInfo } from "node:net";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { SYNCED_BY_LABEL, SYNC_MANAGER } from "../../src/fleet/labels.js";
 import { retireRows, syntheticFleet, type SyntheticRow } from "../../src/fleet/synthetic.js";
@@ -108,7 +117,7 @@ describe("xrayr-mesh", () => {
   );
 
   it(
-    "3) 100 rows retired, sync --prune: those 100 deleted, entries collected, other nodes untouched",
+    "3) 100 rows retired, sync --prune: over the guard's bound, refused; with --max-prune 100 those 100 deleted, entries collected, other nodes untouched",
     withLogs("cli 3 prune", async () => {
       const bystanders = await Promise.all([fleet.create("hand-made"), fleet.create("hand-made")]);
       const registered = await xrayrMesh(["register", "sigma-registered", "--address", "47.0.0.1", "--country", "SG", "--vps-id", "999999"]);
@@ -126,7 +135,13 @@ describe("xrayr-mesh", () => {
       const plan = JSON.parse(dry.stdout) as { counts: Record<string, number> };
       expect(plan.counts).toMatchObject({ create: 0, update: 0, delete: 0, prunable: 100, unchanged: 850 });
 
-      const r = await xrayrMesh(["sync", "--from", listFile("fleet-retired.json", rows), "--prune"]);
+      // 100 of 950 is over the prune guard's default bound (10 %): a retirement this large is said out loud.
+      const guarded = await xrayrMesh(["sync", "--from", listFile("fleet-retired.json", rows), "--prune"]);
+      expect(guarded.code).toBe(1);
+      expect(guarded.stderr).toContain("refusing to delete 100 of the 950 synced nodes: the bound is 95");
+      expect(await adminClient().nodes.list(SYNCED)).toHaveLength(950);
+
+      const r = await xrayrMesh(["sync", "--from", listFile("fleet-retired.json", rows), "--prune", "--max-prune", "100"]);
       expect(r.code).toBe(1);
       expect(r.stdout).toContain("Applied: 0 created, 0 updated, 100 deleted, 0 failed.");
       await Promise.all(doomed.map((name) => waitNodeEntriesGone(name, 60_000)));
@@ -250,4 +265,140 @@ describe("xrayr-mesh", () => {
     }),
     120_000,
   );
+
+  it(
+    "7) setup errors are one sentence: no kubeconfig anywhere, credentials in the Prometheus URL (not printed), a reserved node name",
+    withLogs("cli 7 setup errors", async () => {
+      const home = mkdtempSync(join(tmpdir(), "xrayr-mesh-nohome-"));
+      const none = await xrayrMesh(["status"], { env: { AIRPORT_KUBECONFIG: "", HOME: home } });
+      rmSync(home, { recursive: true });
+      expect(none).toMatchObject({
+        code: 2,
+        stderr:
+          "xrayr-mesh: no kubeconfig: pass --kubeconfig FILE or set AIRPORT_KUBECONFIG or KUBECONFIG (there is no ~/.kube/config, and this is not a pod with a service account).\n",
+      });
+
+      const creds = await xrayrMesh(["verify", "--prometheus", "https://admin:hunter2@127.0.0.1:9/prometheus"]);
+      expect(creds.code).toBe(2);
+      expect(creds.stderr.trim().split("\n")).toHaveLength(1);
+      expect(creds.stderr).toContain('--prometheus / PROMETHEUS_URL "https://127.0.0.1:9/prometheus" must not carry credentials');
+      expect(creds.stderr + creds.stdout).not.toMatch(/hunter2|admin/);
+
+      for (const name of ["unknown", "xboard"]) {
+        const r = await xrayrMesh(["register", name, "--address", "47.0.0.3", "--country", "de"]);
+        expect(r.code).toBe(1);
+        expect(r.stderr).toContain(`metadata.name "${name}" is reserved`);
+        expect(await adminClient().nodes.find(name)).toBeUndefined();
+      }
+    }),
+    60_000,
+  );
+
+  describe("8) the prune guard", () => {
+    const rows = syntheticFleet({ count: 60, idBase: 700_000, firstOctet: 52 }).rows;
+    let body = "[]";
+    let server: Server | undefined;
+    let url = "";
+    beforeAll(async () => {
+      server = createServer((_req, res) => {
+        res.setHeader("content-type", "application/json");
+        res.end(body);
+      });
+      await new Promise<void>((r) => server?.listen(0, "127.0.0.1", r));
+      url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/api/vps`;
+    });
+    afterAll(async () => {
+      const s = server;
+      if (s !== undefined) await new Promise<void>((r) => s.close(() => { r(); }));
+    });
+
+    const sync = async (doc: unknown, ...flags: string[]) => {
+      body = JSON.stringify(doc);
+      return xrayrMesh(["sync", "--from", url, ...flags]);
+    };
+    /** The uid of every synced node, by name: what "nothing deleted" is checked against. */
+    const syncedUids = async () => new Map((await adminClient().nodes.list(SYNCED)).map((n) => [n.metadata.name, n.metadata.uid]));
+
+    /** The whole list synced and every node Ready, so no status write races a delete's resourceVersion. */
+    const restore = async (): Promise<void> => {
+      const r = await sync({ total: rows.length, items: rows }, "--prune");
+      expect({ code: r.code, stderr: r.stderr }).toEqual({ code: 0, stderr: "" });
+      await waitSyncedReady(60, 60_000);
+    };
+
+    const cut = structuredClone(rows.slice(0, 42)); // 30 % missing: 18 deletes against a bound of 6
+    const updated = cut[0];
+    if (updated !== undefined) updated.xrayr_version = "v99.0.0";
+    const cases = [
+      {
+        what: "a list with 30 % of its rows missing (deletes refused, the update applied)",
+        doc: cut,
+        deletes: 18,
+        sentence: "refusing to delete 18 of the 60 synced nodes: the bound is 6 (the default: 10% of them, at least 5)",
+        stdout: "Applied: 0 created, 1 updated, 0 deleted (18 deletes refused), 0 failed.",
+        updated: String(updated?.id),
+      },
+      {
+        what: 'a first page: {"items": [20 rows], "total": 200}',
+        doc: { items: rows.slice(0, 20), total: 200 },
+        deletes: 40,
+        sentence: `refusing to sync with --prune: the VPS list from URL says "total": 200 but holds 20 rows`,
+        stdout: "Nothing was written.",
+      },
+      {
+        what: 'a first page with "next"',
+        doc: { items: rows.slice(0, 20), next: "/api/vps?page=2" },
+        deletes: 40,
+        sentence: `refusing to sync with --prune: the VPS list from URL has the field "next" ("/api/vps?page=2")`,
+        stdout: "Nothing was written.",
+      },
+      {
+        what: "an empty list []",
+        doc: [],
+        deletes: 60,
+        sentence: `refusing to sync with --prune: the VPS list from URL has no rows, so it would delete all 60 synced nodes; if sigma-api really has no active VPS, pass --max-prune 100%.`,
+        stdout: "Nothing was written.",
+      },
+    ];
+
+    beforeAll(async () => {
+      await deleteAndWait(SYNCED, 120_000); // earlier scenarios' nodes: the bound is a share of exactly these 60
+      await restore();
+    }, 180_000);
+
+    it.each(cases)(
+      "$what: nothing deleted, exit 1, the reason in one sentence; --max-prune 100% carries out the deletes",
+      async ({ what, doc, deletes, sentence, stdout, updated: updatedId }) => {
+        await withLogs(`cli 8 ${what}`, async () => {
+          const before = await syncedUids();
+          expect(before.size).toBe(60);
+          const want = `xrayr-mesh: ${sentence.replace("URL", url)}`;
+
+          const dry = await sync(doc, "--prune", "--dry-run");
+          expect(dry.code).toBe(1);
+          expect(dry.stderr.split("\n").filter((l) => l !== "")).toEqual([expect.stringContaining(want)]);
+
+          const r = await sync(doc, "--prune");
+          expect(r.code).toBe(1);
+          expect(r.stderr.split("\n").filter((l) => l !== "")).toEqual([expect.stringContaining(want)]);
+          expect(r.stdout).toContain(`${deletes} to delete`);
+          expect(r.stdout).toContain(stdout);
+          expect(await syncedUids()).toEqual(before);
+          if (updatedId !== undefined) {
+            const node = (await adminClient().nodes.list(SYNCED)).find((n) => n.spec.vpsId === updatedId);
+            expect(node?.spec.version).toBe("v99.0.0");
+          }
+
+          const forced = await sync(doc, "--prune", "--max-prune", "100%");
+          expect({ code: forced.code, stderr: forced.stderr }).toEqual({ code: 0, stderr: "" });
+          expect(forced.stdout).toContain(`${deletes} deleted, 0 failed.`);
+          const after = await syncedUids();
+          expect(after.size).toBe(60 - deletes);
+          for (const [name, uid] of after) expect(before.get(name)).toBe(uid);
+          await restore();
+        })();
+      },
+      180_000,
+    );
+  });
 });

@@ -12,6 +12,19 @@ if [ ! -e "$LAB_DIR" ]; then
 fi
 [ -e "$LAB_MARKER" ] || die "$LAB_DIR was not made by lab-up.sh (no $(basename "$LAB_MARKER")); not touching it"
 
+# Podman pods a test played against this lab (test/e2e/support/pods.ts records their names in
+# podman/pods.txt): removed by those names, with their volumes (named <pod>-<volume>), first,
+# so that none is left talking to an API server that is gone.
+if [ -s "$LAB_DIR/podman/pods.txt" ] && command -v podman >/dev/null; then
+  while IFS= read -r pod; do
+    [ -n "$pod" ] || continue
+    podman pod exists "$pod" 2>/dev/null && log "removing podman pod $pod"
+    podman pod rm --force --time 5 "$pod" >/dev/null 2>&1 || true
+    mapfile -t vols < <(podman volume ls --quiet --filter "name=^$pod-" 2>/dev/null)
+    [ ${#vols[@]} -eq 0 ] || podman volume rm --force "${vols[@]}" >/dev/null 2>&1 || true
+  done <"$LAB_DIR/podman/pods.txt"
+fi
+
 # Anything else recorded in pids/ (processes a test added) goes first, then the control
 # plane in reverse start order.
 order=()

@@ -15,6 +15,8 @@
 #   ready                lab-up.sh finished starting the control plane
 #   mesh/, prometheus/   mesh-up.sh: istiod's rendered settings, Prometheus's config, rules, data
 #   endpoints.json       mesh-up.sh: URLs of the API server, istiod, Prometheus, the Xboard entry point
+#   podman/              the pods e2e: played pods' manifests, their ServiceAccount files, and
+#                        pods.txt, the pods' names (lab-down.sh removes those pods)
 
 lab_here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 lab_repo=$(cd "$lab_here/../.." && pwd)
@@ -136,6 +138,12 @@ print(" ".join(str(s.getsockname()[1]) for s in ss))
 PY
 }
 
+# Has the mesh's Prometheus scrape an operator's /metrics (HOST:PORT) as job xrayr-mesh-operator.
+mesh_scrape() { # NAME HOST:PORT
+  mkdir -p "$LAB_DIR/prometheus/targets"
+  printf '[{"targets": ["%s"], "labels": {"pod": "%s"}}]\n' "$2" "$1" >"$LAB_DIR/prometheus/targets/$1.json.tmp"
+  mv "$LAB_DIR/prometheus/targets/$1.json.tmp" "$LAB_DIR/prometheus/targets/$1.json"
+}
 lab_kubectl() { "$KUBECTL" --kubeconfig "$LAB_DIR/kubeconfig" --request-timeout=5s "$@"; }
 apiserver_ready() { [ "$(lab_kubectl get --raw /readyz 2>/dev/null)" = ok ]; }
 

@@ -42,7 +42,7 @@ if ((up)) && [ -s "$LAB_DIR/endpoints.json" ]; then
 fi
 for ((i = ${#MESH_PROCS[@]} - 1; i >= 0; i--)); do lab_stop "${MESH_PROCS[i]}" 5 || die "could not stop ${MESH_PROCS[i]}"; done
 rm -rf "$mesh" "$LAB_DIR/prometheus" "$LAB_DIR/endpoints.json"
-mkdir -p "$mesh" "$LAB_DIR/prometheus/data" "$LAB_DIR/prometheus/rules"
+mkdir -p "$mesh" "$LAB_DIR/prometheus/data" "$LAB_DIR/prometheus/rules" "$LAB_DIR/prometheus/targets"
 
 # ---- binaries (Go builds at the lowest priority: 2 cores are shared) -----------------------
 ISTIOD=$(nice -n 19 "$lab_here/build.sh" istiod)
@@ -139,7 +139,8 @@ printf '%s\n' "$STANDIN" \
 
 cat >"$LAB_DIR/prometheus/prometheus.yml" <<EOF
 # The lab's Prometheus: Xboard's sidecar (the stand-in's /stats/prometheus, as Istio's
-# Prometheus scrapes port 15090 of every sidecar) and istiod. Rules: deploy/istio's alerts.
+# Prometheus scrapes port 15090 of every sidecar), istiod, and the operators that register in
+# targets/ (mesh_scrape in lib.sh; the demo's, the attribution e2e's). Rules: deploy/istio's alerts.
 global:
   scrape_interval: $SCRAPE_INTERVAL
   evaluation_interval: $EVAL_INTERVAL
@@ -155,6 +156,10 @@ scrape_configs:
     static_configs:
       - targets: ["127.0.0.1:$MON_PORT"]
         labels: {namespace: istio-system, app: istiod}
+  - job_name: xrayr-mesh-operator
+    file_sd_configs:
+      - files: ["targets/*.json"]
+        refresh_interval: 5s
 EOF
 promtool check config "$LAB_DIR/prometheus/prometheus.yml" >>"$mesh/promtool.log" 2>&1 ||
   die "promtool rejects the Prometheus config: $(tail -n 5 "$mesh/promtool.log")"

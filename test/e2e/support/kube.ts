@@ -171,15 +171,16 @@ export interface KubectlResult {
   stderr: string;
 }
 
-/** Runs the lab's kubectl (admin kubeconfig unless given); never throws on a non-zero exit. */
-export function kubectl(args: string[], opts: { timeoutMs?: number; kubeconfig?: string } = {}): Promise<KubectlResult> {
+/** Runs the lab's kubectl (admin kubeconfig unless given), `input` on its stdin; never throws on a non-zero exit. */
+export function kubectl(args: string[], opts: { timeoutMs?: number; kubeconfig?: string; input?: string } = {}): Promise<KubectlResult> {
   const { kubectl: bin } = lab();
   const kubeconfig = opts.kubeconfig ?? lab().kubeconfig;
   const timeoutMs = opts.timeoutMs ?? 30_000;
   return new Promise((resolve) => {
-    execFile(bin, ["--kubeconfig", kubeconfig, ...args], { timeout: timeoutMs, encoding: "utf8" }, (err, stdout, stderr) => {
+    const child = execFile(bin, ["--kubeconfig", kubeconfig, ...args], { timeout: timeoutMs, encoding: "utf8" }, (err, stdout, stderr) => {
       const code = err === null ? 0 : typeof err.code === "number" ? err.code : -1;
       resolve({ code, stdout, stderr });
     });
+    if (opts.input !== undefined) child.stdin?.end(opts.input);
   });
 }

@@ -3,7 +3,7 @@
 // Prometheus's HTTP API, istiod's debug API, the stand-in's address index, fake Xboard's fault
 // injection, and the XrayR traffic generator (a child process with ground-truth counters).
 import { execFile, spawn, type ChildProcess } from "node:child_process";
-import { closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { request } from "node:http";
 import { join } from "node:path";
 import { lab, REPO } from "./lab.js";
@@ -54,6 +54,18 @@ export async function startMesh(opts: { scrapeInterval?: string } = {}): Promise
   return JSON.parse(readFileSync(join(labDir, "endpoints.json"), "utf8")) as Endpoints;
 }
 
+/**
+ * Has the mesh's Prometheus scrape an operator's /metrics (job xrayr-mesh-operator, file SD as
+ * mesh_scrape in test/lab/lib.sh writes it), so the dashboard's operator panels have data.
+ */
+export function scrapeOperator(name: string, metricsUrl: string): void {
+  const labDir = meshLabDir();
+  if (labDir === undefined) throw new Error("no lab dir");
+  const file = join(labDir, "prometheus", "targets", `${name}.json`);
+  writeFileSync(`${file}.tmp`, `${JSON.stringify([{ targets: [new URL(metricsUrl).host], labels: { pod: name } }])}\n`);
+  renameSync(`${file}.tmp`, file);
+}
+
 export async function stopMesh(): Promise<void> {
   const labDir = meshLabDir();
   if (labDir === undefined) return;
@@ -78,8 +90,10 @@ export interface PromSample {
 export class Prometheus {
   constructor(readonly url: string) {}
 
-  async query(promql: string): Promise<PromSample[]> {
+  /** An instant query, now or at `at` (Unix seconds: queries that must agree share one). */
+  async query(promql: string, at?: number): Promise<PromSample[]> {
     const body = new URLSearchParams({ query: promql });
+    if (at !== undefined) body.set("time", String(at));
     const r = await getJson<{ status: string; error?: string; data: { resultType: string; result: { metric: Record<string, string>; value: [number, string] }[] } }>(
       `${this.url}/api/v1/query`,
       { method: "POST", body, headers: { "content-type": "application/x-www-form-urlencoded" } },
