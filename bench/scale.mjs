@@ -6,7 +6,8 @@
 //             WorkloadEntry, patch its status (../shared/perf/baseline `floor`);
 //   go        a plain controller-runtime operator doing the same core reconcile
 //             (../shared/perf/baseline `operator`, built with `go build` in its folder);
-//   operator  this operator (dist/cmd/operator.js, leader election off), in a memory cgroup
+//   operator  this operator as the image starts it (test/e2e/support/entrypoint.ts), leader
+//             election off, in a memory cgroup
 //             limited to the chart's default memory limit, as a container would be.
 // Time is from the contender's start until every node is Ready (the baseline's watch-based
 // `wait-ready`). Then, for this operator only: steady RSS, a restart with a full resync (CPU
@@ -26,8 +27,9 @@ import * as k8s from "@kubernetes/client-node";
 import { parse as parseYaml } from "yaml";
 
 const repo = resolve(dirname(fileURLToPath(import.meta.url)), "..");
-const operatorJs = join(repo, "dist/cmd/operator.js");
-if (!existsSync(operatorJs)) throw new Error("dist/ is missing: run npm run build first");
+const { operatorArgv } = await import(join(repo, "test/e2e/support/entrypoint.ts"));
+const operatorCommand = operatorArgv(repo, process.execPath);
+if (!existsSync(operatorCommand.at(-1))) throw new Error("dist/bundle is missing: run npm run build first");
 const { PooledKubeConfig } = await import(join(repo, "dist/controller/kubeconfig.js"));
 const { parseMetrics, sumMetric } = await import(join(repo, "test/e2e/support/metrics.ts"));
 const { memoryCgroup } = await import(join(repo, "test/e2e/support/cgroup.ts"));
@@ -151,7 +153,7 @@ async function waitReady(n) {
 
 async function startOperator(name, env, cgroup) {
   const port = await freePort();
-  const argv = [process.execPath, ...(process.env.BENCH_NODE_FLAGS ?? "").split(" ").filter(Boolean), operatorJs];
+  const argv = operatorCommand;
   const p = start(name, cgroup !== undefined ? cgroup.wrap(argv) : argv, {
     PATH: process.env.PATH, HOME: process.env.HOME,
     AIRPORT_NAMESPACE: NS, AIRPORT_KUBECONFIG: kubeconfig, LEADER_ELECTION: "false", WORKERS: String(WORKERS),
@@ -204,7 +206,7 @@ async function ourOperator() {
   const off = auditOffset();
   const timer = waitReady(N);
   let op = await startOperator("operator", {}, cgroup);
-  const s = await timer;
+  const s = await Promise.race([timer, op.exited.then((e) => { throw new Error(`the operator exited before all nodes were Ready (${JSON.stringify(e)}; OOM kills ${cgroup?.oomKills() ?? "n/a"}): ${readFileSync(op.log, "utf8").slice(-2000)}`); })]);
   const peak = peakRss(op.pid);
   await sleep(5_000);
   const steady = rss(op.pid);

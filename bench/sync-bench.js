@@ -14,7 +14,7 @@ import { fileURLToPath } from "node:url";
 import * as k8s from "@kubernetes/client-node";
 
 const repo = resolve(dirname(fileURLToPath(import.meta.url)), "..");
-const cli = join(repo, "dist/cmd/xrayr-mesh.js");
+const cli = join(repo, "dist/bundle/xrayr-mesh.mjs");
 if (!existsSync(cli)) throw new Error("dist/ is missing: run npm run build first");
 const { syntheticFleet } = await import(join(repo, "dist/fleet/synthetic.js"));
 const { desiredFleet } = await import(join(repo, "dist/fleet/desired.js"));

@@ -47,7 +47,7 @@ kubectl apply --server-side -f "$work/fleet.json" >/dev/null
 port=$(node -e 'const s=require("net").createServer().listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})')
 AIRPORT_KUBECONFIG=$KUBECONFIG ADDRESS_POLICY=any LEADER_ELECTION=false LOG_LEVEL=warn \
   METRICS_ADDR=127.0.0.1:$port PROMETHEUS_URL=$(jq -r .prometheus "$ep") \
-  node dist/cmd/operator.js >"$work/operator.log" 2>&1 &
+  node dist/bundle/operator.mjs >"$work/operator.log" 2>&1 &
 pids+=($!)
 "$(jq -r .trafficGenerator "$ep")" --xboard "$(jq -r .xboard "$ep")" --token "$(jq -r .xboardToken "$ep")" \
   --period "$PERIOD" --admin 127.0.0.1:0 --ready-file "$work/gen.addr" --nodes "$work/nodes.json" >"$work/traffic.log" 2>&1 &

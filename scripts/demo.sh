@@ -42,10 +42,12 @@ ep=$LAB_DIR/endpoints.json
 if ! lab_pid operator >/dev/null 2>&1; then
   port=$(jq -r '.operatorMetricsPort // empty' "$LAB_DIR/lab.json")
   port=${port:-18080}
+  # The operator as the image starts it (node, its flags, the bundle): one argv word a line.
+  # shellcheck disable=SC2046
   printf '%s\n' env "AIRPORT_KUBECONFIG=$opkc" "AIRPORT_NAMESPACE=$ns" "POD_NAME=demo-operator" \
     "METRICS_ADDR=127.0.0.1:$port" "PROMETHEUS_URL=$(jq -r .prometheus "$ep")" \
     "TRAFFIC_WINDOW=1m" "TRAFFIC_POLL_SECONDS=10" \
-    "$PWD/node_modules/.bin/node" "$PWD/dist/cmd/operator.js" >"$LAB_DIR/cmd/operator.args"
+    $(node -e 'import("./test/e2e/support/entrypoint.ts").then((m) => console.log(m.operatorArgv(process.cwd(), process.execPath).join("\n")))') >"$LAB_DIR/cmd/operator.args"
   lab_start operator
   lab_wait operator 30 "operator ready" curl -fsS "http://127.0.0.1:$port/readyz"
 fi
@@ -55,7 +57,7 @@ mesh_scrape demo-operator "$(sed -n 's/^METRICS_ADDR=\(.*\)/\1/p' "$LAB_DIR/cmd/
 
 # sigma-api's VPS list, as its API serves it: 30 active VPS across jp, hk, us, de, plus retired
 # and provisioning rows that must not become nodes. `xrayr-mesh sync` prints its plan and applies it.
-xrayr_mesh() { AIRPORT_KUBECONFIG=$KUBECONFIG AIRPORT_NAMESPACE=$ns node dist/cmd/xrayr-mesh.js "$@"; }
+xrayr_mesh() { AIRPORT_KUBECONFIG=$KUBECONFIG AIRPORT_NAMESPACE=$ns node dist/bundle/xrayr-mesh.mjs "$@"; }
 echo
 echo "== xrayr-mesh sync --from examples/fleet/vps.json --prune   (sigma-api's list -> XrayrNodes)"
 xrayr_mesh sync --from examples/fleet/vps.json --prune

@@ -1,10 +1,10 @@
-// Runs the fleet CLI (node dist/cmd/xrayr-mesh.js) as the lab admin, as a user would.
+// Runs the fleet CLI (node dist/bundle/xrayr-mesh.mjs, package.json's bin) as the lab admin, as a user would.
 import { execFile } from "node:child_process";
 import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { lab, NAMESPACE, REPO } from "./lab.js";
 
-export const CLI_JS = join(REPO, "dist/cmd/xrayr-mesh.js");
+export const CLI_JS = join(REPO, "dist/bundle/xrayr-mesh.mjs");
 
 export interface CliResult {
   code: number;

@@ -1,14 +1,16 @@
-// Runs the real operator (node dist/cmd/operator.js) as child processes under the operator's
+// Runs the real operator (the image's ENTRYPOINT: node, its flags, dist/bundle/operator.mjs) as child processes under the operator's
 // ServiceAccount, each with its own metrics port and log file, and stops them by pid.
 import { spawn, type ChildProcess } from "node:child_process";
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { join } from "node:path";
+import { operatorArgv } from "./entrypoint.js";
 import { lab, NAMESPACE, REPO } from "./lab.js";
 import { parseMetrics, sumMetric, type Sample } from "./metrics.js";
 import { pending, waitFor } from "./wait.js";
 
-export const OPERATOR_JS = join(REPO, "dist/cmd/operator.js");
+export const OPERATOR_ARGV = operatorArgv(REPO, process.env.E2E_NODE ?? process.execPath);
+export const OPERATOR_JS = OPERATOR_ARGV.at(-1) ?? "";
 
 export interface OperatorOptions {
   /** Identity (POD_NAME) and log-file name; unique per process in a run. */
@@ -71,7 +73,7 @@ export class OperatorProcess {
     this.metricsUrl = `http://127.0.0.1:${port}`;
     const fd = openSync(this.logFile, "a");
     try {
-      const [command = "", ...args] = wrap([process.env.E2E_NODE ?? process.execPath, OPERATOR_JS]);
+      const [command = "", ...args] = wrap(OPERATOR_ARGV);
       this.child = spawn(command, args, {
         cwd: REPO,
         env,
