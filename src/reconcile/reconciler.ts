@@ -160,11 +160,12 @@ export class XrayrNodeReconciler {
     await this.deps.writer.patchNodeStatus(node, next);
     this.written.set(key, { uid: node.metadata.uid ?? "", status: next, at: this.now().getTime() });
     if (previous?.reason === verdict.reason) return;
-    log.info({ ready: verdict.ready, reason: verdict.reason, detail: verdict.message }, "ready condition changed");
-    // Events are for what a person must see: a warning, or a reason changing after the first.
-    // A node's first Ready is in its status already; an Event for it was a third of all writes
-    // in a backfill of the fleet.
-    if (previous !== undefined || !verdict.ready) {
+    // Events (and info lines) are for what a person must see: a warning, or a reason changing
+    // after the first. A node's first Ready is in its status already (and its entry's create in
+    // the line above); an Event for it was a third of all writes in a backfill of the fleet.
+    const worthTelling = previous !== undefined || !verdict.ready;
+    log[worthTelling ? "info" : "debug"]({ ready: verdict.ready, reason: verdict.reason, detail: verdict.message }, "ready condition changed");
+    if (worthTelling) {
       try {
         await this.deps.writer.recordEvent(node, verdict.ready ? "Normal" : "Warning", verdict.reason, verdict.message);
       } catch (err) {
