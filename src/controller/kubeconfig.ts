@@ -21,11 +21,4 @@ export class PooledKubeConfig extends KubeConfig {
     if (shared === undefined) this.pools.set(key, fresh);
     else context.setDispatcher(shared); // the fresh Agent never connected: nothing to close
   }
-
-  /** Closes the pooled connections (open watches end with them). */
-  async close(): Promise<void> {
-    const pools = [...this.pools.values()];
-    this.pools.clear();
-    await Promise.all(pools.map((p) => p.close()));
-  }
 }

@@ -1,0 +1,35 @@
+import { HttpMethod, RequestContext } from "@kubernetes/client-node";
+import { PooledKubeConfig } from "./kubeconfig.js";
+
+// A made-up CA: the Agent is only constructed here, never connected.
+const CA = Buffer.from("-----BEGIN CERTIFICATE-----\nMIIBAA==\n-----END CERTIFICATE-----\n").toString("base64");
+const kubeconfig = `
+apiVersion: v1
+kind: Config
+clusters: [{ name: lab, cluster: { server: "https://127.0.0.1:6443", certificate-authority-data: "${CA}" } }]
+users: [{ name: a, user: { token: token-a } }, { name: b, user: { token: token-b } }]
+contexts: [{ name: a, context: { cluster: lab, user: a } }, { name: b, context: { cluster: lab, user: b } }]
+current-context: a
+`;
+
+async function authenticated(kc: PooledKubeConfig): Promise<RequestContext> {
+  const ctx = new RequestContext("https://127.0.0.1:6443/api", HttpMethod.GET);
+  await kc.applySecurityAuthentication(ctx);
+  return ctx;
+}
+
+describe("PooledKubeConfig", () => {
+  test("every request of one cluster and user gets the same dispatcher, and its own auth header", async () => {
+    const kc = new PooledKubeConfig();
+    kc.loadFromString(kubeconfig);
+    const [first, second] = [await authenticated(kc), await authenticated(kc)];
+    expect(first.getDispatcher()).toBeDefined();
+    expect(second.getDispatcher()).toBe(first.getDispatcher());
+    expect(second.getHeaders()["Authorization"]).toBe("Bearer token-a");
+
+    kc.setCurrentContext("b");
+    const other = await authenticated(kc);
+    expect(other.getDispatcher()).not.toBe(first.getDispatcher());
+    expect(other.getHeaders()["Authorization"]).toBe("Bearer token-b");
+  });
+});
