@@ -185,6 +185,7 @@ export async function startOperator(config: Config, log: Logger, metrics: Operat
           pollMs: config.traffic.pollMs,
           log,
           onWritten: (why) => { metrics.trafficWrites.inc({ why }); },
+          onPrometheusFault: (why) => { metrics.prometheusFaults.inc({ why }); },
         });
 
   const lead = async (leading: AbortSignal): Promise<void> => {

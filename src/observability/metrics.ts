@@ -66,6 +66,12 @@ export class OperatorMetrics {
     labelNames: ["why"] as const,
     registers: [this.registry],
   });
+  readonly prometheusFaults = new Counter({
+    name: "xrayr_mesh_traffic_prometheus_faults_total",
+    help: "Traffic polls that wrote nothing because Prometheus failed (unreachable) or answered with no XrayR -> Xboard edge while nodes were active (empty)",
+    labelNames: ["why"] as const,
+    registers: [this.registry],
+  });
   readonly writes = new Counter({
     name: "xrayr_mesh_kube_writes_total",
     help: "Write requests this replica sent to the API server, by verb, resource and outcome",

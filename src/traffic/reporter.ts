@@ -8,7 +8,7 @@ import { readyCondition } from "../status/conditions.js";
 import type { PrometheusClient } from "./prometheus.js";
 import type { EdgeScope } from "./queries.js";
 import { readPanel } from "./read.js";
-import { type DueWrite, nextTraffic, selectWrites, type TrafficDecision, type TrafficPolicy, type TrafficStatus } from "./status.js";
+import { type DueWrite, looksLikeOutage, nextTraffic, selectWrites, type TrafficDecision, type TrafficPolicy, type TrafficStatus } from "./status.js";
 
 export interface TrafficReporterDeps {
   prometheus: PrometheusClient;
@@ -23,6 +23,8 @@ export interface TrafficReporterDeps {
   log: Logger;
   /** Called after each successful write, with the policy's reason for it. */
   onWritten?: (why: NonNullable<TrafficDecision["why"]>) => void;
+  /** Called when a poll writes nothing because Prometheus failed or answered with no edge at all. */
+  onPrometheusFault?: (why: "unreachable" | "empty") => void;
   now?: () => Date;
   clock?: Clock;
 }
@@ -30,10 +32,16 @@ export interface TrafficReporterDeps {
 // Writes in flight at once: enough to refresh a thousand nodes in seconds, few enough that a
 // state change across the fleet (Prometheus back after an outage) does not flood the API server.
 const WRITE_CONCURRENCY = 4;
+// How long an empty edge counts as a Prometheus fault (a lost scrape target, a restart) before
+// it is believed: longer than such outages usually last, short enough that a fleet that really
+// stopped is reported within minutes.
+const EMPTY_EDGE_GRACE_MS = 5 * 60_000;
 
 export class TrafficReporter {
   private readonly now: () => Date;
   private readonly clock: Clock;
+  /** When Prometheus first answered with an empty edge while nodes were active (clock ms). */
+  private emptySince: number | undefined;
 
   constructor(private readonly deps: TrafficReporterDeps) {
     this.now = deps.now ?? (() => new Date());
@@ -46,6 +54,7 @@ export class TrafficReporter {
         await this.pollOnce();
       } catch (err) {
         // Without numbers we write nothing: a Prometheus outage must not mark the fleet silent.
+        this.deps.onPrometheusFault?.("unreachable");
         this.deps.log.warn({ err: err instanceof Error ? err.message : String(err) }, "traffic poll failed; status.traffic left as is");
       }
       await sleep(this.clock, this.deps.pollMs, signal);
@@ -57,6 +66,18 @@ export class TrafficReporter {
     const { prometheus, scope } = this.deps;
     const ready = this.deps.nodes.list().filter((n) => n.metadata.deletionTimestamp === undefined && readyCondition(n.status)?.status === "True");
     const panel = await readPanel(prometheus, scope, ready.map((n) => n.metadata.name ?? ""), this.deps.app);
+    if (looksLikeOutage(panel, ready.map((n) => n.status?.traffic))) {
+      this.emptySince ??= this.clock.now();
+      // A fleet that really went quiet all at once (its token revoked, say) is news after all:
+      // once the edge has been empty for the grace period, it is written like any answer.
+      if (this.clock.now() - this.emptySince < EMPTY_EDGE_GRACE_MS) {
+        this.deps.onPrometheusFault?.("empty");
+        this.deps.log.warn({ nodes: ready.length }, "Prometheus answered with no XrayR -> Xboard traffic at all while nodes were active: taken as a Prometheus fault; status.traffic left as is");
+        return 0;
+      }
+    } else {
+      this.emptySince = undefined;
+    }
     const byName = new Map(panel.nodes.map((t) => [t.name, t]));
     const now = this.now();
     const due: DueWrite<XrayrNode>[] = [];

@@ -1,4 +1,4 @@
-import { type DueWrite, nextTraffic, selectWrites, type TrafficStatus } from "./status.js";
+import { type DueWrite, looksLikeOutage, nextTraffic, selectWrites, type TrafficStatus } from "./status.js";
 
 const policy = { minIntervalMs: 300_000, errorThreshold: 0.01 };
 const t0 = new Date("2026-11-26T12:00:00Z");
@@ -100,5 +100,25 @@ describe("selectWrites: the fleet-wide budget", () => {
   test("a budget under one write, or none due, writes nothing", () => {
     expect(selectWrites([due("a", "state")], 0.5)).toEqual([]);
     expect(selectWrites([], 100)).toEqual([]);
+  });
+});
+
+describe("looksLikeOutage: Prometheus answering nothing is not a silent fleet", () => {
+  const active = nextTraffic(undefined, busy, t0, policy).next;
+  const silent = nextTraffic(undefined, quiet, t0, policy).next;
+  const empty = { edge: { rps: 0 }, unknownRps: 0, nodes: [{ rps: 0 }, { rps: 0 }] };
+
+  test("no edge at all while a node was Active: an outage, nothing is written", () => {
+    expect(looksLikeOutage(empty, [silent, active, undefined])).toBe(true);
+  });
+
+  test("any traffic left (a node, or only unknown callers) is news, not an outage", () => {
+    expect(looksLikeOutage({ ...empty, nodes: [{ rps: 0.1 }] }, [active])).toBe(false);
+    expect(looksLikeOutage({ ...empty, unknownRps: 0.2 }, [active])).toBe(false);
+  });
+
+  test("a fleet that was already silent, or never written, stays a plain answer", () => {
+    expect(looksLikeOutage(empty, [silent, undefined])).toBe(false);
+    expect(looksLikeOutage(empty, [])).toBe(false);
   });
 });

@@ -89,6 +89,19 @@ export function selectWrites<N>(due: readonly DueWrite<N>[], budget: number): Du
     .slice(0, Math.max(0, Math.floor(budget)));
 }
 
+/**
+ * Whether an answer from Prometheus is an outage rather than news: no XrayR -> Xboard series at
+ * all (no node, no unknown caller) while nodes were Active at their last write. A whole fleet
+ * does not go silent in one poll; a Prometheus that lost its Xboard targets, or answers from an
+ * empty head block after a restart, does. Written Silent, every node would stay so for a write
+ * interval after the numbers came back.
+ */
+export function looksLikeOutage(panel: { edge: { rps: number }; unknownRps: number; nodes: readonly { rps: number }[] }, previous: Iterable<TrafficStatus | undefined>): boolean {
+  if (panel.edge.rps > 0 || panel.unknownRps > 0 || panel.nodes.some((n) => n.rps > 0)) return false;
+  for (const p of previous) if (p?.state === "Active") return true;
+  return false;
+}
+
 /** Above the threshold; a node that was failing stays so until it is under half of it. */
 function failing(ratio: number, policy: TrafficPolicy, wasFailing: boolean): boolean {
   return wasFailing ? ratio >= policy.errorThreshold * RECOVERY_FRACTION : ratio > policy.errorThreshold;
