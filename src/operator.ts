@@ -35,6 +35,8 @@ import { TrafficReporter } from "./traffic/reporter.js";
 const SYNC_TIMEOUT_MS = 120_000;
 // One page of a list; a hung list otherwise blocks the informer's restart loop for good.
 const LIST_PAGE_TIMEOUT_MS = 30_000;
+// Liveness: an informer failing for this long (about ten restarts at the 30 s backoff cap).
+const INFORMER_DOWN_LIMIT_MS = 5 * 60_000;
 
 export interface Operator {
   /** Resolves when the operator has stopped: after stop(), or when leadership is lost. */
@@ -196,7 +198,9 @@ export async function startOperator(config: Config, log: Logger, metrics: Operat
   };
 
   const server: Server = await startServer(config.metrics.host, config.metrics.port, metrics.registry, {
-    live: () => true,
+    // An informer that has not listed for this long is past what its restarts can mend (a
+    // client stuck on a dead connection, say): a failing probe gets a fresh process.
+    live: () => Math.max(nodes.downForMs(), entries.downForMs()) < INFORMER_DOWN_LIMIT_MS,
     ready: () => nodes.hasSynced() && entries.hasSynced(),
   });
   const shutdown = async (): Promise<void> => {

@@ -310,6 +310,24 @@ describe("ResilientInformer", () => {
   });
 });
 
+describe("ResilientInformer health", () => {
+  it("counts how long it has been failing, and is healthy again after a successful list", async () => {
+    const { clock, server, informer } = setup();
+    server.listError = httpError(500);
+    informer.start();
+    await tick();
+    expect(informer.downForMs()).toBe(0);
+    await clock.advance(100);
+    expect(informer.downForMs()).toBe(100);
+    server.listError = undefined;
+    await clock.advance(1_000); // past the first restart's backoff
+    await tick();
+    expect(informer.hasSynced()).toBe(true);
+    expect(informer.downForMs()).toBe(0);
+    await informer.stop();
+  });
+});
+
 describe("ResilientInformer relist", () => {
   it("keeps the cached object for every unchanged resourceVersion (the peak is the cache plus what changed)", async () => {
     const { server, watch, events, informer } = setup();

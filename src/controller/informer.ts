@@ -201,6 +201,7 @@ export class ResilientInformer<T extends KubernetesObject> {
   private synced = false;
   private readonly syncWaiters = new Set<(synced: boolean) => void>();
   private restartTimer: Timer | undefined;
+  private downSince: number | undefined;
 
   constructor(options: ResilientInformerOptions<T>) {
     this.clock = options.clock ?? systemClock;
@@ -208,7 +209,8 @@ export class ResilientInformer<T extends KubernetesObject> {
     this.hooks = options.hooks ?? {};
     const watch = new GuardedWatch(options.watch ?? new Watch(options.kubeConfig), {
       stopped: () => this.state === "stopped",
-      opening: () => { this.markSynced(); },
+      // A watch opens only after a list has succeeded: the API server answers again.
+      opening: () => { this.downSince = undefined; this.markSynced(); },
     });
     // A relist (410 Gone) brings every object again while the cache still holds the old ones:
     // an object whose resourceVersion has not changed is replaced by the cached one as its page
@@ -298,8 +300,14 @@ export class ResilientInformer<T extends KubernetesObject> {
     this.listWatch.start().catch((err: unknown) => { this.failed(err); });
   }
 
+  /** How long the list or watch has been failing without a successful list since (0 when healthy). */
+  downForMs(): number {
+    return this.downSince === undefined ? 0 : this.clock.now() - this.downSince;
+  }
+
   private failed(err: unknown): void {
     if (this.state !== "running" || this.restartTimer !== undefined) return;
+    this.downSince ??= this.clock.now();
     const delayMs = this.backoff.next();
     this.hooks.onRestart?.({ attempt: this.backoff.attempts(), delayMs, error: err });
     this.restartTimer = this.clock.setTimer(() => {
