@@ -10,7 +10,7 @@ import type { WorkloadEntry } from "../istio/workloadentry.js";
 
 type FieldSet = Record<string, unknown>;
 
-/** The keys under `path` (e.g. ["spec", "labels"]) that `manager` owns on `object`. */
+/** The keys under `path` (e.g. ["spec", "labels"]) that `manager` owns, read from an object's managedFields. */
 export function ownedKeys(managedFields: readonly ManagedFieldsEntry[] | undefined, manager: string, path: readonly string[]): Set<string> {
   const keys = new Set<string>();
   for (const m of managedFields ?? []) {

@@ -69,14 +69,3 @@ export function progress(label: string, total: number, out: NodeJS.WriteStream =
   };
 }
 
-/** Runs fn over items with at most `limit` in flight. */
-export async function pool<I>(items: readonly I[], limit: number, fn: (item: I) => Promise<void>): Promise<void> {
-  let next = 0;
-  const worker = async (): Promise<void> => {
-    while (next < items.length) {
-      const item = items[next++] as I;
-      await fn(item);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.max(1, Math.min(limit, items.length)) }, worker));
-}

@@ -20,7 +20,8 @@ import { planCounts, planSync, type DeleteEntry, type SyncPlan } from "../fleet/
 import { pruneGuard, type MaxPrune, type PruneRefusal } from "../fleet/prune-guard.js";
 import type { Context } from "./context.js";
 import { CliError, describeError } from "./errors.js";
-import { pool, progress, table } from "./output.js";
+import { pool } from "../controller/pool.js";
+import { progress, table } from "./output.js";
 import { parseJson, readSource } from "./source.js";
 
 export interface SyncOptions {

@@ -3,6 +3,7 @@
 // whose numbers are worth a write under the policy in status.ts.
 import type { Logger } from "pino";
 import { type Clock, sleep, systemClock } from "../controller/clock.js";
+import { pool } from "../controller/pool.js";
 import type { XrayrNode } from "../crd/types.js";
 import { readyCondition } from "../status/conditions.js";
 import type { PrometheusClient } from "./prometheus.js";
@@ -94,25 +95,18 @@ export class TrafficReporter {
     // be the very spike the budget exists to prevent.
     const gapMs = 1000 / maxWritesPerSecond;
     const start = this.clock.now();
-    let next = 0;
     let written = 0;
-    const worker = async (): Promise<void> => {
-      while (next < chosen.length) {
-        const slot = next++;
-        const item = chosen[slot];
-        if (item === undefined) break;
-        const wait = start + slot * gapMs - this.clock.now();
-        if (wait > 0) await sleep(this.clock, wait);
-        try {
-          await this.deps.write(item.node, item.decision.next);
-          written++;
-          this.deps.onWritten?.(item.decision.why);
-        } catch (err) {
-          this.deps.log.warn({ namespace: item.node.metadata.namespace, name: item.node.metadata.name, err: err instanceof Error ? err.message : String(err) }, "could not write status.traffic");
-        }
+    await pool(chosen, WRITE_CONCURRENCY, async (item, slot) => {
+      const wait = start + slot * gapMs - this.clock.now();
+      if (wait > 0) await sleep(this.clock, wait);
+      try {
+        await this.deps.write(item.node, item.decision.next);
+        written++;
+        this.deps.onWritten?.(item.decision.why);
+      } catch (err) {
+        this.deps.log.warn({ namespace: item.node.metadata.namespace, name: item.node.metadata.name, err: err instanceof Error ? err.message : String(err) }, "could not write status.traffic");
       }
-    };
-    await Promise.all(Array.from({ length: WRITE_CONCURRENCY }, worker));
+    });
     if (due.length > chosen.length) this.deps.log.debug({ due: due.length, written: chosen.length }, "traffic writes over the fleet budget wait for the next poll");
     if (written > 0) this.deps.log.debug({ written, unknownRps: panel.unknownRps }, "traffic status written");
     return written;
