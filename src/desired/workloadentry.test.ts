@@ -1,5 +1,5 @@
 import type { XrayrNode } from "../crd/types.js";
-import { APPLIED_HASH_ANNOTATION, appliedHash, desiredWorkloadEntry, entryName, type ValidSpec } from "./workloadentry.js";
+import { APPLIED_HASH_ANNOTATION, appliedHash, desiredWorkloadEntry, entryName, nodeNameOfEntry, type ValidSpec } from "./workloadentry.js";
 
 const node: XrayrNode = {
   metadata: { name: "jp-tokyo-01", namespace: "airport-prod", uid: "uid-1", generation: 3 },
@@ -82,5 +82,14 @@ describe("desiredWorkloadEntry", () => {
     const a = desiredWorkloadEntry(node, { ...spec, labels: { a: "1", b: "2" } }, opts);
     const b = desiredWorkloadEntry(node, { ...spec, labels: { b: "2", a: "1" } }, opts);
     expect(a.metadata.annotations).toEqual(b.metadata.annotations);
+  });
+});
+
+describe("nodeNameOfEntry", () => {
+  test("is entryName read backwards, and nothing else", () => {
+    const id = { address: "45.76.1.1", app: "xrayr", version: "v1", serviceAccount: "xrayr-vm" };
+    for (const node of ["jp-01", "a-b-c", "x".repeat(63)]) expect(nodeNameOfEntry(entryName(node, id))).toBe(node);
+    expect(nodeNameOfEntry("jp-01")).toBeUndefined();
+    expect(nodeNameOfEntry("jp-01-0123abc")).toBeUndefined();
   });
 });

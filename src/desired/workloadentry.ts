@@ -34,7 +34,16 @@ export function entryName(node: string, identity: WorkloadIdentity): string {
   const digest = createHash("sha256")
     .update(JSON.stringify([identity.address, identity.app, identity.version, identity.serviceAccount]))
     .digest("hex");
-  return `${node}-${digest.slice(0, 8)}`;
+  return `${node}-${digest.slice(0, ENTRY_DIGEST_HEX)}`;
+}
+
+// Hex digits of the identity digest in an entry's name.
+const ENTRY_DIGEST_HEX = 8;
+const ENTRY_NAME = new RegExp(`^(.+)-[0-9a-f]{${ENTRY_DIGEST_HEX}}$`);
+
+/** entryName read backwards: the node an entry's name is derived from, if it has that form. */
+export function nodeNameOfEntry(name: string): string | undefined {
+  return ENTRY_NAME.exec(name)?.[1];
 }
 
 export interface EntryOptions {

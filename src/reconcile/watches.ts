@@ -4,12 +4,10 @@
 // scan, and an event that cannot change any plan enqueues nothing.
 import { objectKey } from "../controller/keys.js";
 import type { XrayrNode } from "../crd/types.js";
+import { nodeNameOfEntry } from "../desired/workloadentry.js";
 import type { WorkloadEntry } from "../istio/workloadentry.js";
 import { controllerName } from "../plan/plan.js";
 import { GroupIndex } from "./group-index.js";
-
-// <node>-<8 hex>: the entry name rule of desired/workloadentry.ts read backwards.
-const ENTRY_NAME = /^(.+)-[0-9a-f]{8}$/;
 
 export class FleetIndex {
   /** Node keys by spec.address. */
@@ -62,7 +60,7 @@ export class FleetIndex {
 
 /** The key of the node an entry belongs to: its controller, else the node its name is derived from. */
 export function nodeKeyOfEntry(entry: WorkloadEntry): string | undefined {
-  const name = controllerName(entry) ?? ENTRY_NAME.exec(entry.metadata.name ?? "")?.[1];
+  const name = controllerName(entry) ?? nodeNameOfEntry(entry.metadata.name ?? "");
   return name === undefined ? undefined : `${entry.metadata.namespace ?? ""}/${name}`;
 }
 
