@@ -18,9 +18,9 @@ import {
   splitKey,
   withSignal,
 } from "./controller/index.js";
-import { GROUP, PLURAL, VERSION, type XrayrNode } from "./crd/types.js";
+import { GROUP, PLURAL, VERSION, type XrayrNode } from "./api/v1alpha1/types.js";
 import { MANAGED_BY_LABEL, MANAGER } from "./desired/workloadentry.js";
-import { controllerName, controllerUid } from "./plan/plan.js";
+import { controllerName, controllerUid } from "./domain/ownership.js";
 import { WE_GROUP, WE_PLURAL, WE_VERSION, type WorkloadEntry } from "./istio/workloadentry.js";
 import type { OperatorMetrics } from "./observability/metrics.js";
 import { startServer } from "./observability/server.js";

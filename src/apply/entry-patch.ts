@@ -5,7 +5,7 @@
 // the node dropped (the Update entry still owns it). An in-place update is therefore a JSON
 // merge patch under the same manager, which removes exactly the fields that manager owns and
 // no longer wants, as read from the live object's managedFields. Pure.
-import type { ManagedFieldsEntry } from "../crd/types.js";
+import type { ManagedFieldsEntry } from "../api/v1alpha1/types.js";
 import type { WorkloadEntry } from "../istio/workloadentry.js";
 
 type FieldSet = Record<string, unknown>;

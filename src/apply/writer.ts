@@ -1,12 +1,12 @@
 // Apply: the only module that writes to the API server. Every write is counted by verb and
 // resource so a steady-state resync can be shown to write nothing.
 import * as k8s from "@kubernetes/client-node";
-import { GROUP, PLURAL, VERSION, type XrayrNode, type XrayrNodeStatus } from "../crd/types.js";
+import { GROUP, PLURAL, VERSION, type XrayrNode, type XrayrNodeStatus } from "../api/v1alpha1/types.js";
 import { withSignal } from "../controller/call-options.js";
 import { MANAGER } from "../desired/workloadentry.js";
 import { WE_GROUP, WE_PLURAL, WE_VERSION, type WorkloadEntry } from "../istio/workloadentry.js";
 import { entryUpdatePatch } from "./entry-patch.js";
-import type { TrafficStatus } from "../traffic/status.js";
+import type { TrafficStatus } from "../api/v1alpha1/types.js";
 
 // A write that hangs must not outlive its reason to be made: after this it fails, the reconcile
 // is retried with backoff, and a replica that lost its lease stops writing soon after.

@@ -2,7 +2,7 @@
 // apply under a named field manager, and delete guarded by uid and resourceVersion. Transient failures (429, 5xx,
 // connection errors) are retried a few times with backoff; anything else is the caller's.
 import * as k8s from "@kubernetes/client-node";
-import { GROUP, PLURAL, VERSION, type XrayrNode } from "../crd/types.js";
+import { GROUP, PLURAL, VERSION, type XrayrNode } from "../api/v1alpha1/types.js";
 import { statusCode } from "./writer.js";
 
 const ssa = k8s.setHeaderOptions("Content-Type", k8s.PatchStrategy.ServerSideApply);

@@ -7,7 +7,7 @@
 // refusal of the write); 2 for setup errors (cluster unreachable, credentials refused).
 import { XrayrNodeClient } from "../apply/xrayrnodes.js";
 import type { AddressPolicy } from "../crd/address.js";
-import type { XrayrNode } from "../crd/types.js";
+import type { XrayrNode } from "../api/v1alpha1/types.js";
 import { SIGMA_API_MANAGER } from "../fleet/labels.js";
 import { registrationConflict, registrationNode, registrationProblems, type Registration } from "../fleet/register.js";
 import type { Context } from "./context.js";

@@ -1,4 +1,4 @@
-import type { XrayrNode } from "../crd/types.js";
+import type { XrayrNode } from "../api/v1alpha1/types.js";
 import { REGISTERED_BY_LABEL, SYNCED_BY_LABEL, SYNC_MANAGER, VPS_ID_LABEL } from "../fleet/labels.js";
 import type { WorkloadEntry } from "../istio/workloadentry.js";
 import { sourceOf, statusRows } from "./status.js";

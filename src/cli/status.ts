@@ -4,10 +4,10 @@
 // name and the Ready message; `json` prints the same facts as a list.
 import * as k8s from "@kubernetes/client-node";
 import { XrayrNodeClient } from "../apply/xrayrnodes.js";
-import type { XrayrNode } from "../crd/types.js";
+import type { XrayrNode } from "../api/v1alpha1/types.js";
 import { isSynced, REGISTERED_BY_LABEL, vpsIdOf } from "../fleet/labels.js";
 import { WE_GROUP, WE_PLURAL, WE_VERSION, type WorkloadEntry } from "../istio/workloadentry.js";
-import { controllerUid } from "../plan/plan.js";
+import { controllerUid } from "../domain/ownership.js";
 import { readyCondition } from "../status/conditions.js";
 import type { Context } from "./context.js";
 import { age, table } from "./output.js";

@@ -1,5 +1,5 @@
 import * as k8s from "@kubernetes/client-node";
-import type { XrayrNode } from "../crd/types.js";
+import type { XrayrNode } from "../api/v1alpha1/types.js";
 import { desiredFleet } from "../fleet/desired.js";
 import { REGISTERED_BY_LABEL } from "../fleet/labels.js";
 import { planSync } from "../fleet/plan.js";

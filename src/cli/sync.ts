@@ -13,7 +13,7 @@
 import { statusCode } from "../apply/writer.js";
 import { XrayrNodeClient } from "../apply/xrayrnodes.js";
 import type { AddressPolicy } from "../crd/address.js";
-import type { XrayrNode } from "../crd/types.js";
+import type { XrayrNode } from "../api/v1alpha1/types.js";
 import { desiredFleet, type DesiredFleet } from "../fleet/desired.js";
 import { isSynced, SYNC_MANAGER, vpsIdOf } from "../fleet/labels.js";
 import { planCounts, planSync, type DeleteEntry, type SyncPlan } from "../fleet/plan.js";

@@ -25,7 +25,8 @@ import {
   RESERVED_NODE_NAMES,
   RESERVED_NODE_NAMES_TEXT,
 } from "./patterns.js";
-import { GROUP, KIND, PLURAL, SHORT_NAME, VERSION } from "./types.js";
+import { ENTRY_NAME_SUFFIX_LENGTH } from "../domain/entry-name.js";
+import { GROUP, KIND, PLURAL, SHORT_NAME, VERSION } from "../api/v1alpha1/types.js";
 
 export const CRD_NAME = `${PLURAL}.${GROUP}`;
 export const CRD_FILE = `deploy/crds/${GROUP}_${PLURAL}.yaml`;
@@ -282,8 +283,7 @@ function statusSchema(): JsonSchemaProps {
       workloadEntry: {
         type: "string",
         description: "Name of the Istio WorkloadEntry the operator maintains for this node (same namespace): <node name>-<8 hex>, the hex digits changing with the address, app, version or service account.",
-        // <node>-<8 hex>: a node name of up to 63 characters plus 9 (docs/decisions/0007).
-        maxLength: DNS1123_LABEL_MAX_LENGTH + 9,
+        maxLength: DNS1123_LABEL_MAX_LENGTH + ENTRY_NAME_SUFFIX_LENGTH,
       },
       traffic: {
         type: "object",

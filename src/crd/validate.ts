@@ -32,7 +32,7 @@ import {
   RESERVED_NODE_NAMES_TEXT,
   regex,
 } from "./patterns.js";
-import type { XrayrNodeSpec } from "./types.js";
+import type { XrayrNodeSpec } from "../api/v1alpha1/types.js";
 
 const DNS1123_LABEL_RE = regex(DNS1123_LABEL_PATTERN);
 const LABEL_VALUE_NONEMPTY_RE = regex(LABEL_VALUE_NONEMPTY_PATTERN);

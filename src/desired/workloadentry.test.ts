@@ -1,5 +1,6 @@
-import type { XrayrNode } from "../crd/types.js";
-import { APPLIED_HASH_ANNOTATION, appliedHash, desiredWorkloadEntry, entryName, nodeNameOfEntry, type ValidSpec } from "./workloadentry.js";
+import type { XrayrNode } from "../api/v1alpha1/types.js";
+import { APPLIED_HASH_ANNOTATION, appliedHash, desiredWorkloadEntry, type ValidSpec } from "./workloadentry.js";
+import { entryName, nodeNameOfEntry } from "../domain/entry-name.js";
 
 const node: XrayrNode = {
   metadata: { name: "jp-tokyo-01", namespace: "airport-prod", uid: "uid-1", generation: 3 },

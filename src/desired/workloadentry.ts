@@ -1,6 +1,7 @@
 // Desired state: what the WorkloadEntry for one valid XrayrNode must look like. Pure.
 import { createHash } from "node:crypto";
-import { API_VERSION, KIND, type XrayrNode } from "../crd/types.js";
+import { entryName } from "../domain/entry-name.js";
+import { API_VERSION, KIND, type XrayrNode } from "../api/v1alpha1/types.js";
 import type { ValidXrayrNodeSpec } from "../crd/validate.js";
 import { WE_API_VERSION, WE_KIND, type WorkloadEntry } from "../istio/workloadentry.js";
 
@@ -14,37 +15,6 @@ export const NODE_LABEL = "mesh.sigma.io/xrayr-node";
 const TLS_MODE_LABEL = "security.istio.io/tlsMode";
 // Istio's source_workload for the entry's workload (else it would be the entry's name).
 export const WORKLOAD_NAME_LABEL = "service.istio.io/workload-name";
-
-/** What the sidecar learns about the workload behind an address (istio/proxy workload_discovery). */
-export interface WorkloadIdentity {
-  address: string;
-  app: string;
-  version: string;
-  serviceAccount: string;
-}
-
-/**
- * The entry's name: the node's name plus a digest of its workload identity. Envoy's workload
- * store never overwrites a workload in place (same uid): an entry whose address or app/version
- * changed in place would leave the sidecar naming the old address, or reporting the old
- * version, until it restarts. A new name is a new uid, which the sidecar does take; the old
- * entry is deleted first, so no two entries of a node hold an address at once.
- */
-export function entryName(node: string, identity: WorkloadIdentity): string {
-  const digest = createHash("sha256")
-    .update(JSON.stringify([identity.address, identity.app, identity.version, identity.serviceAccount]))
-    .digest("hex");
-  return `${node}-${digest.slice(0, ENTRY_DIGEST_HEX)}`;
-}
-
-// Hex digits of the identity digest in an entry's name.
-const ENTRY_DIGEST_HEX = 8;
-const ENTRY_NAME = new RegExp(`^(.+)-[0-9a-f]{${ENTRY_DIGEST_HEX}}$`);
-
-/** entryName read backwards: the node an entry's name is derived from, if it has that form. */
-export function nodeNameOfEntry(name: string): string | undefined {
-  return ENTRY_NAME.exec(name)?.[1];
-}
 
 export interface EntryOptions {
   /** Value of the `app` label; becomes Istio's source_app / canonical service. */

@@ -1,5 +1,5 @@
 import type * as k8s from "@kubernetes/client-node";
-import type { XrayrNode } from "../crd/types.js";
+import type { XrayrNode } from "../api/v1alpha1/types.js";
 import type { WorkloadEntry } from "../istio/workloadentry.js";
 import { ISTIO_CRDS, runChecks, XRAYRNODE_CRD, type DoctorFacts } from "./checks.js";
 

@@ -3,9 +3,9 @@
 // (src/cli/doctor.ts) gathers the facts; a fact that could not be read is a warning on the
 // checks that need it.
 import type * as k8s from "@kubernetes/client-node";
-import type { XrayrNode } from "../crd/types.js";
+import type { XrayrNode } from "../api/v1alpha1/types.js";
 import type { WorkloadEntry } from "../istio/workloadentry.js";
-import { controllerUid } from "../plan/plan.js";
+import { controllerUid, xrayrNodeController } from "../domain/ownership.js";
 import { readyCondition } from "../status/conditions.js";
 
 export type Verdict = "pass" | "warn" | "fail";
@@ -299,7 +299,7 @@ export function checkWorkloadEntries(f: DoctorFacts): CheckResult {
   }
   const nodeName = new Map((f.nodes.ok ? f.nodes.value : []).map((n) => [n.metadata.uid ?? "", n.metadata.name ?? "?"]));
   const ownerName = (uid: string): string =>
-    nodeName.get(uid) ?? nodeEntries(f).find((e) => controllerUid(e) === uid)?.metadata.ownerReferences?.find((r) => r.controller === true)?.name ?? uid;
+    nodeName.get(uid) ?? nodeEntries(f).map(xrayrNodeController).find((r) => r?.uid === uid)?.name ?? uid;
   const shared = [...byAddress].filter(([, names]) => names.length > 1).map(([a, names]) => `${a}: ${names.sort().join(", ")}`);
   const doubled = [...byNode].filter(([, names]) => names.length > 1).map(([uid, names]) => `XrayrNode ${ownerName(uid)}: ${names.sort().join(", ")}`);
   const problems: string[] = [];

@@ -3,7 +3,7 @@
 // own (validateSpecWithPolicy of src/crd/validate.ts: the schema and the address policy),
 // checked here so a bad row is reported by the CLI, not later as a Ready=False node. Pure.
 import type { AddressPolicy } from "../crd/address.js";
-import { API_VERSION, KIND, type XrayrNode, type XrayrNodeSpec } from "../crd/types.js";
+import { API_VERSION, KIND, type XrayrNode, type XrayrNodeSpec } from "../api/v1alpha1/types.js";
 import { addressProblem, countryProblem, labelValueProblem, validateSpecWithPolicy, type ValidXrayrNodeSpec } from "../crd/validate.js";
 import { SYNCED_BY_LABEL, SYNC_MANAGER, VPS_ID_LABEL } from "./labels.js";
 import { nodeName, normaliseHostname } from "./naming.js";

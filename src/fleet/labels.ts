@@ -1,6 +1,6 @@
 // Who wrote an XrayrNode, in labels: the fleet sync marks what it created so --prune never
 // touches anything else; sigma-api's register handler marks its own. Both carry the VPS id.
-import type { XrayrNode } from "../crd/types.js";
+import type { XrayrNode } from "../api/v1alpha1/types.js";
 
 /** Present (with SYNC_MANAGER as value) on every XrayrNode `xrayr-mesh sync` created. */
 export const SYNCED_BY_LABEL = "mesh.sigma.io/synced-by";

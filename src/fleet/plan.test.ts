@@ -1,4 +1,4 @@
-import type { XrayrNode } from "../crd/types.js";
+import type { XrayrNode } from "../api/v1alpha1/types.js";
 import { desiredFleet } from "./desired.js";
 import { REGISTERED_BY_LABEL, SYNCED_BY_LABEL, SYNC_MANAGER, VPS_ID_LABEL } from "./labels.js";
 import { planCounts, planSync } from "./plan.js";

@@ -18,7 +18,7 @@
 //     left as it is (a data glitch in one row must not take a VPS off the mesh).
 //   - "synced" means labelled by sync and not by sigma-api (labels.ts isSynced): a node sigma-api
 //     registered over a synced one is sigma-api's.
-import type { XrayrNode } from "../crd/types.js";
+import type { XrayrNode } from "../api/v1alpha1/types.js";
 import { validateXrayrNode } from "../crd/validate.js";
 import type { DesiredFleet, DesiredNode } from "./desired.js";
 import { isSynced, REGISTERED_BY_LABEL, vpsIdOf } from "./labels.js";

@@ -1,4 +1,4 @@
-import type { XrayrNode } from "../crd/types.js";
+import type { XrayrNode } from "../api/v1alpha1/types.js";
 import { desiredFleet } from "./desired.js";
 import { planSync } from "./plan.js";
 import { paginationField, parseMaxPrune, pruneBound, pruneGuard, type MaxPrune } from "./prune-guard.js";

@@ -2,7 +2,7 @@
 // manager "sigma-api", labelled as registered by it and with the VPS id. The Rust example in
 // examples/sigma-api-register builds the same object; `xrayr-mesh register` is its twin.
 import type { AddressPolicy } from "../crd/address.js";
-import { API_VERSION, KIND, type XrayrNode } from "../crd/types.js";
+import { API_VERSION, KIND, type XrayrNode } from "../api/v1alpha1/types.js";
 import { validateSpecWithPolicy, type ValidationIssue } from "../crd/validate.js";
 import { REGISTERED_BY_LABEL, SIGMA_API_MANAGER, VPS_ID_LABEL, vpsIdOf } from "./labels.js";
 

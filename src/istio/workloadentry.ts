@@ -1,5 +1,5 @@
 // The slice of Istio's WorkloadEntry (networking.istio.io/v1) that this operator writes and reads.
-import type { ObjectMeta } from "../crd/types.js";
+import type { ObjectMeta } from "../api/v1alpha1/types.js";
 
 export const WE_GROUP = "networking.istio.io";
 export const WE_VERSION = "v1";

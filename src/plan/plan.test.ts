@@ -1,5 +1,6 @@
-import type { XrayrNode } from "../crd/types.js";
-import { desiredWorkloadEntry, entryName, type ValidSpec } from "../desired/workloadentry.js";
+import type { XrayrNode } from "../api/v1alpha1/types.js";
+import { desiredWorkloadEntry, type ValidSpec } from "../desired/workloadentry.js";
+import { entryName } from "../domain/entry-name.js";
 import type { WorkloadEntry } from "../istio/workloadentry.js";
 import { compareEntry, planNode, type PlanInput } from "./plan.js";
 

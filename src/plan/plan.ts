@@ -1,7 +1,8 @@
 // Plan: compare one XrayrNode's desired entry with its live ones and decide the steps to take
 // and the Ready verdict to report. Pure: the reconciler gathers inputs from the
 // informer caches and carries the plan out; the fleet CLI's diff can reuse the same rules.
-import { GROUP, KIND, type ReadyReason, type XrayrNode } from "../crd/types.js";
+import type { ReadyReason, XrayrNode } from "../api/v1alpha1/types.js";
+import { controllerRef, controllerUid, describeController } from "../domain/ownership.js";
 import {
   APPLIED_HASH_ANNOTATION,
   MANAGED_BY_LABEL,
@@ -12,7 +13,7 @@ import {
 } from "../desired/workloadentry.js";
 import type { ValidationIssue } from "../crd/validate.js";
 import type { WorkloadEntry } from "../istio/workloadentry.js";
-import { claimWinner, type Claim } from "./claims.js";
+import { claimWinner, type Claim } from "../domain/claims.js";
 
 /** Schema and address-policy verdict on one node; see reconcile/validate-node.ts. */
 export type Validation = { ok: true; spec: ValidSpec } | { ok: false; issues: ValidationIssue[] };
@@ -108,7 +109,7 @@ export function planNode({ node, validation, claims, entries, entryNamed, entrie
         reason: "NameTaken",
         message:
           `WorkloadEntry ${ns}/${target} already exists and is not owned by this XrayrNode ` +
-          `(${describeOwner(atTarget)}); it is left untouched: delete or rename it, or rename this node`,
+          `(${describeController(atTarget, MANAGED_BY_LABEL)}); it is left untouched: delete or rename it, or rename this node`,
       },
     };
   }
@@ -161,35 +162,16 @@ function includes(live: Record<string, string> | undefined, want: Record<string,
   return Object.entries(want ?? {}).every(([k, v]) => live?.[k] === v);
 }
 
-/** The uid of the entry's controlling XrayrNode, if an XrayrNode controls it. */
-export function controllerUid(entry: WorkloadEntry): string | undefined {
-  const ref = entry.metadata.ownerReferences?.find((r) => r.controller === true);
-  if (ref === undefined || ref.kind !== KIND || groupOf(ref.apiVersion) !== GROUP) return undefined;
-  return ref.uid;
-}
 
 // Ours, and controlled by an XrayrNode of this very name that is not this node: an earlier
 // incarnation (names are unique in a namespace, so that owner is gone). An entry controlled by
 // a node of another name is never ours to delete here, whatever its labels say.
 function isStaleOwnEntry(entry: WorkloadEntry, name: string, uid: string): boolean {
-  const ref = entry.metadata.ownerReferences?.find((r) => r.controller === true);
+  const ref = controllerRef(entry);
   const owner = controllerUid(entry);
   return entry.metadata.labels?.[MANAGED_BY_LABEL] === MANAGER && owner !== undefined && owner !== uid && ref?.name === name;
 }
 
-/** The XrayrNode name an entry is controlled by, if an XrayrNode controls it. */
-export function controllerName(entry: WorkloadEntry): string | undefined {
-  return controllerUid(entry) === undefined ? undefined : entry.metadata.ownerReferences?.find((r) => r.controller === true)?.name;
-}
 
-function describeOwner(entry: WorkloadEntry): string {
-  const ref = entry.metadata.ownerReferences?.find((r) => r.controller === true);
-  if (ref !== undefined) return `controlled by ${ref.kind} ${ref.name}`;
-  const manager = entry.metadata.labels?.[MANAGED_BY_LABEL];
-  return manager !== undefined ? `managed by ${manager}` : "created by someone else";
-}
 
-function groupOf(apiVersion: string): string {
-  return apiVersion.includes("/") ? apiVersion.slice(0, apiVersion.indexOf("/")) : "";
-}
 

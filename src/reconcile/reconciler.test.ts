@@ -1,5 +1,5 @@
 import { pino } from "pino";
-import type { XrayrNode, XrayrNodeStatus } from "../crd/types.js";
+import type { XrayrNode, XrayrNodeStatus } from "../api/v1alpha1/types.js";
 import type { WorkloadEntry } from "../istio/workloadentry.js";
 import type { Writer } from "../apply/writer.js";
 import { XrayrNodeReconciler, type Store } from "./reconciler.js";

@@ -2,14 +2,14 @@
 // event, so every pass is idempotent), validate, plan, carry the plan out, and report.
 import type { Logger } from "pino";
 import { splitKey } from "../controller/keys.js";
-import type { XrayrNode } from "../crd/types.js";
+import type { XrayrNode } from "../api/v1alpha1/types.js";
 import type { EntryOptions } from "../desired/workloadentry.js";
 import type { WorkloadEntry } from "../istio/workloadentry.js";
 import type { ReconcileResult } from "../controller/controller.js";
-import type { Claim } from "../plan/claims.js";
+import type { Claim } from "../domain/claims.js";
 import { ADDRESS_HANDOVER_RECHECK_MS, planNode, type Plan, type Validation, type Verdict } from "../plan/plan.js";
 import { apiMessage, type Writer } from "../apply/writer.js";
-import type { XrayrNodeStatus } from "../crd/types.js";
+import type { XrayrNodeStatus } from "../api/v1alpha1/types.js";
 import { nextStatus, readyCondition, sameStatus } from "../status/conditions.js";
 
 /** What the reconciler needs of an informer cache. */

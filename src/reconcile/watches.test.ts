@@ -1,4 +1,4 @@
-import type { XrayrNode } from "../crd/types.js";
+import type { XrayrNode } from "../api/v1alpha1/types.js";
 import type { WorkloadEntry } from "../istio/workloadentry.js";
 import { FleetIndex, nodeKeyOfEntry, planInputsChanged } from "./watches.js";
 

@@ -3,10 +3,10 @@
 // what keeps a fleet of 10,000 cheap: a node's peers on an address are found by index, not by a
 // scan, and an event that cannot change any plan enqueues nothing.
 import { objectKey } from "../controller/keys.js";
-import type { XrayrNode } from "../crd/types.js";
-import { nodeNameOfEntry } from "../desired/workloadentry.js";
+import type { XrayrNode } from "../api/v1alpha1/types.js";
+import { nodeNameOfEntry } from "../domain/entry-name.js";
 import type { WorkloadEntry } from "../istio/workloadentry.js";
-import { controllerName } from "../plan/plan.js";
+import { controllerName } from "../domain/ownership.js";
 import { GroupIndex } from "./group-index.js";
 
 export class FleetIndex {

@@ -1,7 +1,7 @@
 // Status: turn a plan's verdict into the XrayrNode's status, keeping lastTransitionTime when
 // the condition's status did not change, and telling whether anything changed at all, so the
 // reconciler writes status only on a real change.
-import type { Condition, XrayrNodeStatus } from "../crd/types.js";
+import type { Condition, XrayrNodeStatus } from "../api/v1alpha1/types.js";
 import type { Verdict } from "../plan/plan.js";
 
 export const READY = "Ready";

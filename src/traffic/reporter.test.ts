@@ -1,6 +1,6 @@
 import { pino } from "pino";
 import { FakeClock } from "../controller/clock.js";
-import type { XrayrNode } from "../crd/types.js";
+import type { XrayrNode } from "../api/v1alpha1/types.js";
 import type { PrometheusClient, Sample } from "./prometheus.js";
 import { TrafficReporter } from "./reporter.js";
 import type { TrafficStatus } from "./status.js";

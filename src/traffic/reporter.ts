@@ -4,7 +4,7 @@
 import type { Logger } from "pino";
 import { type Clock, sleep, systemClock } from "../controller/clock.js";
 import { pool } from "../controller/pool.js";
-import type { XrayrNode } from "../crd/types.js";
+import type { XrayrNode } from "../api/v1alpha1/types.js";
 import { readyCondition } from "../status/conditions.js";
 import type { PrometheusClient } from "./prometheus.js";
 import type { EdgeScope } from "./queries.js";

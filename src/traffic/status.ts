@@ -3,20 +3,11 @@
 // in steady state, sooner only when the node changes state (silent <-> active) or crosses the
 // error threshold. Pure.
 import { rfc3339 } from "../status/conditions.js";
+import type { TrafficStatus } from "../api/v1alpha1/types.js";
 import type { NodeTraffic } from "./panel.js";
 
-export interface TrafficStatus {
-  state: "Active" | "Silent";
-  requestsPerMinute: number;
-  /** Kiali's error ratio over the window, 0..1. */
-  errorRatio: number;
-  /** Omitted while there are no latency samples. */
-  p99Ms?: number;
-  /** Last time traffic was seen (RFC 3339); omitted if never seen by this operator. */
-  lastSeen?: string;
-  /** When these numbers were measured (RFC 3339). */
-  observedAt: string;
-}
+export type { TrafficStatus };
+
 
 export interface TrafficPolicy {
   /** Steady state: at most one write per node per this many ms. */

@@ -6,7 +6,7 @@
 // named <node>-<8 hex>, a digest of what the sidecar reads (address, app, version,
 // serviceAccount), and gets a new name whenever one of those changes (docs/attribution.md).
 import { randomBytes } from "node:crypto";
-import { entryName } from "../../../src/desired/workloadentry.js";
+import { entryName } from "../../../src/domain/entry-name.js";
 import { adminClient, NODE_API_VERSION, type Condition, type NodeSpec, type WorkloadEntry, type XrayrNode } from "./kube.js";
 import { NAMESPACE } from "./lab.js";
 import { pending, pool, waitFor, type Pending } from "./wait.js";

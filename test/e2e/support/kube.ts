@@ -6,7 +6,7 @@ import { apiMessage as messageOf, statusCode as statusOf } from "../../../src/ap
 import { lab, NAMESPACE } from "./lab.js";
 
 // The resources' coordinates, from the same constants the operator uses.
-import { API_VERSION as NODE_API_VERSION, GROUP as NODE_GROUP, PLURAL as NODE_PLURAL, VERSION as NODE_VERSION } from "../../../src/crd/types.js";
+import { API_VERSION as NODE_API_VERSION, GROUP as NODE_GROUP, PLURAL as NODE_PLURAL, VERSION as NODE_VERSION } from "../../../src/api/v1alpha1/types.js";
 import { WE_GROUP as ENTRY_GROUP, WE_PLURAL as ENTRY_PLURAL, WE_VERSION as ENTRY_VERSION } from "../../../src/istio/workloadentry.js";
 export { ENTRY_GROUP, ENTRY_PLURAL, ENTRY_VERSION, NODE_API_VERSION, NODE_GROUP, NODE_PLURAL, NODE_VERSION };
 

@@ -1,6 +1,6 @@
-// The XrayrNode resource as the operator sees it. The CRD manifest (deploy/crds) is generated
-// from src/crd/manifest.ts; these types describe the same shape for TypeScript.
-import type { TrafficStatus } from "../traffic/status.js";
+// The XrayrNode API, version v1alpha1: the leaf every other module builds on, so it imports
+// nothing of theirs. The CRD manifest (deploy/crds) is generated from src/crd/manifest.ts;
+// these types describe the same shape for TypeScript.
 
 export const GROUP = "mesh.sigma.io";
 export const VERSION = "v1alpha1";
@@ -32,6 +32,20 @@ export interface Condition {
   message: string;
   lastTransitionTime: string;
   observedGeneration?: number;
+}
+
+/** The node's calls to Xboard, written by the traffic reporter (traffic/). */
+export interface TrafficStatus {
+  state: "Active" | "Silent";
+  requestsPerMinute: number;
+  /** Kiali's error ratio over the window, 0..1. */
+  errorRatio: number;
+  /** Omitted while there are no latency samples. */
+  p99Ms?: number;
+  /** Last time traffic was seen (RFC 3339); omitted if never seen by this operator. */
+  lastSeen?: string;
+  /** When these numbers were measured (RFC 3339). */
+  observedAt: string;
 }
 
 export interface XrayrNodeStatus {
