@@ -4,7 +4,8 @@
 import * as k8s from "@kubernetes/client-node";
 import type { Server } from "node:http";
 import type { Logger } from "pino";
-import { KubeWriter, apiMessage } from "./apply/writer.js";
+import { KubeWriter } from "./apply/writer.js";
+import { apiMessage } from "./controller/api-errors.js";
 import type { Config } from "./config.js";
 import {
   Controller,

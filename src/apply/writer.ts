@@ -2,6 +2,7 @@
 // resource so a steady-state resync can be shown to write nothing.
 import * as k8s from "@kubernetes/client-node";
 import { GROUP, PLURAL, VERSION, type XrayrNode, type XrayrNodeStatus } from "../api/v1alpha1/types.js";
+import { statusCode } from "../controller/api-errors.js";
 import { withSignal } from "../controller/call-options.js";
 import { MANAGER } from "../desired/workloadentry.js";
 import { WE_GROUP, WE_PLURAL, WE_VERSION, type WorkloadEntry } from "../istio/workloadentry.js";
@@ -168,26 +169,4 @@ export class KubeWriter implements Writer {
 
 function entryCoordinates(namespace: string) {
   return { group: WE_GROUP, version: WE_VERSION, plural: WE_PLURAL, namespace };
-}
-
-/** The HTTP status of a client-node ApiException, if the error is one. */
-export function statusCode(err: unknown): number | undefined {
-  return err instanceof k8s.ApiException ? err.code : undefined;
-}
-
-/** The API server's own message for a failed call (its Status.message), else the error text. */
-export function apiMessage(err: unknown): string {
-  if (err instanceof k8s.ApiException) {
-    const body: unknown = err.body;
-    if (typeof body === "string") {
-      try {
-        const parsed = JSON.parse(body) as { message?: unknown };
-        if (typeof parsed.message === "string") return parsed.message;
-      } catch {
-        return `HTTP ${err.code}: ${body.slice(0, 300)}`;
-      }
-    }
-    return `HTTP ${err.code}`;
-  }
-  return err instanceof Error ? err.message : String(err);
 }

@@ -3,7 +3,7 @@
 // connection errors) are retried a few times with backoff; anything else is the caller's.
 import * as k8s from "@kubernetes/client-node";
 import { GROUP, PLURAL, VERSION, type XrayrNode } from "../api/v1alpha1/types.js";
-import { statusCode } from "./writer.js";
+import { isTransient, statusCode } from "../controller/api-errors.js";
 
 const ssa = k8s.setHeaderOptions("Content-Type", k8s.PatchStrategy.ServerSideApply);
 
@@ -14,13 +14,6 @@ export interface RetryOptions {
 
 const DEFAULT_RETRY: RetryOptions = { attempts: 4, baseDelayMs: 200 };
 
-export function isTransient(err: unknown): boolean {
-  const code = statusCode(err);
-  if (code !== undefined) return code === 429 || code >= 500;
-  const netCode = (err as { code?: unknown }).code;
-  const text = err instanceof Error ? `${err.message} ${typeof netCode === "string" ? netCode : ""}` : String(err);
-  return /ECONNRESET|ECONNREFUSED|ETIMEDOUT|EPIPE|socket hang up|other side closed|fetch failed/i.test(text);
-}
 
 export async function withRetry<T>(call: () => Promise<T>, opts: RetryOptions = DEFAULT_RETRY): Promise<T> {
   for (let attempt = 1; ; attempt++) {

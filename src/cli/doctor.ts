@@ -2,7 +2,7 @@
 // of src/doctor/checks.ts and prints pass / warn / fail with the fix for each. Exit status 1
 // when any check fails.
 import * as k8s from "@kubernetes/client-node";
-import { statusCode } from "../apply/writer.js";
+import { statusCode } from "../controller/api-errors.js";
 import { XrayrNodeClient } from "../apply/xrayrnodes.js";
 import { runChecks, type DoctorFacts, type Fact, type IstioResource } from "../doctor/checks.js";
 import { WE_GROUP, WE_VERSION, type WorkloadEntry } from "../istio/workloadentry.js";

@@ -1,6 +1,6 @@
 // One clear sentence for every failure the user can cause or meet, never a stack trace.
 import * as k8s from "@kubernetes/client-node";
-import { apiMessage } from "../apply/writer.js";
+import { apiMessage } from "../controller/api-errors.js";
 import { redactUrls, safeUrl } from "../observability/redact.js";
 
 /** An error whose message is already the sentence to show. `exitCode` 2: usage or setup. */

@@ -10,7 +10,7 @@
 // on stderr.
 // Exit status: 0 all good; 1 some row invalid, some call failed or the prune guard refused;
 // 2 usage or setup error.
-import { statusCode } from "../apply/writer.js";
+import { statusCode } from "../controller/api-errors.js";
 import { XrayrNodeClient } from "../apply/xrayrnodes.js";
 import type { AddressPolicy } from "../crd/address.js";
 import type { XrayrNode } from "../api/v1alpha1/types.js";

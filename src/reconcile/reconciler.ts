@@ -8,7 +8,8 @@ import type { WorkloadEntry } from "../istio/workloadentry.js";
 import type { ReconcileResult } from "../controller/controller.js";
 import type { Claim } from "../domain/claims.js";
 import { ADDRESS_HANDOVER_RECHECK_MS, planNode, type Plan, type Validation, type Verdict } from "../plan/plan.js";
-import { apiMessage, type Writer } from "../apply/writer.js";
+import { apiMessage } from "../controller/api-errors.js";
+import type { Writer } from "../apply/writer.js";
 import type { XrayrNodeStatus } from "../api/v1alpha1/types.js";
 import { nextStatus, readyCondition, sameStatus } from "../status/conditions.js";
 

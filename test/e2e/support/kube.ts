@@ -2,7 +2,7 @@
 // XrayrNodes and WorkloadEntries, and a kubectl runner for what kubectl says best (auth can-i).
 import { execFile } from "node:child_process";
 import * as k8s from "@kubernetes/client-node";
-import { apiMessage as messageOf, statusCode as statusOf } from "../../../src/apply/writer.js";
+import { apiMessage as messageOf, statusCode as statusOf } from "../../../src/controller/api-errors.js";
 import { lab, NAMESPACE } from "./lab.js";
 
 // The resources' coordinates, from the same constants the operator uses.

@@ -1,0 +1,39 @@
+import * as k8s from "@kubernetes/client-node";
+import { apiMessage, classifyApiError } from "./api-errors.js";
+
+const apiError = (code: number, headers: Record<string, string> = {}, message = "nope") =>
+  new k8s.ApiException(code, "call failed", JSON.stringify({ kind: "Status", message }), headers);
+
+describe("classifyApiError", () => {
+  it.each([
+    [400, "terminal"],
+    [401, "terminal"],
+    [403, "terminal"],
+    [422, "terminal"],
+    [404, "not-found"],
+    [410, "not-found"],
+    [409, "transient"],
+    [429, "transient"],
+    [500, "transient"],
+    [503, "transient"],
+  ])("HTTP %i is %s", (code, kind) => {
+    expect(classifyApiError(apiError(code)).kind).toBe(kind);
+  });
+
+  it("treats a call that got no answer (timeout, reset) as transient", () => {
+    expect(classifyApiError(new Error("fetch failed"))).toEqual({ kind: "transient" });
+    expect(classifyApiError(new DOMException("The operation timed out.", "TimeoutError"))).toEqual({ kind: "transient" });
+  });
+
+  it("reads Retry-After in seconds, capped at five minutes", () => {
+    expect(classifyApiError(apiError(429, { "retry-after": "3" }))).toEqual({ kind: "transient", code: 429, retryAfterMs: 3000 });
+    expect(classifyApiError(apiError(429, { "retry-after": "86400" })).retryAfterMs).toBe(300_000);
+    expect(classifyApiError(apiError(429, { "retry-after": "soon" })).retryAfterMs).toBeUndefined();
+  });
+
+  it("keeps a webhook's denial terminal and its message whole", () => {
+    const denied = apiError(403, {}, 'admission webhook "deny.example" denied the request: no new entries');
+    expect(classifyApiError(denied).kind).toBe("terminal");
+    expect(apiMessage(denied)).toBe('admission webhook "deny.example" denied the request: no new entries');
+  });
+});

@@ -1,0 +1,67 @@
+// One reading of a failed API call, for every caller: the reconciler (ApplyFailed or
+// ApplyRejected, hot or slow retry), the CLI's retries and exit codes, the informer's restarts.
+import * as k8s from "@kubernetes/client-node";
+
+export type ApiErrorKind =
+  /** Worth trying again soon: timeouts, dropped connections, 429, 5xx, 409 conflicts. */
+  | "transient"
+  /** The server understood and refused (400, 401, 403, 422, an admission webhook's denial): the
+   * same request fails the same way until someone changes something. */
+  | "terminal"
+  | "not-found";
+
+export interface ApiErrorClass {
+  kind: ApiErrorKind;
+  /** The HTTP status, when the server answered. */
+  code?: number;
+  /** The server's Retry-After, in ms, when it sent one (429, some 503s). */
+  retryAfterMs?: number;
+}
+
+export function classifyApiError(err: unknown): ApiErrorClass {
+  const code = statusCode(err);
+  if (code === undefined) return { kind: "transient" };
+  const retryAfterMs = retryAfter(err);
+  const withRetry = (kind: ApiErrorKind): ApiErrorClass => (retryAfterMs === undefined ? { kind, code } : { kind, code, retryAfterMs });
+  if (code === 404 || code === 410) return withRetry("not-found");
+  if (code === 409 || code === 429 || code >= 500) return withRetry("transient");
+  return withRetry("terminal");
+}
+
+export function isTransient(err: unknown): boolean {
+  return classifyApiError(err).kind === "transient";
+}
+
+/** The HTTP status of a client-node ApiException, if the error is one. */
+export function statusCode(err: unknown): number | undefined {
+  return err instanceof k8s.ApiException ? err.code : undefined;
+}
+
+/** The API server's own message for a failed call (its Status.message), else the error text. */
+export function apiMessage(err: unknown): string {
+  if (err instanceof k8s.ApiException) {
+    const body: unknown = err.body;
+    if (typeof body === "string") {
+      try {
+        const parsed = JSON.parse(body) as { message?: unknown };
+        if (typeof parsed.message === "string") return parsed.message;
+      } catch {
+        return `HTTP ${err.code}: ${body.slice(0, 300)}`;
+      }
+    }
+    return `HTTP ${err.code}`;
+  }
+  return err instanceof Error ? err.message : String(err);
+}
+
+// Seconds (the API server's form) or an HTTP date; capped so a bad header cannot park a key.
+const RETRY_AFTER_CAP_MS = 5 * 60_000;
+function retryAfter(err: unknown): number | undefined {
+  if (!(err instanceof k8s.ApiException)) return undefined;
+  const headers = err.headers as Record<string, string | undefined>;
+  const raw = headers["retry-after"] ?? headers["Retry-After"];
+  if (raw === undefined || raw.trim() === "") return undefined;
+  const seconds = Number(raw);
+  const ms = Number.isFinite(seconds) ? seconds * 1000 : Date.parse(raw) - Date.now();
+  return Number.isFinite(ms) && ms >= 0 ? Math.min(ms, RETRY_AFTER_CAP_MS) : undefined;
+}
