@@ -17,6 +17,7 @@ const FILES: Record<string, string[]> = {
   "deployment.yaml": ["Deployment"],
   "service.yaml": ["Service"],
   "pdb.yaml": ["PodDisruptionBudget"],
+  "fencing.yaml": ["ValidatingAdmissionPolicy", "ValidatingAdmissionPolicyBinding"],
 };
 const HEADERS: Record<string, string[]> = {
   "rbac.yaml": [
@@ -27,6 +28,10 @@ const HEADERS: Record<string, string[]> = {
   "deployment.yaml": ["Two replicas behind a Lease; Pod Security \"restricted\"; no Istio sidecar."],
   "service.yaml": ["/metrics for Prometheus."],
   "pdb.yaml": ["Keeps one replica through voluntary disruptions."],
+  "fencing.yaml": [
+    "Fencing (docs/decisions/0009): refuses entry and status writes from a replica that no longer holds the Lease.",
+    "Cluster-scoped; bound to the watched namespace. Leave it out only together with leader election.",
+  ],
 };
 const DROP_LABELS = ["helm.sh/chart", "app.kubernetes.io/managed-by"];
 

@@ -4,8 +4,7 @@
 import * as k8s from "@kubernetes/client-node";
 import type { Server } from "node:http";
 import type { Logger } from "pino";
-import { KubeWriter } from "./apply/writer.js";
-import { apiMessage } from "./controller/api-errors.js";
+import { KubeWriter, writeTimeoutFor } from "./apply/writer.js";
 import type { Config } from "./config.js";
 import {
   Controller,
@@ -13,10 +12,14 @@ import {
   PooledKubeConfig,
   ResilientInformer,
   WorkQueue,
+  apiMessage,
   coordinationLeaseLock,
   defaultControllerRateLimiter,
+  type Fence,
   objectKey,
   splitKey,
+  systemClock,
+  unfencedUntil,
   withSignal,
 } from "./controller/index.js";
 import { GROUP, PLURAL, VERSION, type XrayrNode } from "./api/v1alpha1/types.js";
@@ -25,6 +28,7 @@ import { controllerName, controllerUid } from "./domain/ownership.js";
 import { WE_GROUP, WE_PLURAL, WE_VERSION, type WorkloadEntry } from "./istio/workloadentry.js";
 import type { OperatorMetrics } from "./observability/metrics.js";
 import { startServer } from "./observability/server.js";
+import { Expectations } from "./reconcile/expectations.js";
 import { XrayrNodeReconciler } from "./reconcile/reconciler.js";
 import { validateNode } from "./reconcile/validate-node.js";
 import { FleetIndex } from "./reconcile/watches.js";
@@ -86,35 +90,14 @@ export async function startOperator(config: Config, log: Logger, metrics: Operat
     metrics: { depth: (n) => { metrics.queueDepth.set(n); }, retry: () => { metrics.retries.inc(); } },
   });
   const conflicts = new Set<string>();
-  const writer = new KubeWriter(kc, (verb, resource, outcome) => { metrics.writes.inc({ verb, resource, outcome }); }, config.leaderElection.identity);
   const index = new FleetIndex();
+  const expectations = new Expectations(systemClock);
   const lookup = <T>(store: { get(name: string, namespace?: string): T | undefined }, keys: readonly string[]): T[] =>
     keys.flatMap((key) => {
       const { namespace, name } = splitKey(key);
       const o = store.get(name, namespace);
       return o === undefined ? [] : [o];
     });
-  const reconciler = new XrayrNodeReconciler({
-    nodes,
-    nodesOn: (address) => lookup(nodes, index.nodesByAddress.keys(address)),
-    entries,
-    entriesOf: (name, namespace) => lookup(entries, index.entriesByNode.keys(`${namespace}/${name}`)),
-    entriesOn: (address, namespace) =>
-      lookup(entries, index.entriesByAddress.keys(address)).filter((e) => e.metadata.namespace === namespace),
-    ownerExists: (e) => {
-      const owner = controllerName(e);
-      return owner !== undefined && nodes.get(owner, e.metadata.namespace)?.metadata.uid === controllerUid(e);
-    },
-    writer,
-    options: { appLabel: config.appLabel, serviceAccount: config.serviceAccount },
-    validate: (node) => validateNode(node, config.addressPolicy),
-    log,
-    onVerdict: (key, verdict) => {
-      if (verdict?.reason === "AddressConflict") conflicts.add(key);
-      else conflicts.delete(key);
-      metrics.conflicts.set(conflicts.size);
-    },
-  });
 
   const enqueue = (keys: readonly string[]): void => {
     for (const key of keys) queue.add(key);
@@ -125,9 +108,18 @@ export async function startOperator(config: Config, log: Logger, metrics: Operat
     onDelete: (n) => { enqueue(index.nodeDeleted(n)); },
   });
   entries.addEventHandler({
-    onAdd: (e) => { enqueue(index.entryChanged(e)); },
-    onUpdate: (e) => { enqueue(index.entryChanged(e)); },
-    onDelete: (e) => { enqueue(index.entryDeleted(e)); },
+    onAdd: (e) => {
+      expectations.observedPresent(e.metadata.namespace ?? "", e.metadata.name ?? "");
+      enqueue(index.entryChanged(e));
+    },
+    onUpdate: (e) => {
+      expectations.observedPresent(e.metadata.namespace ?? "", e.metadata.name ?? "");
+      enqueue(index.entryChanged(e));
+    },
+    onDelete: (e) => {
+      expectations.observedGone(e.metadata.namespace ?? "", e.metadata.name ?? "", e.metadata.uid ?? "");
+      enqueue(index.entryDeleted(e));
+    },
   });
   metrics.managedEntryCountries = function* () {
     for (const e of entries.list()) {
@@ -135,26 +127,77 @@ export async function startOperator(config: Config, log: Logger, metrics: Operat
     }
   };
 
-  const controller = new Controller({
-    name: "xrayrnode",
-    queue,
-    reconcile: (key) => reconciler.reconcile(key),
-    workers: config.workers,
-    onResult: (r) => {
-      metrics.reconcileDuration.observe(r.durationSeconds);
-      if (r.outcome === "error") {
-        metrics.reconciles.inc({ result: "error" });
-        const { namespace, name } = splitKey(r.key);
-        log.warn({ namespace, name, retries: r.retries, err: apiMessage(r.error) }, "reconcile failed; requeued with backoff");
-      } else {
-        metrics.reconciles.inc({ result: r.outcome });
-      }
-    },
-  });
-  controller.resyncEvery(config.resyncMs, () => nodes.list().map((n) => objectKey(n)));
-
+  const writeTimeoutMs = config.leaderElection.enabled
+    ? writeTimeoutFor(config.leaderElection.leaseDurationMs, config.leaderElection.renewDeadlineMs)
+    : undefined;
   const running = new AbortController();
   let lostLeadership = false;
+
+  // Everything that writes lives for one term of leadership: its writer is fenced by that term,
+  // so nothing planned or started under it is sent after it ends (docs/decisions/0009).
+  const lead = async (fence: Fence): Promise<void> => {
+    metrics.leader.set(1);
+    const writer = new KubeWriter(kc, (verb, resource, outcome) => { metrics.writes.inc({ verb, resource, outcome }); }, config.leaderElection.identity, fence, writeTimeoutMs);
+    const reconciler = new XrayrNodeReconciler({
+      nodes,
+      nodesOn: (address) => lookup(nodes, index.nodesByAddress.keys(address)),
+      entries,
+      entriesOf: (name, namespace) => lookup(entries, index.entriesByNode.keys(`${namespace}/${name}`)),
+      entriesOn: (address, namespace) =>
+        lookup(entries, index.entriesByAddress.keys(address)).filter((e) => e.metadata.namespace === namespace),
+      ownerExists: (e) => {
+        const owner = controllerName(e);
+        return owner !== undefined && nodes.get(owner, e.metadata.namespace)?.metadata.uid === controllerUid(e);
+      },
+      expectations,
+      writer,
+      options: { appLabel: config.appLabel, serviceAccount: config.serviceAccount },
+      validate: (node) => validateNode(node, config.addressPolicy),
+      log,
+      onVerdict: (key, verdict) => {
+        if (verdict?.reason === "AddressConflict") conflicts.add(key);
+        else conflicts.delete(key);
+        metrics.conflicts.set(conflicts.size);
+      },
+    });
+    const controller = new Controller({
+      name: "xrayrnode",
+      queue,
+      reconcile: (key) => reconciler.reconcile(key),
+      workers: config.workers,
+      onResult: (r) => {
+        metrics.reconcileDuration.observe(r.durationSeconds);
+        if (r.outcome === "error") {
+          metrics.reconciles.inc({ result: "error" });
+          const { namespace, name } = splitKey(r.key);
+          log.warn({ namespace, name, retries: r.retries, err: apiMessage(r.error) }, "reconcile failed; requeued with backoff");
+        } else {
+          metrics.reconciles.inc({ result: r.outcome });
+        }
+      },
+    });
+    controller.resyncEvery(config.resyncMs, () => nodes.list().map((n) => objectKey(n)));
+    const traffic =
+      config.traffic === undefined
+        ? undefined
+        : new TrafficReporter({
+            prometheus: new PrometheusClient(config.traffic.prometheusUrl),
+            scope: { namespace: ns, destination: config.traffic.destination, window: config.traffic.window },
+            app: config.appLabel,
+            nodes,
+            write: (node, t) => writer.patchNodeTraffic(node, t),
+            maxWritesPerSecond: config.traffic.maxWritesPerSecond,
+            policy: { minIntervalMs: config.traffic.minWriteMs, errorThreshold: config.traffic.errorThreshold },
+            pollMs: config.traffic.pollMs,
+            log,
+            onWritten: (why) => { metrics.trafficWrites.inc({ why }); },
+            onPrometheusFault: (why) => { metrics.prometheusFaults.inc({ why }); },
+          });
+    log.info({ identity: config.leaderElection.identity, epoch: fence.stamp?.epoch, traffic: traffic !== undefined }, "leading: reconciling");
+    for (const n of nodes.list()) queue.add(objectKey(n));
+    await Promise.all([controller.run(fence.signal), traffic?.run(fence.signal)]);
+  };
+
   const elector = config.leaderElection.enabled
     ? new LeaderElector({
         lock: coordinationLeaseLock(kc.makeApiClient(k8s.CoordinationV1Api), ns, config.leaderElection.leaseName),
@@ -163,7 +206,7 @@ export async function startOperator(config: Config, log: Logger, metrics: Operat
         renewDeadlineMs: config.leaderElection.renewDeadlineMs,
         retryPeriodMs: config.leaderElection.retryPeriodMs,
         callbacks: {
-          onStartedLeading: (leading) => lead(leading),
+          onStartedLeading: (fence) => lead(fence),
           onStoppedLeading: () => {
             metrics.leader.set(0);
             if (!running.signal.aborted) lostLeadership = true;
@@ -173,30 +216,6 @@ export async function startOperator(config: Config, log: Logger, metrics: Operat
         onError: (err, phase) => { log.warn({ phase, err: apiMessage(err) }, "leader election call failed"); },
       })
     : undefined;
-
-  const traffic =
-    config.traffic === undefined
-      ? undefined
-      : new TrafficReporter({
-          prometheus: new PrometheusClient(config.traffic.prometheusUrl),
-          scope: { namespace: ns, destination: config.traffic.destination, window: config.traffic.window },
-          app: config.appLabel,
-          nodes,
-          write: (node, t) => writer.patchNodeTraffic(node, t),
-          maxWritesPerSecond: config.traffic.maxWritesPerSecond,
-          policy: { minIntervalMs: config.traffic.minWriteMs, errorThreshold: config.traffic.errorThreshold },
-          pollMs: config.traffic.pollMs,
-          log,
-          onWritten: (why) => { metrics.trafficWrites.inc({ why }); },
-          onPrometheusFault: (why) => { metrics.prometheusFaults.inc({ why }); },
-        });
-
-  const lead = async (leading: AbortSignal): Promise<void> => {
-    metrics.leader.set(1);
-    log.info({ identity: config.leaderElection.identity, traffic: traffic !== undefined }, "leading: reconciling");
-    for (const n of nodes.list()) queue.add(objectKey(n));
-    await Promise.all([controller.run(leading), traffic?.run(leading)]);
-  };
 
   const server: Server = await startServer(config.metrics.host, config.metrics.port, metrics.registry, {
     // An informer that has not listed for this long is past what its restarts can mend (a
@@ -224,7 +243,7 @@ export async function startOperator(config: Config, log: Logger, metrics: Operat
   }
   log.info({ nodes: nodes.list().length, entries: entries.list().length }, "caches synced");
 
-  const work = elector !== undefined ? elector.run(running.signal) : lead(running.signal);
+  const work = elector !== undefined ? elector.run(running.signal) : lead(unfencedUntil(running.signal));
   const done = work.then(async () => {
     await shutdown();
     return lostLeadership ? ("lost-leadership" as const) : ("stopped" as const);

@@ -1,25 +1,51 @@
 // Apply: the only module that writes to the API server. Every write is counted by verb and
-// resource so a steady-state resync can be shown to write nothing.
+// resource so a steady-state resync can be shown to write nothing, and every write is fenced:
+// checked against the leadership it is made under just before it is sent, cancelled when that
+// leadership ends, and stamped with it so the API server's fencing policy can refuse it if it
+// arrives late (docs/decisions/0009).
 import * as k8s from "@kubernetes/client-node";
 import { GROUP, PLURAL, VERSION, type XrayrNode, type XrayrNodeStatus } from "../api/v1alpha1/types.js";
-import { statusCode } from "../controller/api-errors.js";
+import { apiMessage, statusCode } from "../controller/api-errors.js";
 import { withSignal } from "../controller/call-options.js";
+import type { Fence, LeaderStamp } from "../controller/fence.js";
 import { MANAGER } from "../desired/workloadentry.js";
 import { WE_GROUP, WE_PLURAL, WE_VERSION, type WorkloadEntry } from "../istio/workloadentry.js";
 import { entryUpdatePatch } from "./entry-patch.js";
 import type { TrafficStatus } from "../api/v1alpha1/types.js";
 
-// A write that hangs must not outlive its reason to be made: after this it fails, the reconcile
-// is retried with backoff, and a replica that lost its lease stops writing soon after.
-const WRITE_TIMEOUT_MS = 10_000;
+/** Stamped on every entry the operator writes: the Lease holder and epoch it wrote under. */
+export const LEADER_ANNOTATION = "mesh.sigma.io/leader";
+export const LEADER_EPOCH_ANNOTATION = "mesh.sigma.io/leader-epoch";
+/** The field manager of status.traffic; the reconciler's status fields are MANAGER's. */
+export const TRAFFIC_MANAGER = `${MANAGER}-traffic`;
+/** Names the fencing policy in its refusals, so a refusal is told from any other 4xx. */
+export const FENCING_POLICY = "xrayr-mesh-operator-fencing";
+
+// A write that hangs must not outlive its reason to be made: it fails by then, and the reconcile
+// is retried. With leader election it is also shorter than the margin between the renew
+// deadline and the lease's end (see writeTimeoutFor), so no write of a leader that has just
+// stepped down is still in flight when a successor may start.
+const MAX_WRITE_TIMEOUT_MS = 10_000;
+
+/** The write timeout for a lease: 80 % of the margin between renew deadline and lease duration. */
+export function writeTimeoutFor(leaseDurationMs: number, renewDeadlineMs: number): number {
+  return Math.max(500, Math.min(MAX_WRITE_TIMEOUT_MS, Math.floor((leaseDurationMs - renewDeadlineMs) * 0.8)));
+}
+
+/** The API server's fencing policy refused a write: this replica's leadership is over (or the
+ * server has not yet seen it begin), so the write is dropped, not retried as it was. */
+export class FencedWriteError extends Error {
+  override readonly name = "FencedWriteError";
+}
 
 export interface WriteCounter {
-  (verb: "create" | "patch" | "delete", resource: string, outcome: "ok" | "error"): void;
+  (verb: "create" | "dry-run-create" | "patch" | "delete", resource: string, outcome: "ok" | "error"): void;
 }
 
 export interface Writer {
-  /** Creates a new entry; "exists" when the name is already taken (the cache had not seen it yet). */
-  createEntry(entry: WorkloadEntry): Promise<"created" | "exists">;
+  /** Creates a new entry; "exists" when the name is already taken (the cache had not seen it yet).
+   * With `dryRun` nothing is stored: admission runs, so a refusal is known before anything is deleted. */
+  createEntry(entry: WorkloadEntry, options?: { dryRun?: boolean }): Promise<"created" | "exists">;
   /** Brings an existing entry to `entry` in place (see entry-patch.ts). */
   updateEntry(entry: WorkloadEntry): Promise<void>;
   /** Deletes the entry only if it is still the object with this uid. */
@@ -39,17 +65,21 @@ export class KubeWriter implements Writer {
     kc: k8s.KubeConfig,
     private readonly count: WriteCounter,
     private readonly reportingInstance: string,
+    private readonly fence: Fence,
+    private readonly writeTimeoutMs: number = MAX_WRITE_TIMEOUT_MS,
   ) {
     this.custom = kc.makeApiClient(k8s.CustomObjectsApi);
     this.core = kc.makeApiClient(k8s.CoreV1Api);
   }
 
-  async createEntry(entry: WorkloadEntry): Promise<"created" | "exists"> {
+  async createEntry(entry: WorkloadEntry, options: { dryRun?: boolean } = {}): Promise<"created" | "exists"> {
+    const body = stamped(entry, this.fence.stamp);
+    const dryRun = options.dryRun === true ? "All" : undefined;
     try {
-      await this.counted("create", WE_PLURAL, () =>
+      await this.counted(dryRun !== undefined ? "dry-run-create" : "create", WE_PLURAL, (signal) =>
         this.custom.createNamespacedCustomObject(
-          { ...entryCoordinates(entry.metadata.namespace ?? ""), body: entry, fieldManager: MANAGER },
-          withSignal(AbortSignal.timeout(WRITE_TIMEOUT_MS)),
+          { ...entryCoordinates(entry.metadata.namespace ?? ""), body, fieldManager: MANAGER, dryRun },
+          withSignal(signal),
         ),
       );
       return "created";
@@ -62,27 +92,27 @@ export class KubeWriter implements Writer {
   async updateEntry(entry: WorkloadEntry): Promise<void> {
     const namespace = entry.metadata.namespace ?? "";
     const name = entry.metadata.name ?? "";
+    this.fence.check();
     // The cache keeps no managedFields (memory); an update is rare enough to read them fresh.
     const live = (await this.custom.getNamespacedCustomObject(
       { ...entryCoordinates(namespace), name },
-      withSignal(AbortSignal.timeout(WRITE_TIMEOUT_MS)),
+      withSignal(this.writeSignal()),
     )) as WorkloadEntry;
-    await this.counted("patch", WE_PLURAL, () =>
+    const body = entryUpdatePatch(live, stamped(entry, this.fence.stamp), MANAGER);
+    await this.counted("patch", WE_PLURAL, (signal) =>
       this.custom.patchNamespacedCustomObject(
-        { ...entryCoordinates(namespace), name, body: entryUpdatePatch(live, entry, MANAGER), fieldManager: MANAGER },
-        withSignal(AbortSignal.timeout(WRITE_TIMEOUT_MS), k8s.setHeaderOptions("Content-Type", k8s.PatchStrategy.MergePatch)),
+        { ...entryCoordinates(namespace), name, body, fieldManager: MANAGER },
+        withSignal(signal, k8s.setHeaderOptions("Content-Type", k8s.PatchStrategy.MergePatch)),
       ),
     );
   }
 
   async deleteEntry(namespace: string, name: string, uid: string): Promise<void> {
     try {
-      await this.counted("delete", WE_PLURAL, () =>
-        this.custom.deleteNamespacedCustomObject({
-          ...entryCoordinates(namespace),
-          name,
-          body: { preconditions: { uid } },
-        }, withSignal(AbortSignal.timeout(WRITE_TIMEOUT_MS))),
+      // A delete carries no stamp (DeleteOptions has no room for one): it is fenced here only,
+      // and its uid precondition keeps a late one from removing anything but the entry it meant.
+      await this.counted("delete", WE_PLURAL, (signal) =>
+        this.custom.deleteNamespacedCustomObject({ ...entryCoordinates(namespace), name, body: { preconditions: { uid } } }, withSignal(signal)),
       );
     } catch (err) {
       // 404: already gone. 409: the uid precondition failed, so the object we meant is gone
@@ -93,23 +123,23 @@ export class KubeWriter implements Writer {
   }
 
   async patchNodeStatus(node: XrayrNode, status: XrayrNodeStatus): Promise<void> {
-    // Only the reconciler's fields: status.traffic has its own writer and must not be put back
-    // from a cache that may be older than it. null removes a field in a merge patch.
-    await this.patchStatus(node, {
-      observedGeneration: status.observedGeneration ?? null,
-      conditions: status.conditions ?? null,
-      workloadEntry: status.workloadEntry ?? null,
-    });
+    // Server-side apply under the reconciler's manager: only the fields listed are its, and a
+    // field it no longer lists (workloadEntry of a node no longer Ready) is removed, while
+    // status.traffic, applied under the traffic manager, is never touched from here.
+    const fields: Record<string, unknown> = { conditions: status.conditions ?? [] };
+    if (status.observedGeneration !== undefined) fields.observedGeneration = status.observedGeneration;
+    if (status.workloadEntry !== undefined) fields.workloadEntry = status.workloadEntry;
+    await this.applyStatus(node, MANAGER, fields);
   }
 
   async patchNodeTraffic(node: XrayrNode, traffic: TrafficStatus): Promise<void> {
-    // Merge patches merge nested objects: an optional field the new numbers lack must be
-    // removed explicitly, or the old value would stay.
-    await this.patchStatus(node, { traffic: { p99Ms: null, lastSeen: null, ...traffic } });
+    await this.applyStatus(node, TRAFFIC_MANAGER, { traffic });
   }
 
-  private async patchStatus(node: XrayrNode, status: Record<string, unknown>): Promise<void> {
-    await this.counted("patch", `${PLURAL}/status`, () =>
+  private async applyStatus(node: XrayrNode, manager: string, fields: Record<string, unknown>): Promise<void> {
+    const stamp = this.fence.stamp;
+    const status = stamp === undefined ? fields : { ...fields, writtenBy: { holder: stamp.holder, epoch: stamp.epoch } };
+    await this.counted("patch", `${PLURAL}/status`, (signal) =>
       this.custom.patchNamespacedCustomObjectStatus(
         {
           group: GROUP,
@@ -117,11 +147,12 @@ export class KubeWriter implements Writer {
           namespace: node.metadata.namespace ?? "",
           plural: PLURAL,
           name: node.metadata.name ?? "",
-          // Merge patch replaces the conditions list whole; the uid guards against writing a
-          // verdict about one incarnation of a name onto the next.
-          body: { metadata: { uid: node.metadata.uid }, status },
+          // The uid guards against writing a verdict about one incarnation of a name onto the next.
+          body: { apiVersion: `${GROUP}/${VERSION}`, kind: "XrayrNode", metadata: { name: node.metadata.name, uid: node.metadata.uid }, status },
+          fieldManager: manager,
+          force: true,
         },
-        withSignal(AbortSignal.timeout(WRITE_TIMEOUT_MS), k8s.setHeaderOptions("Content-Type", k8s.PatchStrategy.MergePatch)),
+        withSignal(signal, k8s.setHeaderOptions("Content-Type", k8s.PatchStrategy.ServerSideApply)),
       ),
     );
   }
@@ -129,7 +160,7 @@ export class KubeWriter implements Writer {
   async recordEvent(node: XrayrNode, type: "Normal" | "Warning", reason: string, message: string): Promise<void> {
     const now = new Date();
     const namespace = node.metadata.namespace ?? "";
-    await this.counted("create", "events", () =>
+    await this.counted("create", "events", (signal) =>
       this.core.createNamespacedEvent({
         namespace,
         body: {
@@ -151,20 +182,40 @@ export class KubeWriter implements Writer {
           reportingComponent: MANAGER,
           reportingInstance: this.reportingInstance,
         },
-      }, withSignal(AbortSignal.timeout(WRITE_TIMEOUT_MS))),
+      }, withSignal(signal)),
     );
   }
 
-  private async counted<T>(verb: Parameters<WriteCounter>[0], resource: string, call: () => Promise<T>): Promise<T> {
+  private writeSignal(): AbortSignal {
+    return AbortSignal.any([this.fence.signal, AbortSignal.timeout(this.writeTimeoutMs)]);
+  }
+
+  // Every write goes through here: fenced just before it is sent, cancelled with its leadership.
+  private async counted<T>(verb: Parameters<WriteCounter>[0], resource: string, call: (signal: AbortSignal) => Promise<T>): Promise<T> {
+    this.fence.check();
     try {
-      const result = await call();
+      const result = await call(this.writeSignal());
       this.count(verb, resource, "ok");
       return result;
     } catch (err) {
       this.count(verb, resource, "error");
+      if (apiMessage(err).includes(FENCING_POLICY)) throw new FencedWriteError(apiMessage(err), { cause: err });
       throw err;
     }
   }
+}
+
+// The leadership a write is made under, on the entry itself: the fencing policy compares it with
+// the Lease when the write arrives. No stamp (no leader election): the entry goes as it is.
+function stamped(entry: WorkloadEntry, stamp: LeaderStamp | undefined): WorkloadEntry {
+  if (stamp === undefined) return entry;
+  return {
+    ...entry,
+    metadata: {
+      ...entry.metadata,
+      annotations: { ...entry.metadata.annotations, [LEADER_ANNOTATION]: stamp.holder, [LEADER_EPOCH_ANNOTATION]: String(stamp.epoch) },
+    },
+  };
 }
 
 function entryCoordinates(namespace: string) {

@@ -2,6 +2,8 @@
 // loop), independent of any one resource.
 
 export { type Clock, FakeClock, type Timer, sleep, systemClock } from "./clock.js";
+export { type Fence, type LeaderStamp, NotLeaderError, unfencedUntil } from "./fence.js";
+export { type ApiErrorClass, type ApiErrorKind, apiMessage, classifyApiError, isTransient, statusCode } from "./api-errors.js";
 export {
   type ControllerOptions,
   Controller,

@@ -1,6 +1,7 @@
 import { ApiException, type V1Lease, type V1LeaseSpec } from "@kubernetes/client-node";
 
 import { FakeClock } from "./clock.js";
+import { type Fence, NotLeaderError } from "./fence.js";
 import {
   LeaderElector,
   type LeaseLock,
@@ -135,6 +136,7 @@ interface Candidate {
   abort: AbortController;
   done: Promise<void>;
   leading: AbortSignal | undefined;
+  fence: Fence | undefined;
   drain: () => void;
 }
 
@@ -147,6 +149,7 @@ function candidate(server: FakeLeaseServer, clock: FakeClock, identity: string):
     events,
     abort,
     leading: undefined,
+    fence: undefined,
     drain: () => undefined,
     done: Promise.resolve(),
     elector: new LeaderElector({
@@ -160,7 +163,8 @@ function candidate(server: FakeLeaseServer, clock: FakeClock, identity: string):
       callbacks: {
         onStartedLeading: (leading) => {
           events.push("started");
-          c.leading = leading;
+          c.leading = leading.signal;
+          c.fence = leading;
           return new Promise<void>((resolve) => { c.drain = resolve; });
         },
         onStoppedLeading: () => events.push("stopped"),
@@ -222,6 +226,41 @@ describe("LeaderElector", () => {
     b.abort.abort();
     b.drain();
     await b.done;
+  });
+
+  it("fences writes at the renew deadline itself, before the timer that ends leadership has run", async () => {
+    const clock = new FakeClock();
+    const server = new FakeLeaseServer();
+    const a = candidate(server, clock, "a");
+    await clock.advance(0);
+    expect(a.fence?.stamp).toEqual({ holder: "a", epoch: 0 });
+    expect(() => a.fence?.check()).not.toThrow();
+    a.lock.mode = "hang";
+    // A paused process wakes with its clock far ahead: the first write it tries must be refused
+    // even though the renew loop has not run yet.
+    clock.jump(10_000);
+    expect(a.elector.isLeader()).toBe(true);
+    expect(() => a.fence?.check()).toThrow(NotLeaderError);
+    await clock.advance(0);
+    await a.done;
+    expect(a.leading?.aborted).toBe(true);
+  });
+
+  it("ends leadership as soon as it sees another holder on the Lease, without waiting for the deadline", async () => {
+    const clock = new FakeClock();
+    const server = new FakeLeaseServer();
+    const a = candidate(server, clock, "a");
+    await clock.advance(0);
+    // Someone took the Lease while a could not see it (a pause, a partition).
+    const lease = server.lease;
+    if (lease?.spec === undefined) throw new Error("no lease");
+    lease.spec.holderIdentity = "b";
+    lease.spec.leaseTransitions = 1;
+    await clock.advance(2_000);
+    expect(a.elector.isLeader()).toBe(false);
+    expect(() => a.fence?.check()).toThrow(NotLeaderError);
+    expect(a.events.at(-1)).toBe("stopped");
+    await a.done;
   });
 
   it("gives up at renewDeadline even when the API call hangs", async () => {

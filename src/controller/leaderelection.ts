@@ -20,6 +20,7 @@ import {
 
 import { withSignal } from "./call-options.js";
 import { type Clock, sleep, systemClock } from "./clock.js";
+import { type Fence, NotLeaderError } from "./fence.js";
 import { jitter } from "./ratelimiter.js";
 
 // ---- The lease as a record, and the pure decision ----------------------------------------------
@@ -167,11 +168,13 @@ export function coordinationLeaseLock(api: CoordinationV1Api, namespace: string,
 
 export interface LeaderCallbacks {
   /**
-   * Called once leadership is acquired. `leading` aborts when leadership ends (lost, or run()'s
-   * signal aborted). On shutdown the lease keeps being renewed until the returned promise settles,
-   * so in-flight work can drain before a successor starts.
+   * Called once leadership is acquired. `leading.signal` aborts when leadership ends (lost, or
+   * run()'s signal aborted), and `leading.check()` refuses as soon as the renew deadline has
+   * passed, even before the timer that aborts the signal has run (a process resumed after a
+   * pause runs its pending work first). On shutdown the lease keeps being renewed until the
+   * returned promise settles, so in-flight work can drain before a successor starts.
    */
-  onStartedLeading(leading: AbortSignal): void | Promise<void>;
+  onStartedLeading(leading: Fence): void | Promise<void>;
   /** Called when leadership ends, whether lost or given up; not called if it was never acquired. */
   onStoppedLeading?(): void;
   /** Called whenever a different holder is observed, including this candidate itself. */
@@ -275,13 +278,25 @@ export class LeaderElector {
   private async lead(stop: AbortSignal, acquiredAt: number): Promise<void> {
     this.leading = true;
     const leading = new AbortController();
+    let lastRenewAt = acquiredAt;
+    const fence: Fence = {
+      signal: leading.signal,
+      stamp: { holder: this.identity, epoch: this.observation?.record.leaseTransitions ?? 0 },
+      check: () => {
+        if (leading.signal.aborted) throw new NotLeaderError(`${this.identity} no longer leads; write not sent`);
+        const sinceRenew = this.clock.now() - lastRenewAt;
+        if (sinceRenew >= this.renewDeadlineMs) {
+          throw new NotLeaderError(`${this.identity} has not renewed its lease for ${sinceRenew} ms; write not sent`);
+        }
+      },
+    };
     let wake: (() => void) | undefined;
     const nudge = (): void => wake?.();
     // An object, not a `let`: flow analysis cannot see the async closure flip it.
     const work = { done: false, promise: Promise.resolve() };
     work.promise = (async () => {
       try {
-        await this.callbacks.onStartedLeading(leading.signal);
+        await this.callbacks.onStartedLeading(fence);
       } catch (err) {
         this.onError(err, "leading");
       } finally {
@@ -298,7 +313,6 @@ export class LeaderElector {
 
     // A call, so that flow analysis does not assume the flag is still what it was before an await.
     const finished = (): boolean => work.done;
-    let lastRenewAt = acquiredAt;
     let lost = false;
     for (;;) {
       // Work that ends on its own (returned or threw) ends leadership too: renewing a lease
@@ -317,7 +331,9 @@ export class LeaderElector {
       const remaining = lastRenewAt + this.renewDeadlineMs - startedAt;
       if (remaining > 0 && (await this.attempt(undefined, "renew", remaining))) {
         lastRenewAt = startedAt;
-      } else if (this.clock.now() - lastRenewAt >= this.renewDeadlineMs) {
+      } else if (this.heldByAnother() || this.clock.now() - lastRenewAt >= this.renewDeadlineMs) {
+        // Another holder on the Lease means it was taken while this replica could not see it
+        // (a pause, a partition): waiting out the deadline would only add writes it must not make.
         lost = true;
         break;
       }
@@ -334,6 +350,11 @@ export class LeaderElector {
     await work.promise;
     await this.clearLease();
     this.callbacks.onStoppedLeading?.();
+  }
+
+  private heldByAnother(): boolean {
+    const holder = this.observation?.record.holderIdentity ?? "";
+    return holder !== "" && holder !== this.identity;
   }
 
   /** One tryAcquireOrRenew, bounded by `timeoutMs` and aborted by `stop`; never throws. */

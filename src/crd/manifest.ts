@@ -60,6 +60,7 @@ export interface JsonSchemaProps {
   maxItems?: number;
   "x-kubernetes-list-type"?: "map" | "set" | "atomic";
   "x-kubernetes-list-map-keys"?: string[];
+  "x-kubernetes-map-type"?: "granular" | "atomic";
   "x-kubernetes-validations"?: ValidationRule[];
 }
 
@@ -285,8 +286,22 @@ function statusSchema(): JsonSchemaProps {
         description: "Name of the Istio WorkloadEntry the operator maintains for this node (same namespace): <node name>-<8 hex>, the hex digits changing with the address, app, version or service account.",
         maxLength: DNS1123_LABEL_MAX_LENGTH + ENTRY_NAME_SUFFIX_LENGTH,
       },
+      writtenBy: {
+        type: "object",
+        description:
+          "The operator replica that last wrote this status: its Lease holder identity and the Lease's leaseTransitions when it took the lease. " +
+          "The fencing policy refuses a status write whose writtenBy is not the Lease's current holder and epoch.",
+        required: ["holder", "epoch"],
+        properties: {
+          holder: { type: "string", maxLength: 253, description: "The Lease's holderIdentity (the operator pod's name)." },
+          epoch: { type: "integer", format: "int64", minimum: 0, description: "The Lease's leaseTransitions when this holder acquired it." },
+        },
+      },
       traffic: {
         type: "object",
+        // One measurement is one value: a refresh replaces it whole, so a field the new numbers
+        // lack (p99Ms with no samples) cannot linger from an older one.
+        "x-kubernetes-map-type": "atomic",
         description:
           "The node's calls to Xboard as Istio's metrics show them, when the operator is given a Prometheus URL. " +
           "Refreshed at most every few minutes; at once when the node goes silent or active or crosses the error threshold.",

@@ -2,7 +2,7 @@ import type { XrayrNode } from "../api/v1alpha1/types.js";
 import { desiredWorkloadEntry, type ValidSpec } from "../desired/workloadentry.js";
 import { entryName } from "../domain/entry-name.js";
 import type { WorkloadEntry } from "../istio/workloadentry.js";
-import { compareEntry, planNode, type PlanInput } from "./plan.js";
+import { compareEntry, planNode as planOrWait, type Plan, type PlanInput } from "./plan.js";
 
 const opts = { appLabel: "xrayr", serviceAccount: "xrayr-vm" };
 
@@ -21,16 +21,24 @@ function liveOf(n: XrayrNode, edit: (e: WorkloadEntry) => void = () => undefined
 }
 function input(n: XrayrNode, live: WorkloadEntry[] = [], peers: XrayrNode[] = [], foreign: WorkloadEntry[] = [], liveOwners = new Set(peers.map((p) => p.metadata.uid ?? ""))): PlanInput {
   const all = [...live, ...foreign];
+  const desired = desiredWorkloadEntry(n, valid(n), opts);
   return {
     node: n,
     validation: { ok: true, spec: valid(n) },
+    desired,
     claims: [n, ...peers].map((p) => ({ name: p.metadata.name ?? "", address: p.spec.address, createdAt: String(p.metadata.creationTimestamp) })),
     entries: live,
-    entryNamed: (name) => all.find((e) => e.metadata.name === name),
-    entriesOn: (address) => all.filter((e) => e.spec.address === address),
-    ownerExists: (e) => liveOwners.has(e.metadata.ownerReferences?.[0]?.uid ?? ""),
-    options: opts,
+    atTarget: all.find((e) => e.metadata.name === desired.metadata.name),
+    onAddress: all.filter((e) => e.spec.address === n.spec.address).map((entry) => ({ entry, ownerExists: liveOwners.has(entry.metadata.ownerReferences?.[0]?.uid ?? "") })),
+    unseenWriteOnAddress: false,
   };
+}
+type Act = Extract<Plan, { kind: "act" }>;
+// Most plans here must act; one that waits instead fails the test where it happens.
+function planNode(i: PlanInput): Act {
+  const p = planOrWait(i);
+  if (p.kind !== "act") throw new Error(`expected a plan that acts, got a wait: ${p.why}`);
+  return p;
 }
 const kinds = (p: { steps: { kind: string }[] }) => p.steps.map((s) => s.kind);
 
@@ -44,7 +52,7 @@ describe("planNode", () => {
     expect(p.entryName).toBe(target);
     expect(target).toMatch(/^jp-01-[0-9a-f]{8}$/);
     expect(p.verdict).toMatchObject({ ready: true, reason: "Reconciled" });
-    expect(p.verdict?.message).toContain("203.0.114.1");
+    expect(p.verdict.message).toContain("203.0.114.1");
   });
 
   test("matching entry: nothing to write", () => {
@@ -77,9 +85,11 @@ describe("planNode", () => {
   ])("a %s change deletes the old entry first, then creates one under a new name", (_what, changed) => {
     const old = liveOf(a);
     const p = planNode(input(changed, [old]));
-    expect(kinds(p)).toEqual(["delete", "apply"]);
-    expect(p.steps[0]).toMatchObject({ kind: "delete", name: old.metadata.name, uid: old.metadata.uid });
-    const created = p.steps[1];
+    // The dry run of the replacement comes before the delete: a refusal leaves the old entry.
+    expect(kinds(p)).toEqual(["check", "delete", "apply"]);
+    expect(p.steps[0]).toMatchObject({ kind: "check", entry: { metadata: { name: p.entryName } } });
+    expect(p.steps[1]).toMatchObject({ kind: "delete", name: old.metadata.name, uid: old.metadata.uid });
+    const created = p.steps[2];
     expect(created?.kind === "apply" && created.entry.metadata.name).not.toBe(old.metadata.name);
     expect(p.entryName).not.toBe(old.metadata.name);
   });
@@ -98,7 +108,7 @@ describe("planNode", () => {
       validation: { ok: false, issues: [{ field: "spec.address", value: "10.0.0.1", message: "spec.address \"10.0.0.1\" is private" }] },
     });
     expect(p.verdict).toMatchObject({ ready: false, reason: "InvalidSpec" });
-    expect(p.verdict?.message).toContain("spec.address");
+    expect(p.verdict.message).toContain("spec.address");
     expect(p.steps).toEqual([expect.objectContaining({ kind: "delete", name: target })]);
   });
 
@@ -115,7 +125,7 @@ describe("planNode", () => {
       const p = planNode(input(newer, [], [older]));
       expect(p.steps).toEqual([]);
       expect(p.verdict).toMatchObject({ ready: false, reason: "AddressConflict" });
-      expect(p.verdict?.message).toContain("airport-prod/jp-old");
+      expect(p.verdict.message).toContain("airport-prod/jp-old");
     });
 
     test("the older node keeps its entry", () => {
@@ -134,17 +144,62 @@ describe("planNode", () => {
     test("the older node's entry still on the address is deleted first when its node is gone", () => {
       const left = liveOf(older);
       const p = planNode(input(newer, [], [], [left], new Set()));
-      expect(p.steps[0]).toMatchObject({ kind: "delete", name: left.metadata.name, uid: left.metadata.uid });
-      expect(kinds(p)).toEqual(["delete", "apply"]);
+      expect(p.steps[1]).toMatchObject({ kind: "delete", name: left.metadata.name, uid: left.metadata.uid });
+      expect(kinds(p)).toEqual(["check", "delete", "apply"]);
     });
 
     test("while the address's old holder still exists (moving away), the newer node waits", () => {
       const holder = liveOf(older);
       const moved = { ...older, spec: { ...older.spec, address: "203.0.114.50" } };
-      const p = planNode(input(newer, [], [moved], [holder]));
+      const p = planOrWait(input(newer, [], [moved], [holder]));
+      expect(p.kind).toBe("wait");
+      expect(p.kind === "wait" && p.why).toContain("jp-old");
+      expect(p.kind === "wait" && p.afterMs).toBeGreaterThan(0);
+    });
+
+    test("while a write of ours on the address is not in the cache yet, no create is planned", () => {
+      const p = planOrWait({ ...input(newer), unseenWriteOnAddress: true });
+      expect(p.kind === "wait" && p.why).toContain("not in the cache yet");
+    });
+
+    test("an unseen write elsewhere does not hold back a node whose entry is in place", () => {
+      expect(planNode({ ...input(older, [liveOf(older)]), unseenWriteOnAddress: true }).steps).toEqual([]);
+    });
+  });
+
+  describe("an entry no XrayrNode controls on the address", () => {
+    const orphan = (address: string, owner?: { kind: string; name: string }): WorkloadEntry => ({
+      apiVersion: "networking.istio.io/v1",
+      kind: "WorkloadEntry",
+      metadata: {
+        name: "left-behind",
+        namespace: "airport-prod",
+        uid: "orphan-uid",
+        labels: { "app.kubernetes.io/managed-by": "xrayr-mesh-operator" },
+        ...(owner === undefined ? {} : { ownerReferences: [{ apiVersion: "networking.istio.io/v1", kind: owner.kind, name: owner.name, uid: "g", controller: true }] }),
+      },
+      spec: { address },
+    });
+
+    test("blocks the node with UnownedEntry naming the entry, and no second entry beside it", () => {
+      const p = planNode(input(a, [], [], [orphan("203.0.114.1")]));
       expect(p.steps).toEqual([]);
-      expect(p.verdict).toBeUndefined();
-      expect(p.requeueAfter).toBeGreaterThan(0);
+      expect(p.verdict).toMatchObject({ ready: false, reason: "UnownedEntry" });
+      expect(p.verdict.message).toContain("airport-prod/left-behind");
+      expect(p.verdict.message).toContain("kubectl -n airport-prod delete workloadentry left-behind");
+    });
+
+    test("an entry controlled by something other than an XrayrNode (a WorkloadGroup's) blocks too", () => {
+      const p = planNode(input(a, [], [], [orphan("203.0.114.1", { kind: "WorkloadGroup", name: "xrayr" })]));
+      expect(p.verdict).toMatchObject({ reason: "UnownedEntry" });
+      expect(p.verdict.message).toContain("controlled by WorkloadGroup xrayr");
+    });
+
+    test("the node's own entry on the address stays; an old one elsewhere goes", () => {
+      const moved = node("jp-01", "203.0.114.9");
+      const p = planNode(input(a, [liveOf(a), liveOf(moved)], [], [orphan("203.0.114.1")]));
+      expect(p.steps).toEqual([expect.objectContaining({ kind: "delete", name: liveOf(moved).metadata.name })]);
+      expect(p.verdict).toMatchObject({ reason: "UnownedEntry" });
     });
   });
 
@@ -158,15 +213,15 @@ describe("planNode", () => {
     const p = planNode(input(a, [], [], [foreign]));
     expect(p.steps).toEqual([]);
     expect(p.verdict).toMatchObject({ ready: false, reason: "NameTaken" });
-    expect(p.verdict?.message).toContain("managed by helm");
+    expect(p.verdict.message).toContain("managed by helm");
   });
 
   test("entries left by an earlier node of the same name are deleted first", () => {
     const previous = node("jp-01", "203.0.114.1", "2025-12-01T00:00:00Z", "uid-previous");
     const left = liveOf(previous);
     const p = planNode(input(a, [left]));
-    expect(p.steps[0]).toMatchObject({ kind: "delete", uid: left.metadata.uid });
-    expect(kinds(p)).toEqual(["delete", "apply"]);
+    expect(p.steps[1]).toMatchObject({ kind: "delete", uid: left.metadata.uid });
+    expect(kinds(p)).toEqual(["check", "delete", "apply"]);
   });
 
   test("an entry controlled by a node of another name is not adopted as stale, whatever its labels", () => {

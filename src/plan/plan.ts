@@ -1,24 +1,21 @@
-// Plan: compare one XrayrNode's desired entry with its live ones and decide the steps to take
-// and the Ready verdict to report. Pure: the reconciler gathers inputs from the
-// informer caches and carries the plan out; the fleet CLI's diff can reuse the same rules.
+// Plan: compare one XrayrNode's desired entry with the live ones and decide what to do. Pure,
+// over plain data: the reconciler gathers the input from its caches, and the plan is either to
+// wait (and when to look again) or to act (the steps in order, and the verdict to report once
+// they are done).
 import type { ReadyReason, XrayrNode } from "../api/v1alpha1/types.js";
+import { APPLIED_HASH_ANNOTATION, MANAGED_BY_LABEL, MANAGER, type ValidSpec } from "../desired/workloadentry.js";
+import { claimWinner, type Claim } from "../domain/claims.js";
 import { controllerRef, controllerUid, describeController } from "../domain/ownership.js";
-import {
-  APPLIED_HASH_ANNOTATION,
-  MANAGED_BY_LABEL,
-  MANAGER,
-  desiredWorkloadEntry,
-  type EntryOptions,
-  type ValidSpec,
-} from "../desired/workloadentry.js";
 import type { ValidationIssue } from "../crd/validate.js";
 import type { WorkloadEntry } from "../istio/workloadentry.js";
-import { claimWinner, type Claim } from "../domain/claims.js";
 
 /** Schema and address-policy verdict on one node; see reconcile/validate-node.ts. */
 export type Validation = { ok: true; spec: ValidSpec } | { ok: false; issues: ValidationIssue[] };
 
 export type EntryAction =
+  /** A server-side dry run of the create that follows: admission must accept the replacement
+   * before anything it replaces is deleted (decision 0007's delete-first cannot strand a node). */
+  | { kind: "check"; entry: WorkloadEntry }
   | { kind: "apply"; entry: WorkloadEntry; why: "create" | "update" | "drift" }
   | { kind: "delete"; namespace: string; name: string; uid: string; why: string };
 
@@ -28,37 +25,41 @@ export interface Verdict {
   message: string;
 }
 
-export interface Plan {
-  /** Carried out in order, and every delete comes before the apply: see entryName. */
-  steps: EntryAction[];
-  /** Undefined when the outcome is not known until the steps are done (then requeue). */
-  verdict?: Verdict;
-  /** Look again after this many ms (the status is left as it is meanwhile). */
-  requeueAfter?: number;
-  /** The entry this node is represented by once the steps succeed. */
-  entryName?: string;
+export type Plan =
+  /** Nothing to do yet: look again after `afterMs`; the status stays as it is meanwhile. */
+  | { kind: "wait"; afterMs: number; why: string }
+  /** Carry `steps` out in order (checks first, every delete before the apply), then report `verdict`. */
+  | { kind: "act"; steps: EntryAction[]; verdict: Verdict; entryName?: string };
+
+/** Another entry on the node's address, and whether the XrayrNode that controls it still exists. */
+export interface EntryOnAddress {
+  entry: WorkloadEntry;
+  ownerExists: boolean;
 }
 
 export interface PlanInput {
   node: XrayrNode;
   validation: Validation;
-  /** Every valid, live node's claim on its address, this node's own included. */
-  claims: Iterable<Claim>;
-  /** Live WorkloadEntries controlled by an XrayrNode of this node's name (this one or an earlier one). */
+  /** The entry the node should have (desired/workloadentry.ts), when the node is valid. */
+  desired: WorkloadEntry | undefined;
+  /** Every valid, live node's claim on the node's address, its own included. */
+  claims: readonly Claim[];
+  /** Live entries controlled by an XrayrNode of this node's name (this one or an earlier one). */
   entries: readonly WorkloadEntry[];
-  /** Looks up a live WorkloadEntry by name in the node's namespace. */
-  entryNamed: (name: string) => WorkloadEntry | undefined;
-  /** Live WorkloadEntries whose address is `address`, in the node's namespace. */
-  entriesOn: (address: string) => readonly WorkloadEntry[];
-  /** Whether the XrayrNode controlling `entry` still exists (same name and uid). */
-  ownerExists: (entry: WorkloadEntry) => boolean;
-  options: EntryOptions;
+  /** The live entry with the desired entry's name, whoever controls it. */
+  atTarget: WorkloadEntry | undefined;
+  /** Live entries on the desired address in the node's namespace. */
+  onAddress: readonly EntryOnAddress[];
+  /** A create or delete of ours on the desired address that the watch has not shown yet. */
+  unseenWriteOnAddress: boolean;
 }
 
-// A node waiting for another node's entry to leave its address looks again this soon.
+// A node waiting for another node's entry to leave its address, or for the watch to show our
+// own write there, looks again this soon.
 export const ADDRESS_HANDOVER_RECHECK_MS = 500;
 
-export function planNode({ node, validation, claims, entries, entryNamed, entriesOn, ownerExists, options }: PlanInput): Plan {
+export function planNode(input: PlanInput): Plan {
+  const { node, validation, desired, claims, entries, atTarget, onAddress, unseenWriteOnAddress } = input;
   const name = node.metadata.name ?? "";
   const ns = node.metadata.namespace ?? "";
   const uid = node.metadata.uid ?? "";
@@ -73,45 +74,56 @@ export function planNode({ node, validation, claims, entries, entryNamed, entrie
   // Left by an earlier XrayrNode of this name: the garbage collector would remove them too, but
   // only after its own delay, and meanwhile they would still hold their address.
   const stale = entries.filter((e) => isStaleOwnEntry(e, name, uid)).map((e) => del(e, "left by an earlier XrayrNode of this name"));
-  const removeAll = (why: string): EntryAction[] => [...stale, ...own.map((e) => del(e, why))];
+  const removeAll = (why: string, keep?: string): EntryAction[] => [
+    ...stale,
+    ...own.filter((e) => e.metadata.name !== keep).map((e) => del(e, why)),
+  ];
+  const act = (steps: EntryAction[], verdict: Verdict, entryName?: string): Plan =>
+    entryName === undefined ? { kind: "act", steps, verdict } : { kind: "act", steps, verdict, entryName };
 
-  if (!validation.ok) {
-    return {
-      steps: removeAll("the node's spec is invalid"),
-      verdict: { ready: false, reason: "InvalidSpec", message: validation.issues.map((i) => i.message).join("; ") },
-    };
+  if (!validation.ok || desired === undefined) {
+    const message = validation.ok ? "no desired entry" : validation.issues.map((i) => i.message).join("; ");
+    return act(removeAll("the node's spec is invalid"), { ready: false, reason: "InvalidSpec", message });
   }
 
   const { spec } = validation;
   const winner = claimWinner(claims, spec.address);
   if (winner !== undefined && winner.name !== name) {
-    return {
-      steps: removeAll(`address ${spec.address} belongs to XrayrNode ${winner.name}`),
-      verdict: {
-        ready: false,
-        reason: "AddressConflict",
-        message:
-          `address ${spec.address} is already used by XrayrNode ${ns}/${winner.name}, which claimed it first ` +
-          `(older, or created in the same second with a smaller name); ` +
-          `this node gets no WorkloadEntry until that node is deleted or moves to another address`,
-      },
-    };
+    return act(removeAll(`address ${spec.address} belongs to XrayrNode ${winner.name}`), {
+      ready: false,
+      reason: "AddressConflict",
+      message:
+        `address ${spec.address} is already used by XrayrNode ${ns}/${winner.name}, which claimed it first ` +
+        `(older, or created in the same second with a smaller name); ` +
+        `this node gets no WorkloadEntry until that node is deleted or moves to another address`,
+    });
   }
 
-  const desired = desiredWorkloadEntry(node, spec, options);
   const target = desired.metadata.name ?? "";
-  const atTarget = entryNamed(target);
   if (atTarget !== undefined && controllerUid(atTarget) !== uid && !isStaleOwnEntry(atTarget, name, uid)) {
-    return {
-      steps: removeAll("its identity changed and the new entry's name is taken"),
-      verdict: {
-        ready: false,
-        reason: "NameTaken",
-        message:
-          `WorkloadEntry ${ns}/${target} already exists and is not owned by this XrayrNode ` +
-          `(${describeController(atTarget, MANAGED_BY_LABEL)}); it is left untouched: delete or rename it, or rename this node`,
-      },
-    };
+    return act(removeAll("its identity changed and the new entry's name is taken"), {
+      ready: false,
+      reason: "NameTaken",
+      message:
+        `WorkloadEntry ${ns}/${target} already exists and is not owned by this XrayrNode ` +
+        `(${describeController(atTarget, MANAGED_BY_LABEL)}); it is left untouched: delete or rename it, or rename this node`,
+    });
+  }
+
+  // An entry nobody's XrayrNode controls (orphaned by `kubectl delete --cascade=orphan`, or made
+  // by hand) is not ours to delete, and a second entry beside it would leave the sidecar's
+  // attribution of the address to chance: the node waits for a person, and says for whom.
+  const unowned = onAddress.filter(({ entry }) => controllerUid(entry) === undefined).map(({ entry }) => entry);
+  if (unowned.length > 0) {
+    const names = unowned.map((e) => `${ns}/${e.metadata.name ?? "?"} (${describeController(e, MANAGED_BY_LABEL)})`).join(", ");
+    return act(removeAll(`address ${spec.address} is held by an entry no XrayrNode controls`, target), {
+      ready: false,
+      reason: "UnownedEntry",
+      message:
+        `WorkloadEntry ${names} is on address ${spec.address} and no XrayrNode controls it; ` +
+        `this node gets no entry beside it: delete that entry (kubectl -n ${ns} delete workloadentry ${unowned[0]?.metadata.name ?? ""}) ` +
+        `or give it back to its node; \`xrayr-mesh doctor\` lists such entries`,
+    });
   }
 
   // Delete first, then create: the sidecar only drops an address when its workload is removed.
@@ -122,23 +134,29 @@ export function planNode({ node, validation, claims, entries, entryNamed, entrie
     message: `WorkloadEntry ${ns}/${target} maps ${spec.address} to workload ${name}`,
   };
   const current = own.find((e) => e.metadata.name === target);
-  if (current === undefined) {
-    // One address, one entry, at every moment: another node's entry still on the address (its
-    // node deleted but not yet collected, or moved away but not yet replaced) goes first, or
-    // we wait for it; a new entry beside it would leave the sidecar's attribution to chance.
-    for (const other of entriesOn(spec.address)) {
-      const otherUid = controllerUid(other);
-      if (otherUid === undefined || otherUid === uid || other.metadata.labels?.[MANAGED_BY_LABEL] !== MANAGER) continue;
-      if (isStaleOwnEntry(other, name, uid)) continue; // already among the deletes
-      if (ownerExists(other)) return { steps, requeueAfter: ADDRESS_HANDOVER_RECHECK_MS };
-      steps.push(del(other, `left on ${spec.address} by a deleted XrayrNode`));
-    }
-    steps.push({ kind: "apply", entry: desired, why: "create" });
-  } else {
+  if (current !== undefined) {
     const why = compareEntry(current, desired);
     if (why !== undefined) steps.push({ kind: "apply", entry: desired, why });
+    return act(steps, reconciled, target);
   }
-  return { steps, verdict: reconciled, entryName: target };
+
+  // One address, one entry, at every moment: another node's entry still on the address (its
+  // node deleted but not yet collected, or moved away but not yet replaced) goes first, or we
+  // wait for it; so we do while a write of ours there is not yet in the cache, which may then
+  // hold an entry it does not show.
+  for (const { entry: other, ownerExists } of onAddress) {
+    const otherUid = controllerUid(other);
+    if (otherUid === undefined || otherUid === uid || other.metadata.labels?.[MANAGED_BY_LABEL] !== MANAGER) continue;
+    if (isStaleOwnEntry(other, name, uid)) continue; // already among the deletes
+    if (ownerExists) return { kind: "wait", afterMs: ADDRESS_HANDOVER_RECHECK_MS, why: `XrayrNode ${controllerRef(other)?.name ?? "?"}'s entry ${other.metadata.name ?? "?"} is still on ${spec.address}` };
+    steps.push(del(other, `left on ${spec.address} by a deleted XrayrNode`));
+  }
+  if (unseenWriteOnAddress) {
+    return { kind: "wait", afterMs: ADDRESS_HANDOVER_RECHECK_MS, why: `a write of ours on ${spec.address} is not in the cache yet` };
+  }
+  if (steps.length > 0) steps.unshift({ kind: "check", entry: desired });
+  steps.push({ kind: "apply", entry: desired, why: "create" });
+  return act(steps, reconciled, target);
 }
 
 /** Why the live entry must be re-applied, or undefined when it already matches. */
@@ -162,16 +180,10 @@ function includes(live: Record<string, string> | undefined, want: Record<string,
   return Object.entries(want ?? {}).every(([k, v]) => live?.[k] === v);
 }
 
-
 // Ours, and controlled by an XrayrNode of this very name that is not this node: an earlier
 // incarnation (names are unique in a namespace, so that owner is gone). An entry controlled by
 // a node of another name is never ours to delete here, whatever its labels say.
 function isStaleOwnEntry(entry: WorkloadEntry, name: string, uid: string): boolean {
-  const ref = controllerRef(entry);
   const owner = controllerUid(entry);
-  return entry.metadata.labels?.[MANAGED_BY_LABEL] === MANAGER && owner !== undefined && owner !== uid && ref?.name === name;
+  return entry.metadata.labels?.[MANAGED_BY_LABEL] === MANAGER && owner !== undefined && owner !== uid && controllerRef(entry)?.name === name;
 }
-
-
-
-

@@ -1,8 +1,12 @@
+import * as k8s from "@kubernetes/client-node";
 import { pino } from "pino";
+import { FakeClock } from "../controller/clock.js";
+import { NotLeaderError } from "../controller/fence.js";
+import { Expectations } from "./expectations.js";
 import type { XrayrNode, XrayrNodeStatus } from "../api/v1alpha1/types.js";
 import type { WorkloadEntry } from "../istio/workloadentry.js";
 import type { Writer } from "../apply/writer.js";
-import { XrayrNodeReconciler, type Store } from "./reconciler.js";
+import { REJECTED_RETRY_MS, XrayrNodeReconciler, type Store } from "./reconciler.js";
 import { validateNode } from "./validate-node.js";
 
 class MapStore<T extends { metadata: { name?: string; namespace?: string } }> implements Store<T> {
@@ -17,8 +21,14 @@ class RecordingWriter implements Writer {
   calls: string[] = [];
   statuses: XrayrNodeStatus[] = [];
   failApply: Error | undefined;
+  failDryRun: Error | undefined;
+  failStatus: Error | undefined;
   taken = new Set<string>();
-  createEntry(e: WorkloadEntry): Promise<"created" | "exists"> {
+  createEntry(e: WorkloadEntry, options: { dryRun?: boolean } = {}): Promise<"created" | "exists"> {
+    if (options.dryRun === true) {
+      this.calls.push(`check ${e.metadata.name ?? ""}`);
+      return this.failDryRun ? Promise.reject(this.failDryRun) : Promise.resolve("created");
+    }
     this.calls.push(`create ${e.metadata.name ?? ""}`);
     if (this.failApply) return Promise.reject(this.failApply);
     return Promise.resolve(this.taken.has(e.metadata.name ?? "") ? "exists" : "created");
@@ -29,6 +39,7 @@ class RecordingWriter implements Writer {
   }
   deleteEntry(_ns: string, name: string): Promise<void> { this.calls.push(`delete ${name}`); return Promise.resolve(); }
   patchNodeStatus(n: XrayrNode, s: XrayrNodeStatus): Promise<void> {
+    if (this.failStatus) return Promise.reject(this.failStatus);
     this.calls.push(`status ${n.metadata.name ?? ""}`);
     this.statuses.push(s);
     return Promise.resolve();
@@ -44,8 +55,9 @@ function setup() {
   const nodes = new MapStore<XrayrNode>();
   const entries = new MapStore<WorkloadEntry>();
   const writer = new RecordingWriter();
+  const expectations = new Expectations(new FakeClock());
   const reconciler = new XrayrNodeReconciler({
-    nodes, entries, writer,
+    nodes, entries, writer, expectations,
     nodesOn: (a: string) => nodes.list().filter((n) => n.spec.address === a),
     entriesOf: (name: string) => entries.list().filter((e) => e.metadata.ownerReferences?.[0]?.name === name),
     entriesOn: (address: string) => entries.list().filter((e) => e.spec.address === address),
@@ -55,7 +67,7 @@ function setup() {
     log: pino({ level: "silent" }),
     now: () => new Date("2026-11-26T12:00:00Z"),
   });
-  return { nodes, entries, writer, reconciler };
+  return { nodes, entries, writer, reconciler, expectations };
 }
 
 const node = (name: string, address: string): XrayrNode => ({
@@ -149,6 +161,49 @@ describe("XrayrNodeReconciler", () => {
     expect(writer.statuses[0]?.conditions?.[0]?.message).toContain("connection refused");
   });
 
+  const refused = (message: string) => new k8s.ApiException(403, "denied", JSON.stringify({ kind: "Status", message }), {});
+
+  test("an entry the API server refuses outright is ApplyRejected with its message, retried slowly, not thrown", async () => {
+    const { nodes, writer, reconciler } = setup();
+    nodes.put(node("jp-01", "45.76.1.1"));
+    writer.failApply = refused('admission webhook "deny.lab" denied the request: no new entries today');
+    const result = await reconciler.reconcile("airport-prod/jp-01");
+    expect(result).toEqual({ requeueAfter: REJECTED_RETRY_MS });
+    expect(writer.statuses[0]?.conditions?.[0]).toMatchObject({ status: "False", reason: "ApplyRejected" });
+    expect(writer.statuses[0]?.conditions?.[0]?.message).toContain("no new entries today");
+  });
+
+  test("a replacement refused in its dry run leaves the old entry in place", async () => {
+    const { nodes, entries, writer, reconciler } = setup();
+    const before = node("jp-01", "45.76.1.1");
+    entries.put(await appliedEntry(before));
+    nodes.put({ ...before, spec: { ...before.spec, version: "v2" } });
+    writer.failDryRun = refused('admission webhook "deny.lab" denied the request: frozen');
+    await reconciler.reconcile("airport-prod/jp-01");
+    expect(writer.calls.filter((c) => !c.startsWith("status") && !c.startsWith("event"))).toEqual([expect.stringMatching(/^check jp-01-/)]);
+    expect(writer.statuses[0]?.conditions?.[0]).toMatchObject({ reason: "ApplyRejected" });
+    expect(writer.statuses[0]?.conditions?.[0]?.message).toContain("the current entry stays");
+  });
+
+  test("a replica that no longer leads writes no status about the write it could not send", async () => {
+    const { nodes, writer, reconciler } = setup();
+    nodes.put(node("jp-01", "45.76.1.1"));
+    writer.failApply = new NotLeaderError("lost the lease");
+    await expect(reconciler.reconcile("airport-prod/jp-01")).rejects.toThrow(NotLeaderError);
+    expect(writer.statuses).toEqual([]);
+  });
+
+  test("its own create, not yet in the cache, holds the address: the next pass waits instead of creating again", async () => {
+    const { nodes, writer, reconciler, expectations } = setup();
+    nodes.put(node("jp-01", "45.76.1.1"));
+    await reconciler.reconcile("airport-prod/jp-01");
+    expect(expectations.unseenOn("airport-prod", "45.76.1.1")).toBe(true);
+    const creates = writer.calls.filter((c) => c.startsWith("create")).length;
+    const again = await reconciler.reconcile("airport-prod/jp-01");
+    expect(again?.requeueAfter).toBeGreaterThan(0);
+    expect(writer.calls.filter((c) => c.startsWith("create")).length).toBe(creates);
+  });
+
   test("a node that is gone or being deleted is left to the garbage collector", async () => {
     const { nodes, writer, reconciler } = setup();
     await reconciler.reconcile("airport-prod/missing");
@@ -161,7 +216,7 @@ describe("XrayrNodeReconciler", () => {
     let calls = 0;
     const { nodes, entries } = setup();
     const reconciler = new XrayrNodeReconciler({
-      nodes, entries, writer: new RecordingWriter(),
+      nodes, entries, writer: new RecordingWriter(), expectations: new Expectations(new FakeClock()),
       nodesOn: (a: string) => nodes.list().filter((n) => n.spec.address === a),
       entriesOf: () => [],
       entriesOn: () => [],

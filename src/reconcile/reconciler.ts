@@ -1,22 +1,23 @@
-// Reconcile one XrayrNode: read it and its entry from the informer caches (never from the
-// event, so every pass is idempotent), validate, plan, carry the plan out, and report.
+// Reconcile one XrayrNode: read it and its entries from the informer caches (never from the
+// event, so every pass is idempotent), gather the plan's input, plan, carry the plan out, and
+// report the verdict in the node's status.
 import type { Logger } from "pino";
-import { splitKey } from "../controller/keys.js";
-import type { XrayrNode } from "../api/v1alpha1/types.js";
-import type { EntryOptions } from "../desired/workloadentry.js";
-import type { WorkloadEntry } from "../istio/workloadentry.js";
 import type { ReconcileResult } from "../controller/controller.js";
+import { apiMessage, classifyApiError } from "../controller/api-errors.js";
+import { NotLeaderError } from "../controller/fence.js";
+import { splitKey } from "../controller/keys.js";
+import type { XrayrNode, XrayrNodeStatus } from "../api/v1alpha1/types.js";
+import { desiredWorkloadEntry, type EntryOptions } from "../desired/workloadentry.js";
 import type { Claim } from "../domain/claims.js";
-import { ADDRESS_HANDOVER_RECHECK_MS, planNode, type Plan, type Validation, type Verdict } from "../plan/plan.js";
-import { apiMessage } from "../controller/api-errors.js";
-import type { Writer } from "../apply/writer.js";
-import type { XrayrNodeStatus } from "../api/v1alpha1/types.js";
+import type { WorkloadEntry } from "../istio/workloadentry.js";
+import { FencedWriteError, type Writer } from "../apply/writer.js";
+import { planNode, type EntryAction, type Validation, type Verdict } from "../plan/plan.js";
 import { nextStatus, readyCondition, sameStatus } from "../status/conditions.js";
+import type { Expectations } from "./expectations.js";
 
 /** What the reconciler needs of an informer cache. */
 export interface Store<T> {
   get(name: string, namespace?: string): T | undefined;
-  list(): readonly T[];
 }
 
 export interface ReconcilerDeps {
@@ -30,6 +31,7 @@ export interface ReconcilerDeps {
   entriesOn: (address: string, namespace: string) => readonly WorkloadEntry[];
   /** Whether the XrayrNode controlling an entry still exists. */
   ownerExists: (entry: WorkloadEntry) => boolean;
+  expectations: Expectations;
   writer: Writer;
   options: EntryOptions;
   /** Schema and address policy together; see validateNode. */
@@ -43,6 +45,11 @@ export interface ReconcilerDeps {
 // the watch has delivered our own status write (an entry event right after a create does that)
 // would otherwise write the same status, and record the same event, twice.
 const WRITTEN_STATUS_TTL_MS = 10_000;
+// A write the API server refused outright (a webhook's denial, 403, 422) fails the same way
+// until a person changes something: tried again this often, not in a hot backoff loop.
+export const REJECTED_RETRY_MS = 15_000;
+
+type Outcome = { done: true } | { done: false; why: "exists" } | { done: false; why: "rejected"; verdict: Verdict };
 
 export class XrayrNodeReconciler {
   // Informer objects are replaced on every change, so object identity is a safe memo key:
@@ -65,24 +72,27 @@ export class XrayrNodeReconciler {
       return undefined;
     }
     const log = this.deps.log.child({ namespace, name });
-    const plan = planNode({
-      node,
-      validation: this.validation(node),
-      claims: this.claims(node),
-      entries: this.deps.entriesOf(name, namespace),
-      entryNamed: (entry) => this.deps.entries.get(entry, namespace),
-      entriesOn: (address) => this.deps.entriesOn(address, namespace),
-      ownerExists: this.deps.ownerExists,
-      options: this.deps.options,
-    });
+    const plan = planNode(this.gather(node, namespace));
+    if (plan.kind === "wait") {
+      log.debug({ why: plan.why }, "waiting");
+      return { requeueAfter: plan.afterMs };
+    }
 
     let verdict = plan.verdict;
     let failure: Error | undefined;
+    let retryAfter: number | undefined;
     try {
+      const outcome = await this.carryOut(plan.steps, log);
       // Our own create, or someone's, that the watch has not delivered yet: the entry's add
       // event brings this node back, and the plan then sees whose it is.
-      if (!(await this.carryOut(plan, log))) return { requeueAfter: ADDRESS_HANDOVER_RECHECK_MS };
+      if (!outcome.done && outcome.why === "exists") return { requeueAfter: 500 };
+      if (!outcome.done) {
+        verdict = outcome.verdict;
+        retryAfter = REJECTED_RETRY_MS;
+      }
     } catch (err) {
+      // Not the leader any more: nothing more may be written, the status included.
+      if (err instanceof NotLeaderError || err instanceof FencedWriteError) throw err;
       failure = err instanceof Error ? err : new Error(String(err));
       verdict = {
         ready: false,
@@ -91,11 +101,9 @@ export class XrayrNodeReconciler {
       };
     }
     this.deps.onVerdict?.(key, verdict);
-    // No verdict yet (waiting for an address to be handed over): look again, report nothing.
-    if (verdict === undefined) return { requeueAfter: plan.requeueAfter ?? ADDRESS_HANDOVER_RECHECK_MS };
     await this.report(key, node, verdict, plan.entryName, log);
     if (failure !== undefined) throw failure;
-    return undefined;
+    return retryAfter === undefined ? undefined : { requeueAfter: retryAfter };
   }
 
   /** Memoised schema + policy verdict for one version of a node. */
@@ -108,12 +116,29 @@ export class XrayrNodeReconciler {
     return v;
   }
 
-  // Claims on this node's address. A node being deleted keeps its claim: its entry stays until
-  // the node is gone, and a second entry on the address meanwhile would make attribution
-  // ambiguous; the delete event then hands the address on.
-  private claims(node: XrayrNode): Claim[] {
+  // The plan's input, as plain data read from the caches now.
+  private gather(node: XrayrNode, namespace: string) {
+    const validation = this.validation(node);
+    const desired = validation.ok ? desiredWorkloadEntry(node, validation.spec, this.deps.options) : undefined;
+    const address = validation.ok ? validation.spec.address : node.spec.address;
+    return {
+      node,
+      validation,
+      desired,
+      claims: this.claims(address),
+      entries: this.deps.entriesOf(node.metadata.name ?? "", namespace),
+      atTarget: desired === undefined ? undefined : this.deps.entries.get(desired.metadata.name ?? "", namespace),
+      onAddress: this.deps.entriesOn(address, namespace).map((entry) => ({ entry, ownerExists: this.deps.ownerExists(entry) })),
+      unseenWriteOnAddress: this.deps.expectations.unseenOn(namespace, address),
+    };
+  }
+
+  // Claims on an address. A node being deleted keeps its claim: its entry stays until the node
+  // is gone, and a second entry on the address meanwhile would make attribution ambiguous; the
+  // delete event then hands the address on.
+  private claims(address: string): Claim[] {
     const claims: Claim[] = [];
-    for (const n of this.deps.nodesOn(node.spec.address)) {
+    for (const n of this.deps.nodesOn(address)) {
       const v = this.validation(n);
       if (!v.ok) continue;
       claims.push({ name: n.metadata.name ?? "", address: v.spec.address, createdAt: String(n.metadata.creationTimestamp ?? "") });
@@ -121,25 +146,45 @@ export class XrayrNodeReconciler {
     return claims;
   }
 
-  /** Carries the steps out in order; false when a create found its name taken (not yet cached). */
-  private async carryOut({ steps }: Plan, log: Logger): Promise<boolean> {
+  /** Carries the steps out in order, stopping at a create whose name is taken or a refused check. */
+  private async carryOut(steps: readonly EntryAction[], log: Logger): Promise<Outcome> {
+    const { writer, expectations } = this.deps;
     for (const step of steps) {
-      if (step.kind === "apply") {
-        if (step.why === "create") {
-          if ((await this.deps.writer.createEntry(step.entry)) === "exists") {
-            log.debug({ entry: step.entry.metadata.name }, "workload entry exists already; waiting for the cache");
-            return false;
+      const entryName = step.kind === "delete" ? step.name : (step.entry.metadata.name ?? "");
+      try {
+        if (step.kind === "check") {
+          await writer.createEntry(step.entry, { dryRun: true });
+        } else if (step.kind === "apply" && step.why === "create") {
+          const ns = step.entry.metadata.namespace ?? "";
+          // Expected before it is sent: its watch event may arrive before the reply does.
+          expectations.expectCreate(ns, entryName, step.entry.spec.address ?? "");
+          if ((await writer.createEntry(step.entry)) === "exists") {
+            expectations.observedPresent(ns, entryName);
+            log.debug({ entry: entryName }, "workload entry exists already; waiting for the cache");
+            return { done: false, why: "exists" };
           }
+          log.info({ entry: entryName, why: step.why, address: step.entry.spec.address }, "workload entry written");
+        } else if (step.kind === "apply") {
+          await writer.updateEntry(step.entry);
+          log.info({ entry: entryName, why: step.why, address: step.entry.spec.address }, "workload entry written");
         } else {
-          await this.deps.writer.updateEntry(step.entry);
+          const address = this.deps.entries.get(step.name, step.namespace)?.spec.address;
+          if (address !== undefined) expectations.expectDelete(step.namespace, step.uid, address);
+          await writer.deleteEntry(step.namespace, step.name, step.uid);
+          log.info({ entry: entryName, why: step.why }, "workload entry deleted");
         }
-        log.info({ entry: step.entry.metadata.name, why: step.why, address: step.entry.spec.address }, "workload entry written");
-      } else {
-        await this.deps.writer.deleteEntry(step.namespace, step.name, step.uid);
-        log.info({ entry: step.name, why: step.why }, "workload entry deleted");
+      } catch (err) {
+        if (step.kind === "apply" && step.why === "create") expectations.observedPresent(step.entry.metadata.namespace ?? "", entryName);
+        if (classifyApiError(err).kind !== "terminal" || err instanceof FencedWriteError) throw err;
+        const what = step.kind === "check" ? `the replacement WorkloadEntry ${entryName} was refused in a dry run, so the current entry stays` : `WorkloadEntry ${entryName} was refused`;
+        return {
+          done: false,
+          why: "rejected",
+          verdict: { ready: false, reason: "ApplyRejected", message: `${what}: ${apiMessage(err)}; tried again every ${REJECTED_RETRY_MS / 1000} s` },
+        };
       }
     }
-    return true;
+    return { done: true };
   }
 
   /** The cache's status, or the one we wrote moments ago if the cache has not caught up yet. */

@@ -96,3 +96,16 @@ describe("nodeKeyOfEntry", () => {
     expect(nodeKeyOfEntry(entry("a-0123abc", "45.1.1.1"))).toBeUndefined();
   });
 });
+
+describe("entries no XrayrNode controls", () => {
+  const orphan = (address: string): WorkloadEntry => ({ ...entry("left-behind", address), metadata: { name: "left-behind", namespace: "airport-prod", uid: "o1" } });
+
+  it("wake the nodes on their address when they appear, move and go (a node they block gets its verdict, or its entry)", () => {
+    const index = new FleetIndex();
+    index.nodeChanged(node("a", "203.0.114.1"));
+    index.nodeChanged(node("b", "203.0.114.2"));
+    expect(index.entryChanged(orphan("203.0.114.1"))).toEqual(["airport-prod/a"]);
+    expect(index.entryChanged(orphan("203.0.114.2")).sort()).toEqual(["airport-prod/a", "airport-prod/b"]);
+    expect(index.entryDeleted(orphan("203.0.114.2"))).toEqual(["airport-prod/b"]);
+  });
+});

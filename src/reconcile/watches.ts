@@ -37,24 +37,33 @@ export class FleetIndex {
 
   /**
    * An entry was added or changed: the node that controls it or, for an entry no XrayrNode
-   * controls, the node whose entry name it takes, which may now be NameTaken or free.
+   * controls, the node whose entry name it takes, which may now be NameTaken or free, and the
+   * nodes on its address, which it now blocks (UnownedEntry).
    */
   entryChanged(entry: WorkloadEntry): string[] {
     const key = objectKey(entry);
-    if (entry.spec.address !== undefined) this.entriesByAddress.set(key, entry.spec.address);
+    let before: string | undefined;
+    if (entry.spec.address !== undefined) before = this.entriesByAddress.set(key, entry.spec.address);
     else this.entriesByAddress.delete(key);
     const node = nodeKeyOfEntry(entry);
-    if (controllerName(entry) !== undefined && node !== undefined) this.entriesByNode.set(key, node);
+    const owned = controllerName(entry) !== undefined;
+    if (owned && node !== undefined) this.entriesByNode.set(key, node);
     else this.entriesByNode.delete(key);
-    return node === undefined ? [] : [node];
+    return unique([...(node === undefined ? [] : [node]), ...(owned ? [] : this.nodesOn(entry.spec.address, before))]);
   }
 
+  /** An entry is gone: its node, and, if no XrayrNode controlled it, the nodes it blocked. */
   entryDeleted(entry: WorkloadEntry): string[] {
     const key = objectKey(entry);
     this.entriesByNode.delete(key);
     this.entriesByAddress.delete(key);
     const node = nodeKeyOfEntry(entry);
-    return node === undefined ? [] : [node];
+    const owned = controllerName(entry) !== undefined;
+    return unique([...(node === undefined ? [] : [node]), ...(owned ? [] : this.nodesOn(entry.spec.address))]);
+  }
+
+  private nodesOn(...addresses: (string | undefined)[]): string[] {
+    return addresses.flatMap((a) => (a === undefined || a === "" ? [] : this.nodesByAddress.keys(a)));
   }
 }
 

@@ -23,6 +23,8 @@ export type ReadyReason =
   | "InvalidSpec"
   | "AddressConflict"
   | "NameTaken"
+  | "UnownedEntry"
+  | "ApplyRejected"
   | "ApplyFailed";
 
 export interface Condition {
@@ -49,6 +51,8 @@ export interface TrafficStatus {
 }
 
 export interface XrayrNodeStatus {
+  /** The replica (Lease holder and epoch) that last wrote the status; see the fencing policy. */
+  writtenBy?: { holder: string; epoch: number };
   observedGeneration?: number;
   conditions?: Condition[];
   workloadEntry?: string;
