@@ -24,14 +24,13 @@ import {
 } from "./controller/index.js";
 import { GROUP, PLURAL, VERSION, type XrayrNode } from "./api/v1alpha1/types.js";
 import { MANAGED_BY_LABEL, MANAGER } from "./desired/workloadentry.js";
-import { controllerName, controllerUid } from "./domain/ownership.js";
 import { WE_GROUP, WE_PLURAL, WE_VERSION, type WorkloadEntry } from "./istio/workloadentry.js";
 import type { OperatorMetrics } from "./observability/metrics.js";
 import { startServer } from "./observability/server.js";
 import { Expectations } from "./reconcile/expectations.js";
 import { XrayrNodeReconciler } from "./reconcile/reconciler.js";
 import { validateNode } from "./reconcile/validate-node.js";
-import { FleetIndex } from "./reconcile/watches.js";
+import { watchFleet } from "./reconcile/watches.js";
 import { PrometheusClient } from "./traffic/prometheus.js";
 import { TrafficReporter } from "./traffic/reporter.js";
 
@@ -90,36 +89,9 @@ export async function startOperator(config: Config, log: Logger, metrics: Operat
     metrics: { depth: (n) => { metrics.queueDepth.set(n); }, retry: () => { metrics.retries.inc(); } },
   });
   const conflicts = new Set<string>();
-  const index = new FleetIndex();
   const expectations = new Expectations(systemClock);
-  const lookup = <T>(store: { get(name: string, namespace?: string): T | undefined }, keys: readonly string[]): T[] =>
-    keys.flatMap((key) => {
-      const { namespace, name } = splitKey(key);
-      const o = store.get(name, namespace);
-      return o === undefined ? [] : [o];
-    });
-
-  const enqueue = (keys: readonly string[]): void => {
+  const fleet = watchFleet(nodes, entries, expectations, (keys) => {
     for (const key of keys) queue.add(key);
-  };
-  nodes.addEventHandler({
-    onAdd: (n) => { enqueue(index.nodeChanged(n)); },
-    onUpdate: (n, old) => { enqueue(index.nodeChanged(n, old)); },
-    onDelete: (n) => { enqueue(index.nodeDeleted(n)); },
-  });
-  entries.addEventHandler({
-    onAdd: (e) => {
-      expectations.observedPresent(e.metadata.namespace ?? "", e.metadata.name ?? "");
-      enqueue(index.entryChanged(e));
-    },
-    onUpdate: (e) => {
-      expectations.observedPresent(e.metadata.namespace ?? "", e.metadata.name ?? "");
-      enqueue(index.entryChanged(e));
-    },
-    onDelete: (e) => {
-      expectations.observedGone(e.metadata.namespace ?? "", e.metadata.name ?? "", e.metadata.uid ?? "");
-      enqueue(index.entryDeleted(e));
-    },
   });
   metrics.managedEntryCountries = function* () {
     for (const e of entries.list()) {
@@ -140,15 +112,8 @@ export async function startOperator(config: Config, log: Logger, metrics: Operat
     const writer = new KubeWriter(kc, (verb, resource, outcome) => { metrics.writes.inc({ verb, resource, outcome }); }, config.leaderElection.identity, fence, writeTimeoutMs);
     const reconciler = new XrayrNodeReconciler({
       nodes,
-      nodesOn: (address) => lookup(nodes, index.nodesByAddress.keys(address)),
       entries,
-      entriesOf: (name, namespace) => lookup(entries, index.entriesByNode.keys(`${namespace}/${name}`)),
-      entriesOn: (address, namespace) =>
-        lookup(entries, index.entriesByAddress.keys(address)).filter((e) => e.metadata.namespace === namespace),
-      ownerExists: (e) => {
-        const owner = controllerName(e);
-        return owner !== undefined && nodes.get(owner, e.metadata.namespace)?.metadata.uid === controllerUid(e);
-      },
+      fleet,
       expectations,
       writer,
       options: { appLabel: config.appLabel, serviceAccount: config.serviceAccount },

@@ -3,7 +3,9 @@
 // connection errors) are retried a few times with backoff; anything else is the caller's.
 import * as k8s from "@kubernetes/client-node";
 import { GROUP, PLURAL, VERSION, type XrayrNode } from "../api/v1alpha1/types.js";
-import { isTransient, statusCode } from "../controller/api-errors.js";
+import { classifyApiError, statusCode } from "../controller/api-errors.js";
+import { sleep, systemClock } from "../controller/clock.js";
+import { Backoff } from "../controller/ratelimiter.js";
 
 const ssa = k8s.setHeaderOptions("Content-Type", k8s.PatchStrategy.ServerSideApply);
 
@@ -14,14 +16,17 @@ export interface RetryOptions {
 
 const DEFAULT_RETRY: RetryOptions = { attempts: 4, baseDelayMs: 200 };
 
-
+/** Retries a call on a transient failure (classifyApiError), with the runtime's jittered
+ * backoff, no sooner than a Retry-After the server asked for. */
 export async function withRetry<T>(call: () => Promise<T>, opts: RetryOptions = DEFAULT_RETRY): Promise<T> {
+  const backoff = new Backoff({ initialMs: opts.baseDelayMs, maxMs: opts.baseDelayMs * 2 ** opts.attempts });
   for (let attempt = 1; ; attempt++) {
     try {
       return await call();
     } catch (err) {
-      if (attempt >= opts.attempts || !isTransient(err)) throw err;
-      await new Promise((r) => setTimeout(r, opts.baseDelayMs * 2 ** (attempt - 1)));
+      const failure = classifyApiError(err);
+      if (attempt >= opts.attempts || failure.kind !== "transient") throw err;
+      await sleep(systemClock, Math.max(backoff.next(), failure.retryAfterMs ?? 0));
     }
   }
 }

@@ -28,10 +28,6 @@ export function classifyApiError(err: unknown): ApiErrorClass {
   return withRetry("terminal");
 }
 
-export function isTransient(err: unknown): boolean {
-  return classifyApiError(err).kind === "transient";
-}
-
 /** The HTTP status of a client-node ApiException, if the error is one. */
 export function statusCode(err: unknown): number | undefined {
   return err instanceof k8s.ApiException ? err.code : undefined;

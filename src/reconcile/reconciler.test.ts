@@ -58,10 +58,12 @@ function setup() {
   const expectations = new Expectations(new FakeClock());
   const reconciler = new XrayrNodeReconciler({
     nodes, entries, writer, expectations,
-    nodesOn: (a: string) => nodes.list().filter((n) => n.spec.address === a),
-    entriesOf: (name: string) => entries.list().filter((e) => e.metadata.ownerReferences?.[0]?.name === name),
-    entriesOn: (address: string) => entries.list().filter((e) => e.spec.address === address),
-    ownerExists: (e: WorkloadEntry) => nodes.list().some((n) => n.metadata.uid === e.metadata.ownerReferences?.[0]?.uid),
+    fleet: {
+      nodesOn: (a: string) => nodes.list().filter((n) => n.spec.address === a),
+      entriesOf: (name: string) => entries.list().filter((e) => e.metadata.ownerReferences?.[0]?.name === name),
+      entriesOn: (address: string) => entries.list().filter((e) => e.spec.address === address),
+      ownerExists: (e: WorkloadEntry) => nodes.list().some((n) => n.metadata.uid === e.metadata.ownerReferences?.[0]?.uid),
+    },
     options: { appLabel: "xrayr", serviceAccount: "xrayr-vm" },
     validate: (n) => validateNode(n, "public"),
     log: pino({ level: "silent" }),
@@ -217,10 +219,7 @@ describe("XrayrNodeReconciler", () => {
     const { nodes, entries } = setup();
     const reconciler = new XrayrNodeReconciler({
       nodes, entries, writer: new RecordingWriter(), expectations: new Expectations(new FakeClock()),
-      nodesOn: (a: string) => nodes.list().filter((n) => n.spec.address === a),
-      entriesOf: () => [],
-      entriesOn: () => [],
-      ownerExists: () => false,
+      fleet: { nodesOn: (a: string) => nodes.list().filter((n) => n.spec.address === a), entriesOf: () => [], entriesOn: () => [], ownerExists: () => false },
       options: { appLabel: "xrayr", serviceAccount: "" },
       validate: (n) => { calls++; return validateNode(n, "any"); },
       log: pino({ level: "silent" }),

@@ -14,6 +14,7 @@ import { FencedWriteError, type Writer } from "../apply/writer.js";
 import { planNode, type EntryAction, type Validation, type Verdict } from "../plan/plan.js";
 import { nextStatus, readyCondition, sameStatus } from "../status/conditions.js";
 import type { Expectations } from "./expectations.js";
+import type { FleetLookups } from "./watches.js";
 
 /** What the reconciler needs of an informer cache. */
 export interface Store<T> {
@@ -22,15 +23,9 @@ export interface Store<T> {
 
 export interface ReconcilerDeps {
   nodes: Store<XrayrNode>;
-  /** The nodes whose spec.address is `address` (this node included), e.g. from an AddressIndex. */
-  nodesOn: (address: string) => Iterable<XrayrNode>;
   entries: Store<WorkloadEntry>;
-  /** Live entries controlled by an XrayrNode named `name` in `namespace` (e.g. from a GroupIndex). */
-  entriesOf: (name: string, namespace: string) => readonly WorkloadEntry[];
-  /** Live entries on `address` in `namespace`. */
-  entriesOn: (address: string, namespace: string) => readonly WorkloadEntry[];
-  /** Whether the XrayrNode controlling an entry still exists. */
-  ownerExists: (entry: WorkloadEntry) => boolean;
+  /** The indexed questions (nodes on an address, a node's entries, ...): see watches.ts. */
+  fleet: FleetLookups;
   expectations: Expectations;
   writer: Writer;
   options: EntryOptions;
@@ -126,9 +121,9 @@ export class XrayrNodeReconciler {
       validation,
       desired,
       claims: this.claims(address),
-      entries: this.deps.entriesOf(node.metadata.name ?? "", namespace),
+      entries: this.deps.fleet.entriesOf(node.metadata.name ?? "", namespace),
       atTarget: desired === undefined ? undefined : this.deps.entries.get(desired.metadata.name ?? "", namespace),
-      onAddress: this.deps.entriesOn(address, namespace).map((entry) => ({ entry, ownerExists: this.deps.ownerExists(entry) })),
+      onAddress: this.deps.fleet.entriesOn(address, namespace).map((entry) => ({ entry, ownerExists: this.deps.fleet.ownerExists(entry) })),
       unseenWriteOnAddress: this.deps.expectations.unseenOn(namespace, address),
     };
   }
@@ -138,7 +133,7 @@ export class XrayrNodeReconciler {
   // delete event then hands the address on.
   private claims(address: string): Claim[] {
     const claims: Claim[] = [];
-    for (const n of this.deps.nodesOn(address)) {
+    for (const n of this.deps.fleet.nodesOn(address)) {
       const v = this.validation(n);
       if (!v.ok) continue;
       claims.push({ name: n.metadata.name ?? "", address: v.spec.address, createdAt: String(n.metadata.creationTimestamp ?? "") });

@@ -1,6 +1,9 @@
 import type { XrayrNode } from "../api/v1alpha1/types.js";
 import type { WorkloadEntry } from "../istio/workloadentry.js";
-import { FleetIndex, nodeKeyOfEntry, planInputsChanged } from "./watches.js";
+import { FakeClock } from "../controller/clock.js";
+import type { InformerEventHandler } from "../controller/informer.js";
+import { Expectations } from "./expectations.js";
+import { FleetIndex, nodeKeyOfEntry, planInputsChanged, watchFleet } from "./watches.js";
 
 const node = (name: string, address: string, extra: Partial<XrayrNode["metadata"]> = {}): XrayrNode => ({
   metadata: { name, namespace: "airport-prod", uid: `uid-${name}`, generation: 1, resourceVersion: "1", ...extra },
@@ -107,5 +110,41 @@ describe("entries no XrayrNode controls", () => {
     expect(index.entryChanged(orphan("203.0.114.1"))).toEqual(["airport-prod/a"]);
     expect(index.entryChanged(orphan("203.0.114.2")).sort()).toEqual(["airport-prod/a", "airport-prod/b"]);
     expect(index.entryDeleted(orphan("203.0.114.2"))).toEqual(["airport-prod/b"]);
+  });
+});
+
+describe("watchFleet", () => {
+  class Cache<T extends { metadata: { name?: string; namespace?: string } }> {
+    readonly items = new Map<string, T>();
+    private readonly handlers: InformerEventHandler<T>[] = [];
+    get(name: string, namespace?: string): T | undefined { return this.items.get(`${namespace ?? ""}/${name}`); }
+    addEventHandler(h: InformerEventHandler<T>): void { this.handlers.push(h); }
+    add(o: T): void { this.items.set(`${o.metadata.namespace ?? ""}/${o.metadata.name ?? ""}`, o); for (const h of this.handlers) h.onAdd?.(o); }
+    remove(o: T): void { this.items.delete(`${o.metadata.namespace ?? ""}/${o.metadata.name ?? ""}`); for (const h of this.handlers) h.onDelete?.(o); }
+  }
+
+  test("keeps the indices the lookups answer from, clears expectations the watch has shown, and enqueues the keys", () => {
+    const nodes = new Cache<XrayrNode>();
+    const entries = new Cache<WorkloadEntry>();
+    const expectations = new Expectations(new FakeClock());
+    const queued: string[] = [];
+    const fleet = watchFleet(nodes, entries, expectations, (keys) => queued.push(...keys));
+    const a = node("a", "45.1.1.1");
+    nodes.add(a);
+    const e = { ...entry("a-0123abcd", "45.1.1.1", "a"), metadata: { ...entry("a-0123abcd", "45.1.1.1", "a").metadata, uid: "e1" } };
+    expectations.expectCreate("airport-prod", "a-0123abcd", "45.1.1.1");
+    entries.add(e);
+    expect(expectations.unseenOn("airport-prod", "45.1.1.1")).toBe(false);
+    expect(fleet.nodesOn("45.1.1.1")).toEqual([a]);
+    expect(fleet.entriesOf("a", "airport-prod")).toEqual([e]);
+    expect(fleet.entriesOn("45.1.1.1", "airport-prod")).toEqual([e]);
+    expect(fleet.entriesOn("45.1.1.1", "elsewhere")).toEqual([]);
+    expect(fleet.ownerExists(e)).toBe(true);
+    expectations.expectDelete("airport-prod", "e1", "45.1.1.1");
+    nodes.remove(a);
+    expect(fleet.ownerExists(e)).toBe(false);
+    entries.remove(e);
+    expect(expectations.unseenOn("airport-prod", "45.1.1.1")).toBe(false);
+    expect(queued).toEqual(["airport-prod/a", "airport-prod/a", "airport-prod/a", "airport-prod/a"]);
   });
 });

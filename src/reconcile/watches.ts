@@ -2,12 +2,74 @@
 // keys to look at (the reconciler reads the caches itself), but choosing those keys well is
 // what keeps a fleet of 10,000 cheap: a node's peers on an address are found by index, not by a
 // scan, and an event that cannot change any plan enqueues nothing.
-import { objectKey } from "../controller/keys.js";
+import type { InformerEventHandler } from "../controller/informer.js";
+import { objectKey, splitKey } from "../controller/keys.js";
 import type { XrayrNode } from "../api/v1alpha1/types.js";
 import { nodeNameOfEntry } from "../domain/entry-name.js";
 import type { WorkloadEntry } from "../istio/workloadentry.js";
-import { controllerName } from "../domain/ownership.js";
+import { controllerName, controllerUid } from "../domain/ownership.js";
+import type { Expectations } from "./expectations.js";
 import { GroupIndex } from "./group-index.js";
+
+/** What watching needs of an informer: its cache, and its events. */
+export interface WatchedCache<T> {
+  get(name: string, namespace?: string): T | undefined;
+  addEventHandler(handler: InformerEventHandler<T>): void;
+}
+
+/** The questions a reconcile asks of the caches beyond "get by name", answered by index. */
+export interface FleetLookups {
+  /** The nodes whose spec.address is `address` (the asking node included). */
+  nodesOn(address: string): XrayrNode[];
+  /** Live entries controlled by an XrayrNode named `name` in `namespace`. */
+  entriesOf(name: string, namespace: string): WorkloadEntry[];
+  /** Live entries on `address` in `namespace`. */
+  entriesOn(address: string, namespace: string): WorkloadEntry[];
+  /** Whether the XrayrNode controlling `entry` still exists (same name and uid). */
+  ownerExists(entry: WorkloadEntry): boolean;
+}
+
+/**
+ * Watches both caches: keeps the indices, tells `expectations` what the watch has shown, and
+ * hands `enqueue` the keys each event concerns. Returns the lookups the reconciler asks.
+ */
+export function watchFleet(
+  nodes: WatchedCache<XrayrNode>,
+  entries: WatchedCache<WorkloadEntry>,
+  expectations: Expectations,
+  enqueue: (keys: readonly string[]) => void,
+): FleetLookups {
+  const index = new FleetIndex();
+  nodes.addEventHandler({
+    onAdd: (n) => { enqueue(index.nodeChanged(n)); },
+    onUpdate: (n, old) => { enqueue(index.nodeChanged(n, old)); },
+    onDelete: (n) => { enqueue(index.nodeDeleted(n)); },
+  });
+  const seen = (e: WorkloadEntry): void => { expectations.observedPresent(e.metadata.namespace ?? "", e.metadata.name ?? ""); };
+  entries.addEventHandler({
+    onAdd: (e) => { seen(e); enqueue(index.entryChanged(e)); },
+    onUpdate: (e) => { seen(e); enqueue(index.entryChanged(e)); },
+    onDelete: (e) => {
+      expectations.observedGone(e.metadata.namespace ?? "", e.metadata.name ?? "", e.metadata.uid ?? "");
+      enqueue(index.entryDeleted(e));
+    },
+  });
+  const lookup = <T>(cache: WatchedCache<T>, keys: readonly string[]): T[] =>
+    keys.flatMap((key) => {
+      const { namespace, name } = splitKey(key);
+      const o = cache.get(name, namespace);
+      return o === undefined ? [] : [o];
+    });
+  return {
+    nodesOn: (address) => lookup(nodes, index.nodesByAddress.keys(address)),
+    entriesOf: (name, namespace) => lookup(entries, index.entriesByNode.keys(`${namespace}/${name}`)),
+    entriesOn: (address, namespace) => lookup(entries, index.entriesByAddress.keys(address)).filter((e) => e.metadata.namespace === namespace),
+    ownerExists: (e) => {
+      const owner = controllerName(e);
+      return owner !== undefined && nodes.get(owner, e.metadata.namespace)?.metadata.uid === controllerUid(e);
+    },
+  };
+}
 
 export class FleetIndex {
   /** Node keys by spec.address. */

@@ -10,7 +10,7 @@ describe("nextTraffic", () => {
   test("first observation is written, with per-minute rate and last seen", () => {
     const d = nextTraffic(undefined, busy, t0, policy);
     expect(d).toMatchObject({ write: true, why: "first" });
-    expect(d.next).toEqual({ state: "Active", requestsPerMinute: 3, errorRatio: 0, p99Ms: 12.3, lastSeen: "2026-11-26T12:00:00Z", observedAt: "2026-11-26T12:00:00Z" });
+    expect(d.next).toEqual({ state: "Active", requestsPerMinute: 3, errorRatio: 0, failing: false, p99Ms: 12.3, lastSeen: "2026-11-26T12:00:00Z", observedAt: "2026-11-26T12:00:00Z" });
   });
 
   test("steady traffic is rewritten at most once per interval", () => {
@@ -39,6 +39,18 @@ describe("nextTraffic", () => {
     expect(up).toMatchObject({ write: true, why: "errors" });
     expect(nextTraffic(up.next, { ...busy, errorRatio: 0.008 }, at(90), policy).write).toBe(false); // under 1 %, not under 0.5 %
     expect(nextTraffic(up.next, { ...busy, errorRatio: 0.001 }, at(90), policy)).toMatchObject({ write: true, why: "errors" });
+  });
+
+  test("a recovering node stays failing through refresh writes until it is under half the threshold", () => {
+    const prev = nextTraffic(undefined, busy, at(-600), policy).next;
+    const up = nextTraffic(prev, { ...busy, errorRatio: 0.2 }, at(-400), policy);
+    expect(up.next.failing).toBe(true);
+    // Between the half and the threshold: a refresh writes the lower ratio, and the node is
+    // still failing; the next poll must not read "not failing" back from that ratio.
+    const refreshed = nextTraffic(up.next, { ...busy, errorRatio: 0.008 }, t0, policy);
+    expect(refreshed).toMatchObject({ write: true, why: "refresh", next: { failing: true, errorRatio: 0.008 } });
+    expect(nextTraffic(refreshed.next, { ...busy, errorRatio: 0.008 }, at(90), policy).write).toBe(false);
+    expect(nextTraffic(refreshed.next, { ...busy, errorRatio: 0.001 }, at(90), policy)).toMatchObject({ write: true, why: "errors", next: { failing: false } });
   });
 
   test("even state changes wait a minute after the node's last write", () => {

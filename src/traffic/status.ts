@@ -44,14 +44,18 @@ export function nextTraffic(prev: TrafficStatus | undefined, t: NodeTraffic, now
   const lastSeen = active ? next.observedAt : prev?.lastSeen;
   if (lastSeen !== undefined) next.lastSeen = lastSeen;
 
+  // The hysteresis lives in the status itself: "was failing" read back from a stored ratio
+  // would forget, after every refresh write, a node that is recovering but not yet recovered.
+  const wasFailing = prev?.failing ?? (prev !== undefined && prev.errorRatio > policy.errorThreshold);
+  next.failing = failing(next.errorRatio, policy, wasFailing);
+
   if (prev === undefined) return { next, write: true, why: "first" };
   const age = now.getTime() - Date.parse(prev.observedAt);
   // An unreadable observedAt counts as old: better one write than a node stuck unrefreshed.
   const olderThan = (ms: number): boolean => !(age < ms);
   if (olderThan(STATE_WRITE_FLOOR_MS)) {
     if (prev.state !== next.state) return { next, write: true, why: "state" };
-    const wasFailing = prev.errorRatio > policy.errorThreshold;
-    if (failing(next.errorRatio, policy, wasFailing) !== wasFailing) return { next, write: true, why: "errors" };
+    if (next.failing !== wasFailing) return { next, write: true, why: "errors" };
   }
   if (olderThan(policy.minIntervalMs * (1 + REFRESH_SPREAD * spread(t.name)))) return { next, write: true, why: "refresh" };
   return { next, write: false };

@@ -1,6 +1,11 @@
 // The XrayrNode API, version v1alpha1: the leaf every other module builds on, so it imports
-// nothing of theirs. The CRD manifest (deploy/crds) is generated from src/crd/manifest.ts;
-// these types describe the same shape for TypeScript.
+// nothing of theirs. The CRD manifest (deploy/crds) is generated from src/crd/manifest.ts; the
+// status types are derived from the status schema itself (status.ts), the spec's from the same
+// rules the CRD's spec schema and the validation in src/crd/ are built from.
+
+import type { Condition, TrafficStatus, XrayrNodeStatus } from "./status.js";
+
+export type { Condition, TrafficStatus, XrayrNodeStatus };
 
 export const GROUP = "mesh.sigma.io";
 export const VERSION = "v1alpha1";
@@ -27,37 +32,8 @@ export type ReadyReason =
   | "ApplyRejected"
   | "ApplyFailed";
 
-export interface Condition {
-  type: string;
-  status: "True" | "False" | "Unknown";
-  reason: string;
-  message: string;
-  lastTransitionTime: string;
-  observedGeneration?: number;
-}
 
-/** The node's calls to Xboard, written by the traffic reporter (traffic/). */
-export interface TrafficStatus {
-  state: "Active" | "Silent";
-  requestsPerMinute: number;
-  /** Kiali's error ratio over the window, 0..1. */
-  errorRatio: number;
-  /** Omitted while there are no latency samples. */
-  p99Ms?: number;
-  /** Last time traffic was seen (RFC 3339); omitted if never seen by this operator. */
-  lastSeen?: string;
-  /** When these numbers were measured (RFC 3339). */
-  observedAt: string;
-}
 
-export interface XrayrNodeStatus {
-  /** The replica (Lease holder and epoch) that last wrote the status; see the fencing policy. */
-  writtenBy?: { holder: string; epoch: number };
-  observedGeneration?: number;
-  conditions?: Condition[];
-  workloadEntry?: string;
-  traffic?: TrafficStatus;
-}
 
 export interface ObjectMeta {
   name?: string;
