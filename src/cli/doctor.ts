@@ -2,6 +2,7 @@
 // of src/doctor/checks.ts and prints pass / warn / fail with the fix for each. Exit status 1
 // when any check fails.
 import * as k8s from "@kubernetes/client-node";
+import type { AddressPolicy } from "../crd/address.js";
 import { statusCode } from "../controller/api-errors.js";
 import { XrayrNodeClient } from "../apply/xrayrnodes.js";
 import { runChecks, type DoctorFacts, type Fact, type IstioResource } from "../doctor/checks.js";
@@ -16,6 +17,7 @@ export interface DoctorOptions {
   xboardService: string;
   istioNamespace: string;
   leaseName: string;
+  addressPolicy: AddressPolicy;
 }
 
 async function fact<T>(read: () => Promise<T>, server: string, ifNotFound?: () => T): Promise<Fact<T>> {
@@ -56,6 +58,7 @@ export async function gatherFacts(ctx: Context, opts: DoctorOptions): Promise<Do
     xboardService: opts.xboardService,
     istioNamespace: opts.istioNamespace,
     leaseName: opts.leaseName,
+    addressPolicy: opts.addressPolicy,
     crds: { ok: true, value: crdNames },
     namespaceObject,
     xboardPods,

@@ -122,6 +122,7 @@ export function buildProgram(exit: (code: number) => void): Command {
     .option("--xboard-service <name>", "the Service in front of Xboard", "xboard")
     .option("--istio-namespace <namespace>", "where istiod runs", "istio-system")
     .option("--lease-name <name>", "the operator's leader-election Lease", "xrayr-mesh-operator")
+    .addOption(policyOption())
     .action(act(async (o: DoctorOptions) => runDoctor(ctx(), o)));
 
   program

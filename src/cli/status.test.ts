@@ -1,5 +1,6 @@
 import type { XrayrNode } from "../api/v1alpha1/types.js";
-import { REGISTERED_BY_LABEL, SYNCED_BY_LABEL, SYNC_MANAGER, VPS_ID_LABEL } from "../fleet/labels.js";
+import { REGISTERED_BY_LABEL, SYNCED_BY_LABEL, SYNC_MANAGER } from "../fleet/labels.js";
+import { VPS_ID_LABEL } from "../domain/vps.js";
 import type { WorkloadEntry } from "../istio/workloadentry.js";
 import { sourceOf, statusRows } from "./status.js";
 

@@ -5,7 +5,8 @@
 import * as k8s from "@kubernetes/client-node";
 import { XrayrNodeClient } from "../apply/xrayrnodes.js";
 import type { XrayrNode } from "../api/v1alpha1/types.js";
-import { isSynced, REGISTERED_BY_LABEL, vpsIdOf } from "../fleet/labels.js";
+import { isSynced, REGISTERED_BY_LABEL } from "../fleet/labels.js";
+import { normaliseCountry, vpsIdOf } from "../domain/vps.js";
 import { WE_GROUP, WE_PLURAL, WE_VERSION, type WorkloadEntry } from "../istio/workloadentry.js";
 import { controllerUid } from "../domain/ownership.js";
 import { readyCondition } from "../status/conditions.js";
@@ -64,7 +65,7 @@ export function statusRows(nodes: readonly XrayrNode[], entries: readonly Worklo
         age: age(created, now),
         createdAt: created === undefined ? undefined : new Date(created).toISOString(),
         version: n.spec.version ?? "v1",
-        vpsId: n.spec.vpsId ?? vpsIdOf(n) ?? "",
+        vpsId: vpsIdOf(n) ?? "",
         source: sourceOf(n),
       };
     });
@@ -78,7 +79,7 @@ export async function runStatus(ctx: Context, opts: { country?: string; output: 
       .listNamespacedCustomObject({ group: WE_GROUP, version: WE_VERSION, plural: WE_PLURAL, namespace: ctx.namespace })
       .then((r) => (r as { items: WorkloadEntry[] }).items),
   ]);
-  const country = opts.country?.toLowerCase();
+  const country = opts.country !== undefined ? normaliseCountry(opts.country) : undefined;
   const rows = statusRows(country === undefined ? nodes : nodes.filter((n) => n.spec.country === country), entries);
   if (opts.output === "json") {
     process.stdout.write(`${JSON.stringify(rows.map(({ age: _a, ...r }) => r), null, 2)}\n`);

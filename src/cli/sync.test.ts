@@ -4,7 +4,7 @@ import { desiredFleet } from "../fleet/desired.js";
 import { REGISTERED_BY_LABEL } from "../fleet/labels.js";
 import { planSync } from "../fleet/plan.js";
 import { pruneGuard } from "../fleet/prune-guard.js";
-import { executePlan, planToRun, type NodeWriter } from "./sync.js";
+import { executePlan, planToRun, printPlan, type NodeWriter } from "./sync.js";
 
 const opts = { namespace: "airport-prod", addressPolicy: "public" as const };
 const quiet = { isTTY: false, write: () => true } as unknown as NodeJS.WriteStream;
@@ -132,5 +132,21 @@ describe("planToRun: what runs once the prune guard has spoken", () => {
     const whole = desiredFleet(rows, opts);
     const same = planSync(whole, synced, { prune: true });
     expect(planToRun(whole, synced, same, undefined)).toBe(same);
+  });
+});
+
+describe("printPlan", () => {
+  test("normalised rows are listed as warnings, with value and what it became, and counted apart from invalid ones", () => {
+    const doc = [
+      { id: 7, hostname: "HK_Relay_07", ip: "2A01:4F8:0:0:0:0:0:1", country: "HK", status: "active" },
+      { id: 8, hostname: "ok.example", ip: "10.0.0.1", country: "hk", status: "active" },
+    ];
+    const plan = planSync(desiredFleet(doc, { namespace: "airport-prod", addressPolicy: "public" }), [], { prune: false });
+    const lines: string[] = [];
+    printPlan(plan, "vps.json", "airport-prod", false, (s) => lines.push(...s.split("\n")));
+    expect(lines).toContain("Normalised rows (1; applied as normalised, fix them in sigma-api):");
+    expect(lines.find((l) => /^1\s+7\s+hostname\s/.test(l))).toMatch(/"HK_Relay_07"\s+hk-relay-07-7\s+hostname "HK_Relay_07" is not a host name/);
+    expect(lines.find((l) => /^1\s+7\s+ip\s/.test(l))).toMatch(/"2A01:4F8:0:0:0:0:0:1"\s+2a01:4f8::1\s/);
+    expect(lines).toContain("Plan: 1 to create, 0 to update, 0 to delete, 0 unchanged, 1 invalid, 1 normalised, 0 not active.");
   });
 });

@@ -15,7 +15,8 @@ import { XrayrNodeClient } from "../apply/xrayrnodes.js";
 import type { AddressPolicy } from "../crd/address.js";
 import type { XrayrNode } from "../api/v1alpha1/types.js";
 import { desiredFleet, type DesiredFleet } from "../fleet/desired.js";
-import { isSynced, SYNC_MANAGER, vpsIdOf } from "../fleet/labels.js";
+import { isSynced, SYNC_MANAGER } from "../fleet/labels.js";
+import { vpsIdOf } from "../domain/vps.js";
 import { planCounts, planSync, type DeleteEntry, type SyncPlan } from "../fleet/plan.js";
 import { pruneGuard, type MaxPrune, type PruneRefusal } from "../fleet/prune-guard.js";
 import type { Context } from "./context.js";
@@ -113,6 +114,11 @@ export function printPlan(p: SyncPlan, source: string, namespace: string, prune:
     ...p.unchanged.filter((e) => e.reason !== "up to date").map((e) => ["unchanged", e.desired.name, String(e.desired.row), e.desired.id, e.reason]),
   ];
   if (rows.length > 0) out(table(["ACTION", "NAME", "ROW", "VPS", "REASON"], rows));
+  if (p.warnings.length > 0) {
+    out("");
+    out(`Normalised rows (${c.warnedRows}; applied as normalised, fix them in sigma-api):`);
+    out(table(["ROW", "VPS", "FIELD", "VALUE", "BECAME", "WHY"], p.warnings.map((w) => [String(w.row), w.id, w.field, showValue(w.value), w.became, w.message])));
+  }
   if (p.invalid.length > 0) {
     out("");
     out(`Invalid rows (${c.invalidRows}; not applied):`);
@@ -121,7 +127,7 @@ export function printPlan(p: SyncPlan, source: string, namespace: string, prune:
   out("");
   out(
     `Plan: ${c.create} to create, ${c.update} to update, ${c.delete} to delete, ${c.unchanged} unchanged, ${c.invalidRows} invalid, ` +
-      `${c.skipped} not active${!prune && c.prunable > 0 ? `; ${c.prunable} would be deleted with --prune` : ""}.`,
+      `${c.warnedRows} normalised, ${c.skipped} not active${!prune && c.prunable > 0 ? `; ${c.prunable} would be deleted with --prune` : ""}.`,
   );
 }
 
@@ -251,6 +257,7 @@ function syncJson(
     prunable: plan.prunable.map((d) => ({ name: d.name, vpsId: d.vpsId, reason: d.reason })),
     unchanged: plan.unchanged.map(entry),
     invalid: plan.invalid,
+    warnings: plan.warnings,
     skipped: plan.skipped,
     applied: r.applied,
     failures: r.failures,

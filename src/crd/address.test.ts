@@ -1,6 +1,6 @@
 import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
-import { checkAddressPolicy, formatCanonical, isAddressPolicy, parseAddress } from "./address.js";
+import { checkAddressPolicy, formatCanonical, isAddressPolicy, normaliseAddress, parseAddress } from "./address.js";
 
 interface Vector {
   in: string;
@@ -97,6 +97,35 @@ describe("parseAddress", () => {
       const expanded = Array.from({ length: 8 }, (_, g) => (((bytes[2 * g] ?? 0) << 8) | (bytes[2 * g + 1] ?? 0)).toString(16)).join(":");
       const viaUrl = new URL(`http://[${expanded}]/`).hostname.slice(1, -1);
       expect(formatCanonical(bytes)).toBe(viaUrl);
+    }
+  });
+});
+
+describe("normaliseAddress", () => {
+  it.each([
+    ["45.76.83.243", "45.76.83.243", false],
+    ["2a01:4f8::1", "2a01:4f8::1", false],
+    ["2A01:4F8:0:0:0:0:0:1", "2a01:4f8::1", true],
+    ["2a01:04f8:0000:0000:0000:0000:0000:0001", "2a01:4f8::1", true],
+    ["2A01:4F8::1", "2a01:4f8::1", true],
+    ["2001:DB8:0:0:1:0:0:1", "2001:db8::1:0:0:1", true],
+    ["64:ff9b::1.2.3.4", "64:ff9b::102:304", true],
+    ["::ffff:45.76.83.243", "45.76.83.243", true],
+    [" 45.76.83.243\t", "45.76.83.243", true],
+  ])("%j is %j", (input, text, changed) => {
+    expect(normaliseAddress(input)).toMatchObject({ ok: true, address: { text }, changed });
+  });
+
+  it.each(["045.1.2.3", "45.1.2.3/24", "45.1.2.3:443", "[2a01:4f8::1]", "fe80::1%eth0", "", "not-an-ip", "45.1. 2.3"])("%j is refused, as parseAddress refuses it", (input) => {
+    const r = normaliseAddress(input);
+    const p = parseAddress(input);
+    expect(r).toEqual({ ok: false, reason: p.ok ? "" : p.reason });
+  });
+
+  it("the canonical form is what parseAddress accepts", () => {
+    for (const s of ["2A01:4F8:0:0:0:0:0:1", "::FFFF:1.2.3.4", "0:0:0:0:0:0:0:1"]) {
+      const r = normaliseAddress(s);
+      expect(r.ok && parseAddress(r.address.text).ok).toBe(true);
     }
   });
 });

@@ -247,6 +247,21 @@ export function parseAddress(s: string): AddressResult {
   return { ok: true, address: { family: r.family, text: canonical, bytes: r.bytes } };
 }
 
+/**
+ * An address in any spelling that denotes exactly one address, in its canonical form (RFC 5952,
+ * Go's netip.Addr.String()): IPv6 in upper case, expanded, with leading zeros in a group or an
+ * embedded IPv4 tail; surrounding spaces; an IPv4-mapped IPv6 address (the IPv4 address it
+ * maps). What does not denote one address, or denotes more than the address (a CIDR, a port,
+ * brackets, a zone, IPv4 octets with leading zeros, which some parsers read as octal), is
+ * refused as parseAddress refuses it. `changed` says whether the input was not canonical.
+ */
+export function normaliseAddress(s: string): { ok: true; address: ParsedAddress; changed: boolean } | { ok: false; reason: string } {
+  const r = parseAddress(s);
+  if (r.ok) return { ok: true, address: r.address, changed: false };
+  const again = r.canonical !== undefined ? parseAddress(r.canonical) : undefined;
+  return again?.ok === true ? { ok: true, address: again.address, changed: true } : { ok: false, reason: r.reason };
+}
+
 // ---------------------------------------------------------------------------------------------
 // Address policy
 

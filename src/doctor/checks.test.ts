@@ -19,8 +19,8 @@ function xboardPod(name: string, extra: { env?: boolean; ready?: boolean; sideca
   };
 }
 
-function node(name: string, address: string, ready = "True", reason = "Reconciled"): XrayrNode {
-  return { metadata: { name, uid: `uid-${name}` }, spec: { address, country: "jp" }, status: { conditions: [{ type: "Ready", status: ready as "True", reason, message: "", lastTransitionTime: "" }] } };
+function node(name: string, address: string, ready = "True", reason = "Reconciled", createdAt = "2026-01-01T00:00:00Z"): XrayrNode {
+  return { metadata: { name, uid: `uid-${name}`, creationTimestamp: createdAt }, spec: { address, country: "jp" }, status: { conditions: [{ type: "Ready", status: ready as "True", reason, message: "", lastTransitionTime: "" }] } };
 }
 
 /** The entry the operator writes for node `owner` (named <node>-<hash>), or a foreign one (owner null). */
@@ -41,6 +41,7 @@ function healthy(): DoctorFacts {
     xboardService: "xboard",
     istioNamespace: "istio-system",
     leaseName: "xrayr-mesh-operator",
+    addressPolicy: "public",
     crds: ok(new Set([...ISTIO_CRDS, XRAYRNODE_CRD])),
     namespaceObject: ok({ metadata: { name: "airport-prod", labels: { "istio-injection": "enabled" } } }),
     xboardPods: ok([xboardPod("xboard-1"), xboardPod("xboard-2")]),
@@ -107,7 +108,31 @@ describe("doctor checks", () => {
     expect(byCheck["xboard-client-ip"]?.fix).toContain('"externalTrafficPolicy":"Local"');
     expect(byCheck["operator-lease"]?.detail).toContain("last renewed 90s ago (by this machine's clock against the leader's renewTime; duration 15s, margin 30s for clock skew)");
     expect(byCheck["nodes-ready"]?.detail).toBe("1 of 2 XrayrNodes are not Ready: b (AddressConflict)");
-    expect(byCheck["address-conflicts"]?.detail).toBe("1 addresses are claimed by more than one node: 45.0.0.1: a, b");
+    expect(byCheck["address-conflicts"]?.detail).toBe(
+      "1 addresses are claimed by more than one valid node (the oldest holds it, ties to the smaller name): 45.0.0.1: held by a, also claimed by b",
+    );
+  });
+
+  const conflicts = (nodes: XrayrNode[], addressPolicy: DoctorFacts["addressPolicy"] = "public") =>
+    runChecks({ ...healthy(), nodes: ok(nodes), addressPolicy }).find((r) => r.check === "address-conflicts");
+
+  test("address-conflicts names the holder by the operator's claim rule, not by list order or name", () => {
+    const older = node("zz-old", "45.0.0.7", "True", "Reconciled", "2026-01-01T00:00:01Z");
+    const newer = node("aa-new", "45.0.0.7", "False", "AddressConflict", "2026-01-01T00:00:02Z");
+    const twin = node("mm-twin", "45.0.0.7", "False", "AddressConflict", "2026-01-01T00:00:02Z");
+    for (const order of [[newer, older, twin], [twin, older, newer]]) {
+      expect(conflicts(order)?.detail).toContain("45.0.0.7: held by zz-old, also claimed by aa-new, mm-twin");
+    }
+  });
+
+  test("address-conflicts: an invalid node claims nothing (the operator gives it no entry)", () => {
+    const valid = node("b", "45.0.0.1");
+    const legacy: XrayrNode = { ...node("a", "45.0.0.1", "False", "InvalidSpec", "2025-01-01T00:00:00Z"), spec: { address: "45.0.0.1", country: "UK" } };
+    expect(conflicts([legacy, valid])).toMatchObject({ verdict: "pass", detail: "1 addresses, each claimed by one valid node" });
+    // Under ADDRESS_POLICY=public a private address is invalid; under any it claims.
+    const priv = [node("p", "10.0.0.1", "True", "Reconciled", "2025-01-01T00:00:00Z"), node("q", "10.0.0.1")];
+    expect(conflicts(priv)?.verdict).toBe("pass");
+    expect(conflicts(priv, "any")?.detail).toContain("10.0.0.1: held by p, also claimed by q");
   });
 
   const entriesCheck = (entries: WorkloadEntry[]) => runChecks({ ...healthy(), entries: ok(entries) }).find((r) => r.check === "workload-entries");

@@ -4,6 +4,9 @@
 // checks that need it.
 import type * as k8s from "@kubernetes/client-node";
 import type { XrayrNode } from "../api/v1alpha1/types.js";
+import type { AddressPolicy } from "../crd/address.js";
+import { contestedAddresses, nodeClaim, type Claim } from "../domain/claims.js";
+import { validateNode } from "../reconcile/validate-node.js";
 import type { WorkloadEntry } from "../istio/workloadentry.js";
 import { controllerUid, xrayrNodeController } from "../domain/ownership.js";
 import { readyCondition } from "../status/conditions.js";
@@ -32,6 +35,8 @@ export interface DoctorFacts {
   xboardService: string;
   istioNamespace: string;
   leaseName: string;
+  /** The operator's ADDRESS_POLICY: which nodes are valid, so which claim an address. */
+  addressPolicy: AddressPolicy;
   crds: Fact<ReadonlySet<string>>;
   namespaceObject: Fact<k8s.V1Namespace | undefined>;
   xboardPods: Fact<k8s.V1Pod[]>;
@@ -267,14 +272,27 @@ export function checkNodesReady(f: DoctorFacts): CheckResult {
   return fail(c, `${bad.length} of ${nodes.length} XrayrNodes are not Ready: ${some(why)}`, "xrayr-mesh status --output wide shows each reason and message");
 }
 
+/**
+ * Addresses claimed by more than one node, each with the node that holds it by the operator's
+ * rule (domain/claims.ts over the operator's own validation): the name doctor gives is the one
+ * the losers' AddressConflict condition and `sync` give. An invalid node claims nothing (it has
+ * no entry; nodes-ready reports it).
+ */
 export function checkAddressConflicts(f: DoctorFacts): CheckResult {
   const c = "address-conflicts";
   if (!f.nodes.ok) return unreadable(c, "XrayrNodes", f.nodes.error);
-  const byAddress = new Map<string, string[]>();
-  for (const n of f.nodes.value) byAddress.set(n.spec.address, [...(byAddress.get(n.spec.address) ?? []), n.metadata.name ?? "?"]);
-  const shared = [...byAddress.entries()].filter(([, names]) => names.length > 1).map(([a, names]) => `${a}: ${names.sort().join(", ")}`);
-  if (shared.length === 0) return pass(c, `${byAddress.size} addresses, each used by one node`);
-  return fail(c, `${shared.length} addresses are claimed by more than one node: ${some(shared)}`, "retire the stale node (xrayr-mesh retire NAME) or correct its address; the older node keeps the entry meanwhile");
+  const claims = f.nodes.value.flatMap((n): Claim[] => {
+    const claim = nodeClaim(n, validateNode(n, f.addressPolicy));
+    return claim !== undefined ? [claim] : [];
+  });
+  const contested = contestedAddresses(claims).map((x) => `${x.address}: held by ${x.holder.name}, also claimed by ${x.others.map((o) => o.name).join(", ")}`);
+  const addresses = new Set(claims.map((x) => x.address)).size;
+  if (contested.length === 0) return pass(c, `${addresses} addresses, each claimed by one valid node`);
+  return fail(
+    c,
+    `${contested.length} addresses are claimed by more than one valid node (the oldest holds it, ties to the smaller name): ${some(contested)}`,
+    "retire the stale node (xrayr-mesh retire NAME) or correct its address; the holder keeps the entry meanwhile",
+  );
 }
 
 /**

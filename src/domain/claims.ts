@@ -24,3 +24,41 @@ function olderThan(a: Claim, b: Claim): boolean {
   if (ta !== tb) return ta < tb;
   return a.name < b.name;
 }
+
+/** The part of a node's verdict (schema and address policy) a claim depends on. */
+export type ClaimValidation = { ok: true; spec: { address: string } } | { ok: false };
+
+interface ClaimingNode {
+  metadata: { name?: string; creationTimestamp?: Date | string };
+}
+
+/**
+ * A live node's claim on its address, or none: only a valid node claims (an invalid one gets no
+ * entry, so it holds nothing), and the address claimed is the validated one. `validation` is the
+ * operator's verdict on the node (reconcile/validate-node.ts), so the operator, `sync` and
+ * doctor count the same nodes.
+ */
+export function nodeClaim(node: ClaimingNode, validation: ClaimValidation): Claim | undefined {
+  if (!validation.ok) return undefined;
+  return { name: node.metadata.name ?? "", address: validation.spec.address, createdAt: createdAtOf(node) };
+}
+
+/** Every address claimed by more than one node: its winner and the others, by the rule above. */
+export function contestedAddresses(claims: Iterable<Claim>): { address: string; holder: Claim; others: Claim[] }[] {
+  const byAddress = new Map<string, Claim[]>();
+  for (const c of claims) byAddress.set(c.address, [...(byAddress.get(c.address) ?? []), c]);
+  const out: { address: string; holder: Claim; others: Claim[] }[] = [];
+  for (const [address, cs] of byAddress) {
+    const holder = cs.length > 1 ? claimWinner(cs, address) : undefined;
+    if (holder === undefined) continue;
+    out.push({ address, holder, others: cs.filter((c) => c !== holder).sort((a, b) => (olderThan(a, b) ? -1 : 1)) });
+  }
+  return out.sort((a, b) => a.address.localeCompare(b.address));
+}
+
+// The API server's creationTimestamp, which the client library may hand over as a Date: one
+// RFC 3339 text either way, as the reconciler's claims carry it.
+function createdAtOf(node: ClaimingNode): string {
+  const t = node.metadata.creationTimestamp;
+  return t instanceof Date ? t.toISOString() : (t ?? "");
+}

@@ -1,22 +1,29 @@
 // Rows to desired XrayrNodes: every active row that passes the node rules becomes one object;
 // the rest are reported against the row's own field names. The node rules are the operator's
 // own (validateSpecWithPolicy of src/crd/validate.ts: the schema and the address policy),
-// checked here so a bad row is reported by the CLI, not later as a Ready=False node. Pure.
-import type { AddressPolicy } from "../crd/address.js";
+// checked here so a bad row is reported by the CLI, not later as a Ready=False node. A field
+// with one clear normal form (a host name that is not one, an address not written canonically)
+// is normalised and reported as a warning instead: the host name only feeds the node's name,
+// and an address is the same address in any spelling. Pure.
+import { normaliseAddress, type AddressPolicy } from "../crd/address.js";
 import { API_VERSION, KIND, type XrayrNode, type XrayrNodeSpec } from "../api/v1alpha1/types.js";
 import { addressProblem, countryProblem, labelValueProblem, validateSpecWithPolicy, type ValidXrayrNodeSpec } from "../crd/validate.js";
-import { SYNCED_BY_LABEL, SYNC_MANAGER, VPS_ID_LABEL } from "./labels.js";
-import { nodeName, normaliseHostname } from "./naming.js";
-import { parseRows, type ActiveVpsRow, type InactiveVpsRow, type RowIssue } from "./rows.js";
+import { normaliseCountry, rowNodeName, VPS_ID_LABEL } from "../domain/vps.js";
+import { SYNCED_BY_LABEL, SYNC_MANAGER } from "./labels.js";
+import { parseRows, type ActiveVpsRow, type InactiveVpsRow, type RowIssue, type RowWarning } from "./rows.js";
 
 export interface DesiredNode {
   row: number;
   id: string;
+  /** The row's host name as sigma-api wrote it (for messages). */
+  hostname: string;
   name: string;
   /** The object sync applies (server-side apply, field manager SYNC_MANAGER). */
   object: XrayrNode;
   /** Its spec as admission will store it (defaults filled in), for comparing with live objects. */
   spec: ValidXrayrNodeSpec;
+  /** The row's fields that were normalised to build it. */
+  warnings: RowWarning[];
 }
 
 export interface DesiredFleet {
@@ -25,6 +32,10 @@ export interface DesiredFleet {
   /** Rows that are not active (retired, provisioning): not nodes, and prunable. */
   inactive: InactiveVpsRow[];
   invalid: RowIssue[];
+  /** The normalised fields of the rows in `nodes`, by row. */
+  warnings: RowWarning[];
+  /** The policy the rows were checked with; the plan judges live nodes' claims by it too. */
+  addressPolicy: AddressPolicy;
 }
 
 export interface DesiredOptions {
@@ -40,23 +51,35 @@ const FIELD_OF_SPEC: Record<string, string> = {
   "spec.vpsId": "id",
 };
 
+const q = (s: string): string => JSON.stringify(s);
+
+/** The row's ip as messages show it: as written, and the address it denotes when that differs. */
+function shownIp(raw: string, address: string): string {
+  return raw === address ? q(raw) : `${q(raw)} (${address})`;
+}
+
 /** The desired XrayrNode for one active row, or the row's problems. */
 export function desiredNode(row: ActiveVpsRow, opts: DesiredOptions): { ok: true; node: DesiredNode } | { ok: false; issues: RowIssue[] } {
   const issues: RowIssue[] = [];
   const issue = (field: string, value: unknown, message: string): void => {
     issues.push({ row: row.row, id: row.id, field, value, message });
   };
+  const warnings: RowWarning[] = [];
+  const warn = (field: string, value: string, became: string, message: string): void => {
+    warnings.push({ row: row.row, id: row.id, field, value, became, message });
+  };
   // Each field in sigma-api's terms first (the row's field names and spellings) ...
-  const host = normaliseHostname(row.hostname);
-  if (!host.ok) {
-    const fix = host.suggestion !== undefined ? `; write it as ${JSON.stringify(host.suggestion)} in sigma-api` : "";
-    issue("hostname", row.hostname, `hostname ${JSON.stringify(row.hostname)} ${host.reason}${fix}.`);
+  const { name, normalised, idOnly } = rowNodeName(row.hostname, row.id);
+  if (normalised !== undefined) {
+    warn("hostname", row.hostname, name, `hostname ${q(row.hostname)} is not a host name (it ${normalised}); the node is named ${name}${idOnly ? ", from its id alone" : ""}.`);
   }
-  const ipProblem = addressProblem(row.ip, "ip");
-  if (ipProblem !== undefined) issue("ip", row.ip, ipProblem);
-  const country = row.country.trim().toLowerCase();
+  const ip = normaliseAddress(row.ip);
+  const address = ip.ok ? ip.address.text : row.ip;
+  if (!ip.ok) issue("ip", row.ip, addressProblem(row.ip, "ip") ?? `ip ${q(row.ip)} ${ip.reason}.`);
+  else if (ip.changed) warn("ip", row.ip, address, `ip ${q(row.ip)} is not written in canonical form (RFC 5952); the node's address is ${address}.`);
+  const country = normaliseCountry(row.country);
   const countryMsg = countryProblem(country, "country");
-  if (countryMsg !== undefined) issue("country", row.country, countryMsg.replace(`country ${JSON.stringify(country)}`, `country ${JSON.stringify(row.country)}`));
+  if (countryMsg !== undefined) issue("country", row.country, countryMsg.replace(`country ${q(country)}`, `country ${q(row.country)}`));
   if (row.xrayrVersion !== undefined) {
     const v = labelValueProblem("xrayr_version", row.xrayrVersion, false);
     if (v !== undefined) issue("xrayr_version", row.xrayrVersion, v);
@@ -64,25 +87,24 @@ export function desiredNode(row: ActiveVpsRow, opts: DesiredOptions): { ok: true
 
   // ... then the operator's own check of the node (schema and address policy, the one
   // implementation the operator uses too): anything the field checks above did not report.
-  const name = host.ok ? nodeName(host.hostname, row.id) : undefined;
   const spec: XrayrNodeSpec = {
-    address: row.ip,
+    address,
     country,
     ...(row.xrayrVersion !== undefined ? { version: row.xrayrVersion } : {}),
     vpsId: row.id,
   };
   const v = validateSpecWithPolicy(name, spec, opts.addressPolicy, {
-    policyMessage: (address, refusal) =>
-      `ip ${JSON.stringify(address)} is not a public address (${refusal.kind}, ${refusal.range ?? ""}); --address-policy=${opts.addressPolicy} refuses it, as the operator's ADDRESS_POLICY would.`,
+    policyMessage: (_address, refusal) =>
+      `ip ${shownIp(row.ip, address)} is not a public address (${refusal.kind}, ${refusal.range ?? ""}); --address-policy=${opts.addressPolicy} refuses it, as the operator's ADDRESS_POLICY would.`,
   });
   if (!v.ok) {
     const reported = new Set(issues.map((i) => i.field));
     for (const i of v.issues) {
       const field = FIELD_OF_SPEC[i.field] ?? i.field;
-      if (!reported.has(field)) issue(field, i.value, i.message);
+      if (!reported.has(field)) issue(field, field === "ip" ? row.ip : i.value, i.message);
     }
   }
-  if (!v.ok || name === undefined || issues.length > 0) return { ok: false, issues };
+  if (!v.ok || issues.length > 0) return { ok: false, issues };
 
   const object: XrayrNode = {
     apiVersion: API_VERSION,
@@ -90,7 +112,7 @@ export function desiredNode(row: ActiveVpsRow, opts: DesiredOptions): { ok: true
     metadata: { name, namespace: opts.namespace, labels: { [SYNCED_BY_LABEL]: SYNC_MANAGER, [VPS_ID_LABEL]: row.id } },
     spec,
   };
-  return { ok: true, node: { row: row.row, id: row.id, name, object, spec: v.spec } };
+  return { ok: true, node: { row: row.row, id: row.id, hostname: row.hostname, name, object, spec: v.spec, warnings } };
 }
 
 /**
@@ -122,7 +144,7 @@ export function desiredFleet(doc: unknown, opts: DesiredOptions): DesiredFleet {
         id: row.id,
         field: "ip",
         value: row.ip,
-        message: `ip ${JSON.stringify(row.ip)} is already used by the active row ${ipOwner.row} (VPS ${ipOwner.id}, ${ipOwner.name}); the first row wins and one address is one node.`,
+        message: `ip ${shownIp(row.ip, n.spec.address)} is already used by the active row ${ipOwner.row} (VPS ${ipOwner.id}, ${ipOwner.name}); the first row wins and one address is one node.`,
       });
       continue;
     }
@@ -133,7 +155,9 @@ export function desiredFleet(doc: unknown, opts: DesiredOptions): DesiredFleet {
         id: row.id,
         field: "hostname",
         value: row.hostname,
-        message: `hostname ${JSON.stringify(row.hostname)} with id ${row.id} maps to the node name ${n.name}, already taken by row ${nameOwner.row} (VPS ${nameOwner.id}).`,
+        message:
+          `hostname ${q(row.hostname)} with id ${row.id} gives the node name ${n.name}, as row ${nameOwner.row} (VPS ${nameOwner.id}, hostname ${q(nameOwner.hostname)}) does; ` +
+          "the first row keeps the name.",
       });
       continue;
     }
@@ -142,5 +166,5 @@ export function desiredFleet(doc: unknown, opts: DesiredOptions): DesiredFleet {
     nodes.push(n);
   }
   invalid.sort((a, b) => a.row - b.row);
-  return { total: parsed.total, nodes, inactive, invalid };
+  return { total: parsed.total, nodes, inactive, invalid, warnings: nodes.flatMap((n) => n.warnings), addressPolicy: opts.addressPolicy };
 }

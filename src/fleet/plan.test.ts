@@ -1,6 +1,7 @@
 import type { XrayrNode } from "../api/v1alpha1/types.js";
 import { desiredFleet } from "./desired.js";
-import { REGISTERED_BY_LABEL, SYNCED_BY_LABEL, SYNC_MANAGER, VPS_ID_LABEL } from "./labels.js";
+import { REGISTERED_BY_LABEL, SYNCED_BY_LABEL, SYNC_MANAGER } from "./labels.js";
+import { VPS_ID_LABEL } from "../domain/vps.js";
 import { planCounts, planSync } from "./plan.js";
 
 const opts = { namespace: "airport-prod", addressPolicy: "public" as const };
@@ -99,6 +100,64 @@ describe("planSync", () => {
     expect(p.create.map((c) => c.desired.name)).toEqual(["node-3-3"]);
   });
 
+  describe("who holds an address: the operator's claim rule (valid nodes only, oldest first, ties to the smaller name)", () => {
+    const at = (n: XrayrNode, createdAt: string): XrayrNode => ({ ...n, metadata: { ...n.metadata, creationTimestamp: createdAt } });
+    const zzOld = at(foreign("zz-old", "45.0.0.7"), "2026-01-01T00:00:01Z");
+    const aaNew = at(foreign("aa-new", "45.0.0.7"), "2026-01-01T00:00:02Z");
+
+    test("the refusal names the oldest valid claim, whatever the list order", () => {
+      for (const live of [[aaNew, zzOld], [zzOld, aaNew]]) {
+        const p = planSync(desiredFleet([row(1, "45.0.0.7")], opts), live, { prune: false });
+        expect(p.invalid.map((i) => i.message)).toEqual(['ip "45.0.0.7" is used by XrayrNode zz-old (not created by sync); one address is one node.']);
+      }
+    });
+
+    test("equal creation times fall to the smaller name", () => {
+      const p = planSync(desiredFleet([row(1, "45.0.0.7")], opts), [at(zzOld, "2026-01-01T00:00:02Z"), aaNew], { prune: false });
+      expect(p.invalid[0]?.message).toContain("is used by XrayrNode aa-new");
+    });
+
+    test("an invalid node claims nothing: the row is created", () => {
+      const legacy = { ...zzOld, spec: { ...zzOld.spec, country: "UK" } };
+      const p = planSync(desiredFleet([row(1, "45.0.0.7")], opts), [legacy], { prune: false });
+      expect(p.invalid).toEqual([]);
+      expect(p.create.map((c) => c.desired.name)).toEqual(["node-1-1"]);
+      // Under --address-policy any a private address claims; under public it does not.
+      const priv = [{ ...zzOld, spec: { ...zzOld.spec, address: "10.0.0.7" } }];
+      const anyOpts = { ...opts, addressPolicy: "any" as const };
+      expect(planSync(desiredFleet([row(1, "10.0.0.7")], anyOpts), priv, { prune: false }).invalid[0]?.message).toContain("is used by XrayrNode zz-old");
+    });
+
+    test("a synced node that holds its address by the rule is not refused for a younger node on it", () => {
+      const own = at(liveOf(rows, "node-1-1"), "2026-01-01T00:00:00Z");
+      const younger = at(foreign("intruder", "45.0.0.1"), "2026-01-01T00:00:05Z");
+      const p = planSync(desiredFleet(rows, opts), [younger, own], { prune: false });
+      expect(p.invalid).toEqual([]);
+      expect(p.unchanged.map((u) => u.desired.name)).toContain("node-1-1");
+      // ... but an older foreign node does hold it, and is named.
+      const older = at(foreign("first", "45.0.0.1"), "2025-12-31T00:00:00Z");
+      const q = planSync(desiredFleet(rows, opts), [own, older], { prune: false });
+      expect(q.invalid.map((i) => [i.row, i.message])).toEqual([[1, 'ip "45.0.0.1" is used by XrayrNode first (not created by sync); one address is one node.']]);
+    });
+
+    test("two synced rows swapping addresses do not block each other", () => {
+      const live = [liveOf(rows, "node-1-1"), liveOf(rows, "node-2-2")];
+      const p = planSync(desiredFleet([row(1, "45.0.0.2"), row(2, "45.0.0.1")], opts), live, { prune: false });
+      expect(p.invalid).toEqual([]);
+      expect(p.update.map((u) => u.desired.name)).toEqual(["node-1-1", "node-2-2"]);
+    });
+  });
+
+  test("normalised rows are warnings in the plan, not invalid rows; a row refused by the plan carries no warning", () => {
+    const doc = [row(1, "2A01:4F8::1", { hostname: "HK_Relay" }), row(2, "45.0.0.7", { hostname: "Edge_2" })];
+    const p = planSync(desiredFleet(doc, opts), [foreign("holder", "45.0.0.7")], { prune: false });
+    expect(p.warnings.map((w) => [w.row, w.field, w.became])).toEqual([
+      [1, "hostname", "hk-relay-1"],
+      [1, "ip", "2a01:4f8::1"],
+    ]);
+    expect(planCounts(p)).toMatchObject({ create: 1, invalid: 1, invalidRows: 1, warnedRows: 1 });
+  });
+
   test("a VPS sigma-api registered itself is left to it", () => {
     const live = [foreign("jp-1", "45.0.0.1", { [REGISTERED_BY_LABEL]: "sigma-api", [VPS_ID_LABEL]: "1" }, "1")];
     const p = planSync(desiredFleet(rows, opts), live, { prune: true });
@@ -164,9 +223,14 @@ describe("planSync", () => {
     expect(retired.delete).toEqual([]);
     const gone = planSync(desiredFleet([], opts), [taken()], { prune: true });
     expect(gone.delete).toEqual([]);
-    // Registered under another VPS id: the name is not sync's to take.
-    const other = planSync(desiredFleet(rows, opts), [taken({ [VPS_ID_LABEL]: "77" })], { prune: true });
+    // Registered under another VPS id (a forced register writes spec.vpsId and the label): the name is not sync's to take.
+    const as77 = { ...taken({ [VPS_ID_LABEL]: "77" }), spec: { ...taken().spec, vpsId: "77" } };
+    const other = planSync(desiredFleet(rows, opts), [as77], { prune: true });
     expect(other.invalid[0]?.message).toBe("the node name node-1-1 is taken by an XrayrNode registered by sigma-api; sync does not touch it.");
+    // Only the label changed (kubectl label): spec.vpsId is the truth, so the node is still VPS 1's.
+    const relabelled = planSync(desiredFleet(rows, opts), [taken({ [VPS_ID_LABEL]: "77" })], { prune: true });
+    expect(relabelled.invalid).toEqual([]);
+    expect(relabelled.unchanged.find((u) => u.desired.id === "1")?.reason).toBe("registered outside sync as XrayrNode node-1-1; left to its owner");
   });
 
   test("a synced node whose VPS is retired is pruned even when the retired row has no ip, hostname or country", () => {

@@ -7,8 +7,11 @@
 //     new ones; a row whose name is held by any other object is invalid.
 //   - a VPS that sigma-api registered itself (a live node without the sync label, whose
 //     mesh.sigma.io/vps-id label or spec.vpsId is the row's id) is left to sigma-api: unchanged.
-//   - a row whose address is used by a live node that stays (not ours, or ours but not being
+//   - a row whose address is held by a live node that stays (not ours, or ours but not being
 //     deleted or moved) is invalid, so the operator never sees an AddressConflict from sync.
+//     "Held" is the operator's claim rule (domain/claims.ts: valid nodes only, by the operator's
+//     own validation; the oldest wins, ties to the smaller name), so the node sync names is the
+//     one the operator's AddressConflict and doctor name.
 //   - an unchanged node is not written at all, so a repeated sync sends no write.
 //   - with prune, synced nodes whose VPS is retired, provisioning or not listed are deleted; so
 //     is a synced node whose VPS is now listed under another name, but only when the VPS has a
@@ -20,9 +23,12 @@
 //     registered over a synced one is sigma-api's.
 import type { XrayrNode } from "../api/v1alpha1/types.js";
 import { validateXrayrNode } from "../crd/validate.js";
+import { claimWinner, nodeClaim, type Claim } from "../domain/claims.js";
+import { validateNode } from "../reconcile/validate-node.js";
 import type { DesiredFleet, DesiredNode } from "./desired.js";
-import { isSynced, REGISTERED_BY_LABEL, vpsIdOf } from "./labels.js";
-import type { RowIssue } from "./rows.js";
+import { vpsIdOf } from "../domain/vps.js";
+import { isSynced, REGISTERED_BY_LABEL } from "./labels.js";
+import type { RowIssue, RowWarning } from "./rows.js";
 
 export interface PlanEntry {
   desired: DesiredNode;
@@ -60,6 +66,8 @@ export interface SyncPlan {
   /** What prune would delete; filled only when prune is off. */
   prunable: DeleteEntry[];
   invalid: RowIssue[];
+  /** Rows applied with a field normalised (not in `invalid`). */
+  warnings: RowWarning[];
   /** Rows that are not active and have no node to delete (listed for completeness). */
   skipped: { row: number; id: string; status: string }[];
 }
@@ -121,7 +129,7 @@ interface Round {
 /** One planning round. */
 function planOnce(fleet: DesiredFleet, liveNodes: readonly XrayrNode[], { prune, kept, wouldPrune }: Round): SyncPlan {
   const live = liveNodes.filter((n) => n.metadata.deletionTimestamp === undefined);
-  const plan: SyncPlan = { total: fleet.total, synced: live.filter(isSynced).length, create: [], update: [], unchanged: [], delete: [], prunable: [], invalid: [...fleet.invalid], skipped: [] };
+  const plan: SyncPlan = { total: fleet.total, synced: live.filter(isSynced).length, create: [], update: [], unchanged: [], delete: [], prunable: [], invalid: [...fleet.invalid], warnings: [], skipped: [] };
   const liveByName = new Map(live.map((n) => [n.metadata.name ?? "", n]));
   const desiredIds = new Set(fleet.nodes.map((n) => n.id));
   const invalidIds = new Set(fleet.invalid.flatMap((i) => (i.id !== undefined ? [i.id] : [])));
@@ -154,16 +162,29 @@ function planOnce(fleet: DesiredFleet, liveNodes: readonly XrayrNode[], { prune,
   }
   for (const d of leaving.values()) (prune ? plan.delete : plan.prunable).push(d);
 
-  // Addresses held after the plan by nodes that are not desired ones: foreign nodes, and synced
-  // nodes that stay (pruning is off, or their row is invalid).
-  const heldBy = new Map<string, XrayrNode>();
+  // Claims that stand after the plan, by address: those of foreign nodes and of synced nodes
+  // that stay (pruning is off, or their row is invalid). A desired node's own live node moves
+  // with the plan, so it claims only against its own row (below): two rows swapping addresses
+  // do not block each other.
+  const staying = new Map<string, Claim[]>();
+  const ownClaim = new Map<string, Claim>();
   for (const n of live) {
     const name = n.metadata.name ?? "";
+    const claim = nodeClaim(n, validateNode(n, fleet.addressPolicy));
+    if (claim === undefined) continue; // an invalid node holds no entry, so no address
     const desiredHere = desiredByName.get(name);
-    if (isSynced(n) && desiredHere !== undefined && desiredHere.id === vpsIdOf(n)) continue; // moves with the plan
+    if (isSynced(n) && desiredHere !== undefined && desiredHere.id === vpsIdOf(n)) {
+      ownClaim.set(name, claim);
+      continue;
+    }
     if (prune && leaving.has(name)) continue;
-    if (!heldBy.has(n.spec.address)) heldBy.set(n.spec.address, n);
+    staying.set(claim.address, [...(staying.get(claim.address) ?? []), claim]);
   }
+  const holderOf = (d: DesiredNode): XrayrNode | undefined => {
+    const own = ownClaim.get(d.name);
+    const winner = claimWinner([...(staying.get(d.spec.address) ?? []), ...(own !== undefined ? [own] : [])], d.spec.address);
+    return winner === undefined || winner.name === d.name ? undefined : liveByName.get(winner.name);
+  };
 
   const invalid = (d: DesiredNode, field: string, value: unknown, message: string): void => {
     plan.invalid.push({ row: d.row, id: d.id, field, value, message });
@@ -184,8 +205,8 @@ function planOnce(fleet: DesiredFleet, liveNodes: readonly XrayrNode[], { prune,
       invalid(d, "hostname", d.object.metadata.name, `the node name ${d.name} is taken by an XrayrNode ${who}; sync does not touch it.`);
       continue;
     }
-    const holder = heldBy.get(d.spec.address);
-    if (holder !== undefined && holder.metadata.name !== d.name) {
+    const holder = holderOf(d);
+    if (holder !== undefined) {
       const hint = isSynced(holder) ? (wouldPrune.has(holder.metadata.name ?? "") ? " (run with --prune to delete it)" : "") : " (not created by sync)";
       invalid(d, "ip", d.spec.address, `ip ${JSON.stringify(d.spec.address)} is used by XrayrNode ${holder.metadata.name ?? "?"}${hint}; one address is one node.`);
       continue;
@@ -202,6 +223,8 @@ function planOnce(fleet: DesiredFleet, liveNodes: readonly XrayrNode[], { prune,
     plan.skipped.push({ row: r.row, id: r.id, status: r.status });
   }
   plan.invalid.sort((a, b) => a.row - b.row || a.field.localeCompare(b.field));
+  const invalidRows = new Set(plan.invalid.map((i) => i.row));
+  plan.warnings = fleet.warnings.filter((w) => !invalidRows.has(w.row));
   return plan;
 }
 
@@ -213,6 +236,8 @@ export interface PlanCounts {
   unchanged: number;
   invalid: number;
   invalidRows: number;
+  /** Rows applied with a field normalised. */
+  warnedRows: number;
   skipped: number;
   prunable: number;
 }
@@ -226,6 +251,7 @@ export function planCounts(p: SyncPlan): PlanCounts {
     unchanged: p.unchanged.length,
     invalid: p.invalid.length,
     invalidRows: new Set(p.invalid.map((i) => i.row)).size,
+    warnedRows: new Set(p.warnings.map((w) => w.row)).size,
     skipped: p.skipped.length,
     prunable: p.prunable.length,
   };

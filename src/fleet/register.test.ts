@@ -1,5 +1,6 @@
 import type { XrayrNode } from "../api/v1alpha1/types.js";
-import { REGISTERED_BY_LABEL, SYNCED_BY_LABEL, SYNC_MANAGER, VPS_ID_LABEL } from "./labels.js";
+import { REGISTERED_BY_LABEL, SYNCED_BY_LABEL, SYNC_MANAGER } from "./labels.js";
+import { VPS_ID_LABEL } from "../domain/vps.js";
 import { registrationConflict, registrationNode, registrationProblems } from "./register.js";
 
 const reg = { name: "jp-tokyo-01-1001", address: "45.76.83.243", country: "JP", vpsId: "1001" };

@@ -4,12 +4,13 @@
 import type { AddressPolicy } from "../crd/address.js";
 import { API_VERSION, KIND, type XrayrNode } from "../api/v1alpha1/types.js";
 import { validateSpecWithPolicy, type ValidationIssue } from "../crd/validate.js";
-import { REGISTERED_BY_LABEL, SIGMA_API_MANAGER, VPS_ID_LABEL, vpsIdOf } from "./labels.js";
+import { normaliseCountry, VPS_ID_LABEL, vpsIdOf } from "../domain/vps.js";
+import { REGISTERED_BY_LABEL, SIGMA_API_MANAGER } from "./labels.js";
 
 export interface Registration {
   name: string;
   address: string;
-  /** Any case; written in lower case. */
+  /** Any case; written as normaliseCountry spells it. */
   country: string;
   version?: string;
   vpsId?: string;
@@ -26,7 +27,7 @@ export function registrationNode(reg: Registration, namespace: string): XrayrNod
     },
     spec: {
       address: reg.address,
-      country: reg.country.toLowerCase(),
+      country: normaliseCountry(reg.country),
       ...(reg.version !== undefined ? { version: reg.version } : {}),
       ...(reg.vpsId !== undefined ? { vpsId: reg.vpsId } : {}),
     },

@@ -46,6 +46,24 @@ export interface RowIssue {
   message: string;
 }
 
+/**
+ * A row applied with a field changed to its normal form (a host name that is not one, an
+ * address not written canonically): the VPS gets its node, and the change is reported so that
+ * it can be fixed at the source. Never counted as invalid.
+ */
+export interface RowWarning {
+  row: number;
+  id: string;
+  /** The row's field as sigma-api names it: hostname or ip. */
+  field: string;
+  /** The row's value. */
+  value: string;
+  /** What it became: the node's name (for hostname), the address written (for ip). */
+  became: string;
+  /** A full sentence naming the row, the field, the value and what it became. */
+  message: string;
+}
+
 const LABEL_VALUE_RE = regex(LABEL_VALUE_NONEMPTY_PATTERN);
 
 function requiredString(field: string) {

@@ -1,6 +1,9 @@
 // The fleet CLI (xrayr-mesh) against the lab, with one operator (leader election on):
-//  1) sync of 1,000 rows with 50 malformed -> 950 Ready nodes with entries; each bad row reported
-//     with row, field and value; exit 1
+//  1) sync of 1,000 rows with 50 malformed and 13 that need normalising (host names with '_',
+//     upper case, a leading or trailing '-', non-ASCII, over 63 characters; IPv6 expanded or in
+//     upper case) -> 950 Ready nodes with entries, the 13 among them under their normalised name
+//     and address; each bad row reported with row, field and value, each normalised one as a
+//     warning with what it became; only the 50 counted invalid; exit 1
 //  2) the same sync again -> 0 create / 0 update, and no write by the CLI reaches the API server
 //  3) 100 rows retired, sync --prune -> refused by the prune guard (over 10 %); with
 //     --max-prune 100 those 100 deleted, their entries garbage-collected, nodes sync did not
@@ -14,6 +17,9 @@
 //  8) the prune guard, with sigma-api's list served over loopback http: an empty list, one with
 //     30 % of its rows missing, and first pages (a short `total`, a `next`) delete nothing and
 //     exit 1 with the reason; --max-prune 100% carries out the same deletes
+//  9) one holder for a contested address: two nodes on one address, the older with the larger
+//     name (so list order and creation order differ): the loser's AddressConflict, sync's
+//     refusal of a row on the address and doctor all name the older node
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
@@ -28,12 +34,12 @@ import { e2eFile, withLogs } from "./support/harness.js";
 import { adminClient, type XrayrNode } from "./support/kube.js";
 import { ADMIN_USER, lab } from "./support/lab.js";
 import { startOperator } from "./support/operator.js";
-import { note, pending, waitFor } from "./support/wait.js";
+import { note, pending, sleep, waitFor } from "./support/wait.js";
 
 const fleet = e2eFile("cli");
 const SYNCED = `${SYNCED_BY_LABEL}=${SYNC_MANAGER}`;
 const REGISTERED = "mesh.sigma.io/registered-by=sigma-api";
-const synthetic = syntheticFleet({ count: 1000, malformed: true, idBase: 500_000, firstOctet: 46 });
+const synthetic = syntheticFleet({ count: 1000, malformed: true, normalising: true, idBase: 500_000, firstOctet: 46 });
 /** The list as test 3 leaves it (100 rows retired), for test 6. */
 let prunedRows: SyntheticRow[] = [];
 const listFile = (name: string, rows: SyntheticRow[]): string => {
@@ -41,6 +47,8 @@ const listFile = (name: string, rows: SyntheticRow[]): string => {
   writeFileSync(f, JSON.stringify({ items: rows }));
   return f;
 };
+
+const escape = (s: string): string => s.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
 
 /**
  * Waits until exactly `n` synced nodes exist, all Ready for their generation, each controlling
@@ -80,13 +88,13 @@ afterAll(async () => {
 
 describe("xrayr-mesh", () => {
   it(
-    "1) sync of 1,000 rows with 50 malformed: 950 Ready nodes with entries, every bad row reported, exit 1",
+    "1) sync of 1,000 rows with 50 malformed and 13 to normalise: 950 Ready nodes with entries, every bad row reported, every normalised one warned, exit 1",
     withLogs("cli 1 sync", async () => {
       const r = await xrayrMesh(["sync", "--from", listFile("fleet.json", synthetic.rows)]);
       note(`1: sync of 1,000 rows took ${r.ms} ms`);
       expect(r.stderr).not.toMatch(/at .*\.js:\d+/); // no stack trace
       expect(r.code).toBe(1);
-      expect(r.stdout).toContain("Plan: 950 to create, 0 to update, 0 to delete, 0 unchanged, 50 invalid, 0 not active.");
+      expect(r.stdout).toContain("Plan: 950 to create, 0 to update, 0 to delete, 0 unchanged, 50 invalid, 13 normalised, 0 not active.");
       expect(r.stdout).toContain("Applied: 950 created, 0 updated, 0 deleted, 0 failed.");
       const lines = r.stdout.split("\n");
       expect(synthetic.malformed).toHaveLength(50);
@@ -96,9 +104,22 @@ describe("xrayr-mesh", () => {
         const line = lines.find((l) => new RegExp(`^${m.row}\\s+\\S+\\s+${m.field}\\s`).test(l));
         expect({ row: m.row, kind: m.kind, line }).toEqual({ row: m.row, kind: m.kind, line: expect.stringContaining(shown) as unknown });
       }
+      // Each normalised row: one warning line naming row, VPS, field, value and what it became.
+      expect(synthetic.normalising).toHaveLength(13);
+      expect(r.stdout).toContain("Normalised rows (13; applied as normalised, fix them in sigma-api):");
+      for (const n of synthetic.normalising) {
+        const shown = JSON.stringify(n.value).slice(0, 30);
+        const line = lines.find((l) => new RegExp(`^${n.row}\\s+${n.id}\\s+${n.field}\\s`).test(l));
+        expect({ row: n.row, line }).toEqual({ row: n.row, line: expect.stringMatching(new RegExp(`${escape(shown)}.*\\s${escape(n.became)}\\s`)) as unknown });
+      }
       const t0 = Date.now();
-      await waitSyncedReady(950, 120_000);
+      const ready = await waitSyncedReady(950, 120_000);
       note(`1: 950 nodes Ready with entries ${Date.now() - t0} ms after sync returned`);
+      // The normalised rows are Ready nodes (waitSyncedReady: all 950 are) under the name and address they became.
+      const byId = new Map(ready.map((x) => [x.spec.vpsId, x]));
+      expect(synthetic.normalising.map((n) => ({ row: n.row, name: byId.get(n.id)?.metadata.name, address: byId.get(n.id)?.spec.address }))).toEqual(
+        synthetic.normalising.map((n) => ({ row: n.row, name: n.name, address: n.address })),
+      );
     }),
     240_000,
   );
@@ -109,7 +130,7 @@ describe("xrayr-mesh", () => {
       const off = auditOffset();
       const r = await xrayrMesh(["sync", "--from", listFile("fleet.json", synthetic.rows)]);
       expect(r.code).toBe(1); // the 50 bad rows are still bad
-      expect(r.stdout).toContain("Plan: 0 to create, 0 to update, 0 to delete, 950 unchanged, 50 invalid, 0 not active.");
+      expect(r.stdout).toContain("Plan: 0 to create, 0 to update, 0 to delete, 950 unchanged, 50 invalid, 13 normalised, 0 not active.");
       const writes = writesBy(auditSince(off), { user: ADMIN_USER });
       expect(summarize(writes)).toEqual({});
     }),
@@ -401,4 +422,48 @@ describe("xrayr-mesh", () => {
       180_000,
     );
   });
+
+  it(
+    "9) one holder for a contested address: the loser's AddressConflict, sync's refusal and doctor name the older node, not the first listed",
+    withLogs("cli 9 contested address", async () => {
+      const address = "47.0.0.77";
+      // The older node gets the larger name: the API server lists by name, so list order and
+      // creation order differ. creationTimestamp has whole seconds: more than one apart.
+      const older = await fleet.create("zz-old", { address });
+      await sleep(1_100);
+      const newer = await fleet.create("aa-new", { address });
+      const holder = older.metadata.name;
+      try {
+        expect((await adminClient().nodes.list(fleet.selector)).map((n) => n.metadata.name).filter((n) => n === holder || n === newer.metadata.name)).toEqual([newer.metadata.name, holder]);
+        await waitConverged(holder, 30_000);
+        const conflict = await waitFor(
+          `${newer.metadata.name} AddressConflict`,
+          async () => {
+            const c = readyCondition(await adminClient().nodes.get(newer.metadata.name));
+            return c?.reason === "AddressConflict" ? c : pending(c);
+          },
+          { timeoutMs: 30_000, intervalMs: 200 },
+        );
+        const operatorSays = /already used by XrayrNode [^/\s]+\/(\S+),/.exec(conflict.message)?.[1];
+
+        const rows = [{ id: 990_001, hostname: "contested", ip: address, country: "de", status: "active" }];
+        const sync = await xrayrMesh(["sync", "--from", listFile("fleet-9.json", rows), "--dry-run", "-o", "json"]);
+        expect(sync.code).toBe(1);
+        const invalid = (JSON.parse(sync.stdout) as { invalid: { field: string; message: string }[] }).invalid;
+        const syncSays = /is used by XrayrNode (\S+)/.exec(invalid.find((i) => i.field === "ip")?.message ?? "")?.[1];
+
+        const doctor = await xrayrMesh(["doctor", "-o", "json"]);
+        const check = (JSON.parse(doctor.stdout) as { results: { check: string; verdict: string; detail: string }[] }).results.find((x) => x.check === "address-conflicts");
+        expect(check?.verdict).toBe("fail");
+        const doctorSays = new RegExp(`${escape(address)}: held by (\\S+), also claimed by ${escape(newer.metadata.name)}`).exec(check?.detail ?? "")?.[1];
+
+        note(`9: holder of ${address}: operator ${String(operatorSays)}, sync ${String(syncSays)}, doctor ${String(doctorSays)}`);
+        expect({ operator: operatorSays, sync: syncSays, doctor: doctorSays }).toEqual({ operator: holder, sync: holder, doctor: holder });
+      } finally {
+        await adminClient().nodes.delete(newer.metadata.name);
+        await adminClient().nodes.delete(holder);
+      }
+    }),
+    90_000,
+  );
 });

@@ -57,7 +57,8 @@ pub fn desired_node(reg: &Registration) -> Value {
     labels.insert(REGISTERED_BY_LABEL.into(), json!(FIELD_MANAGER));
     let mut spec = Map::new();
     spec.insert("address".into(), json!(reg.address));
-    spec.insert("country".into(), json!(reg.country.to_ascii_lowercase()));
+    // As normaliseCountry in src/domain/vps.ts: surrounding spaces dropped, lower case.
+    spec.insert("country".into(), json!(reg.country.trim().to_ascii_lowercase()));
     if let Some(v) = &reg.version {
         spec.insert("version".into(), json!(v));
     }
@@ -97,11 +98,13 @@ fn nodes(client: &Client, namespace: &str) -> Api<DynamicObject> {
     Api::namespaced_with(client.clone(), namespace, &xrayr_node_resource())
 }
 
-/// The VPS id a live node stands for: its vps-id label, else spec.vpsId.
+/// The VPS id a live node stands for: spec.vpsId, else its vps-id label. The spec is the source
+/// of truth and the label its copy for selectors; the rule (and why) is vpsIdOf in
+/// src/domain/vps.ts.
 fn vps_id_of(existing: &Value) -> Option<&str> {
-    existing["metadata"]["labels"][VPS_ID_LABEL]
+    existing["spec"]["vpsId"]
         .as_str()
-        .or_else(|| existing["spec"]["vpsId"].as_str())
+        .or_else(|| existing["metadata"]["labels"][VPS_ID_LABEL].as_str())
 }
 
 /// Why registering `reg` over the live node `existing` (as JSON) would take over another VPS's
