@@ -17,9 +17,12 @@ test:
 	bash -c 'trap "LAB_DIR=$(E2E_LAB) test/lab/lab-down.sh >/dev/null 2>&1 || true" EXIT; npm run test:e2e -- --json --outputFile=$(REPORTS)/e2e.json'
 	node scripts/test-summary.mjs $(REPORTS)/unit.json $(REPORTS)/e2e.json
 
+## check: lint, typecheck, and the layer rules (layers.mjs: no import cycles, api/ and domain/
+## import no feature, pure layers do no I/O, only apply/ and controller/ call the API server).
 check:
 	npm run lint
 	npm run typecheck
+	npm run layers
 
 unit:
 	npm run test:unit

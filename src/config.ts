@@ -3,7 +3,7 @@
 import { hostname } from "node:os";
 import { z } from "zod";
 import { RETRY_JITTER } from "./controller/leaderelection.js";
-import { DEFAULT_XBOARD_WORKLOAD, DNS1123_LABEL_PATTERN, LABEL_VALUE_NONEMPTY_PATTERN, regex } from "./crd/patterns.js";
+import { DEFAULT_XBOARD_WORKLOAD, DNS1123_LABEL_PATTERN, LABEL_VALUE_NONEMPTY_PATTERN, regex } from "./api/v1alpha1/patterns.js";
 import { safeUrl, urlHasCredentials } from "./observability/redact.js";
 import { PROMQL_DURATION } from "./traffic/queries.js";
 

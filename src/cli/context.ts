@@ -1,9 +1,8 @@
 // The global flags every command shares: which cluster (--kubeconfig / AIRPORT_KUBECONFIG,
 // else KUBECONFIG or in-cluster) and which namespace (--namespace / AIRPORT_NAMESPACE).
 import { existsSync } from "node:fs";
-import { join } from "node:path";
-import * as k8s from "@kubernetes/client-node";
-import { PooledKubeConfig } from "../controller/kubeconfig.js";
+import type { KubeConfig } from "@kubernetes/client-node";
+import { hasDefaultKubeconfig, PooledKubeConfig } from "../controller/kubeconfig.js";
 import { isDns1123Label } from "../crd/validate.js";
 import { CliError } from "./errors.js";
 
@@ -15,27 +14,10 @@ export interface GlobalOptions {
 }
 
 export interface Context {
-  kc: k8s.KubeConfig;
+  kc: KubeConfig;
   namespace: string;
   /** The API server URL, for messages. */
   server: string;
-}
-
-// Where client-node's loadFromDefault finds the in-cluster credentials (its own constant is not exported).
-const SERVICE_ACCOUNT_TOKEN = "/var/run/secrets/kubernetes.io/serviceaccount/token";
-
-/**
- * Whether loadFromDefault has anything to load: $KUBECONFIG, ~/.kube/config (found as client-node
- * finds it), or a pod's service account. Without any, client-node makes up a cluster at
- * http://localhost:8080 and the first call fails with a TLS message that points nowhere near
- * the real problem.
- */
-function hasDefaultKubeconfig(): boolean {
-  const env = process.env.KUBECONFIG;
-  if (env !== undefined && env !== "") return true;
-  const home = k8s.findHomeDir();
-  if (home !== null && existsSync(join(home, ".kube", "config"))) return true;
-  return existsSync(SERVICE_ACCOUNT_TOKEN);
 }
 
 export function loadContext(opts: GlobalOptions): Context {

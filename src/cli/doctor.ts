@@ -1,12 +1,11 @@
 // xrayr-mesh doctor: reads what attribution depends on from the live cluster, runs the checks
 // of src/doctor/checks.ts and prints pass / warn / fail with the fix for each. Exit status 1
 // when any check fails.
-import * as k8s from "@kubernetes/client-node";
 import type { AddressPolicy } from "../crd/address.js";
 import { statusCode } from "../controller/api-errors.js";
+import { ClusterReads } from "../apply/cluster-reads.js";
 import { XrayrNodeClient } from "../apply/xrayrnodes.js";
 import { runChecks, type DoctorFacts, type Fact, type IstioResource } from "../doctor/checks.js";
-import { WE_GROUP, WE_VERSION, type WorkloadEntry } from "../istio/workloadentry.js";
 import type { Context } from "./context.js";
 import { describeError } from "./errors.js";
 import { table } from "./output.js";
@@ -31,26 +30,20 @@ async function fact<T>(read: () => Promise<T>, server: string, ifNotFound?: () =
 
 export async function gatherFacts(ctx: Context, opts: DoctorOptions): Promise<DoctorFacts> {
   const ns = ctx.namespace;
-  const ext = ctx.kc.makeApiClient(k8s.ApiextensionsV1Api);
-  const core = ctx.kc.makeApiClient(k8s.CoreV1Api);
-  const apps = ctx.kc.makeApiClient(k8s.AppsV1Api);
-  const coord = ctx.kc.makeApiClient(k8s.CoordinationV1Api);
-  const custom = ctx.kc.makeApiClient(k8s.CustomObjectsApi);
+  const read = new ClusterReads(ctx.kc);
   // The first read also tells whether the cluster answers at all: if not, one sentence and out.
-  const crdNames = new Set((await ext.listCustomResourceDefinition()).items.map((c) => c.metadata?.name ?? ""));
-  const istio = async (plural: string): Promise<IstioResource[]> =>
-    ((await custom.listNamespacedCustomObject({ group: WE_GROUP, version: WE_VERSION, plural, namespace: ns })) as { items: IstioResource[] }).items;
+  const crdNames = await read.crdNames();
   const s = ctx.server;
   const [namespaceObject, xboardPods, istiod, service, workloadGroups, serviceEntries, entries, nodes, lease] = await Promise.all([
-    fact(() => core.readNamespace({ name: ns }), s, () => undefined),
-    fact(async () => (await core.listNamespacedPod({ namespace: ns, labelSelector: opts.xboardSelector })).items, s, () => []),
-    fact(async () => (await apps.listNamespacedDeployment({ namespace: opts.istioNamespace, labelSelector: "app=istiod" })).items, s, () => []),
-    fact(() => core.readNamespacedService({ name: opts.xboardService, namespace: ns }), s, () => undefined),
-    fact(() => istio("workloadgroups"), s, () => []),
-    fact(() => istio("serviceentries"), s, () => []),
-    fact(async () => (await istio("workloadentries")) as unknown as WorkloadEntry[], s, () => []),
+    fact(() => read.namespace(ns), s, () => undefined),
+    fact(() => read.pods(ns, opts.xboardSelector), s, () => []),
+    fact(() => read.deployments(opts.istioNamespace, "app=istiod"), s, () => []),
+    fact(() => read.service(ns, opts.xboardService), s, () => undefined),
+    fact(() => read.istio<IstioResource>(ns, "workloadgroups"), s, () => []),
+    fact(() => read.istio<IstioResource>(ns, "serviceentries"), s, () => []),
+    fact(() => read.entries(ns), s, () => []),
     fact(() => new XrayrNodeClient(ctx.kc, ns).list(), s, () => []),
-    fact(() => coord.readNamespacedLease({ name: opts.leaseName, namespace: ns }), s, () => undefined),
+    fact(() => read.lease(ns, opts.leaseName), s, () => undefined),
   ]);
   return {
     namespace: ns,

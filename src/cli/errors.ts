@@ -1,6 +1,5 @@
 // One clear sentence for every failure the user can cause or meet, never a stack trace.
-import * as k8s from "@kubernetes/client-node";
-import { apiMessage } from "../controller/api-errors.js";
+import { apiMessage, statusCode } from "../controller/api-errors.js";
 import { redactUrls, safeUrl } from "../observability/redact.js";
 
 /** An error whose message is already the sentence to show. `exitCode` 2: usage or setup. */
@@ -22,15 +21,16 @@ export class CliError extends Error {
  */
 export function writeFailure(err: unknown, server?: string): CliError {
   if (err instanceof CliError) return err;
-  const refused = err instanceof k8s.ApiException && err.code !== 401;
+  const code = statusCode(err);
+  const refused = code !== undefined && code !== 401;
   return new CliError(describeError(err, server), refused ? 1 : 2);
 }
 
 /** The sentence for an error: the API server's own message, or the network failure. */
 export function describeError(err: unknown, server?: string): string {
   if (err instanceof CliError) return err.message;
-  if (err instanceof k8s.ApiException) {
-    const code = err.code;
+  const code = statusCode(err);
+  if (code !== undefined) {
     if (code === 401) return `the API server${server !== undefined ? ` at ${server}` : ""} refused the credentials (HTTP 401): check --kubeconfig / AIRPORT_KUBECONFIG.`;
     if (code === 403) return `not allowed: ${apiMessage(err)}`;
     return apiMessage(err);

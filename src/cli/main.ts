@@ -7,7 +7,7 @@
 // any write failing).
 import { Command, InvalidArgumentError, Option } from "commander";
 import { ADDRESS_POLICIES, isAddressPolicy, type AddressPolicy } from "../crd/address.js";
-import { DEFAULT_XBOARD_WORKLOAD } from "../crd/patterns.js";
+import { DEFAULT_XBOARD_WORKLOAD } from "../api/v1alpha1/patterns.js";
 import { DEFAULT_MAX_PRUNE_MIN, DEFAULT_MAX_PRUNE_PERCENT, parseMaxPrune, type MaxPrune } from "../fleet/prune-guard.js";
 import { loadContext, DEFAULT_NAMESPACE, type GlobalOptions } from "./context.js";
 import { runDoctor, type DoctorOptions } from "./doctor.js";

@@ -2,12 +2,12 @@
 // it has a WorkloadEntry (one the node controls: entries are named <node>-<hash>, so never
 // found by the node's name), and age. `wide` adds version, VPS id, who wrote it, the entry's
 // name and the Ready message; `json` prints the same facts as a list.
-import * as k8s from "@kubernetes/client-node";
+import { ClusterReads } from "../apply/cluster-reads.js";
 import { XrayrNodeClient } from "../apply/xrayrnodes.js";
 import type { XrayrNode } from "../api/v1alpha1/types.js";
 import { isSynced, REGISTERED_BY_LABEL } from "../fleet/labels.js";
 import { normaliseCountry, vpsIdOf } from "../domain/vps.js";
-import { WE_GROUP, WE_PLURAL, WE_VERSION, type WorkloadEntry } from "../istio/workloadentry.js";
+import type { WorkloadEntry } from "../istio/workloadentry.js";
 import { controllerUid } from "../domain/ownership.js";
 import { readyCondition } from "../status/conditions.js";
 import type { Context } from "./context.js";
@@ -72,13 +72,7 @@ export function statusRows(nodes: readonly XrayrNode[], entries: readonly Worklo
 }
 
 export async function runStatus(ctx: Context, opts: { country?: string; output: "table" | "wide" | "json" }): Promise<number> {
-  const custom = ctx.kc.makeApiClient(k8s.CustomObjectsApi);
-  const [nodes, entries] = await Promise.all([
-    new XrayrNodeClient(ctx.kc, ctx.namespace).list(),
-    custom
-      .listNamespacedCustomObject({ group: WE_GROUP, version: WE_VERSION, plural: WE_PLURAL, namespace: ctx.namespace })
-      .then((r) => (r as { items: WorkloadEntry[] }).items),
-  ]);
+  const [nodes, entries] = await Promise.all([new XrayrNodeClient(ctx.kc, ctx.namespace).list(), new ClusterReads(ctx.kc).entries(ctx.namespace)]);
   const country = opts.country !== undefined ? normaliseCountry(opts.country) : undefined;
   const rows = statusRows(country === undefined ? nodes : nodes.filter((n) => n.spec.country === country), entries);
   if (opts.output === "json") {

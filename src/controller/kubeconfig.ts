@@ -3,7 +3,9 @@
 // API call opens its own TLS connection and leaves it idle in an Agent nobody closes: at 10,000
 // nodes that was a handshake per write and hundreds of MiB of sockets and TLS state. Here the
 // first Agent made for a cluster and user is kept and handed to every later request.
-import { KubeConfig, type RequestContext } from "@kubernetes/client-node";
+import { existsSync } from "node:fs";
+import { join } from "node:path";
+import { findHomeDir, KubeConfig, type RequestContext } from "@kubernetes/client-node";
 
 // undici is client-node's own dependency, not ours: take its type from the API that returns it.
 type Dispatcher = NonNullable<ReturnType<RequestContext["getDispatcher"]>>;
@@ -21,4 +23,21 @@ export class PooledKubeConfig extends KubeConfig {
     if (shared === undefined) this.pools.set(key, fresh);
     else context.setDispatcher(shared); // the fresh Agent never connected: nothing to close
   }
+}
+
+// Where client-node's loadFromDefault finds the in-cluster credentials (its own constant is not exported).
+const SERVICE_ACCOUNT_TOKEN = "/var/run/secrets/kubernetes.io/serviceaccount/token";
+
+/**
+ * Whether loadFromDefault has anything to load: $KUBECONFIG, ~/.kube/config (found as client-node
+ * finds it), or a pod's service account. Without any, client-node makes up a cluster at
+ * http://localhost:8080 and the first call fails with a TLS message that points nowhere near
+ * the real problem.
+ */
+export function hasDefaultKubeconfig(): boolean {
+  const env = process.env.KUBECONFIG;
+  if (env !== undefined && env !== "") return true;
+  const home = findHomeDir();
+  if (home !== null && existsSync(join(home, ".kube", "config"))) return true;
+  return existsSync(SERVICE_ACCOUNT_TOKEN);
 }

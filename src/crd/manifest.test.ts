@@ -11,7 +11,7 @@ import {
   QUALIFIED_NAME_PATTERN,
   RESERVED_LABEL_KEY_PATTERN,
   RESERVED_NODE_NAMES,
-} from "./patterns.js";
+} from "../api/v1alpha1/patterns.js";
 
 const repoPath = (file: string): string => fileURLToPath(new URL(`../../${file}`, import.meta.url));
 

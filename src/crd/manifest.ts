@@ -24,7 +24,7 @@ import {
   RESERVED_LABEL_KEYS_TEXT,
   RESERVED_NODE_NAMES,
   RESERVED_NODE_NAMES_TEXT,
-} from "./patterns.js";
+} from "../api/v1alpha1/patterns.js";
 import { ENTRY_NAME_SUFFIX_LENGTH } from "../domain/entry-name.js";
 import type { JsonSchemaProps, ValidationRule } from "../api/v1alpha1/schema.js";
 import { xrayrNodeStatusSchema } from "../api/v1alpha1/status.js";

@@ -31,7 +31,7 @@ import {
   RESERVED_NODE_NAMES,
   RESERVED_NODE_NAMES_TEXT,
   regex,
-} from "./patterns.js";
+} from "../api/v1alpha1/patterns.js";
 import type { XrayrNodeSpec } from "../api/v1alpha1/types.js";
 
 const DNS1123_LABEL_RE = regex(DNS1123_LABEL_PATTERN);

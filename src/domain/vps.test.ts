@@ -1,6 +1,6 @@
 import { randomBytes } from "node:crypto";
 import { nameProblem } from "../crd/validate.js";
-import { DNS1123_LABEL_MAX_LENGTH } from "../crd/patterns.js";
+import { DNS1123_LABEL_MAX_LENGTH } from "../api/v1alpha1/patterns.js";
 import { ENTRY_NAME_SUFFIX_LENGTH, entryName, nodeNameOfEntry } from "./entry-name.js";
 import { idSuffix, normaliseCountry, rowNodeName, VPS_ID_LABEL, vpsIdOf } from "./vps.js";
 

@@ -3,7 +3,7 @@
 // these functions and nothing else decides the same questions.
 import { createHash } from "node:crypto";
 import type { XrayrNode } from "../api/v1alpha1/types.js";
-import { DNS1123_LABEL_MAX_LENGTH, DNS1123_LABEL_PATTERN, regex } from "../crd/patterns.js";
+import { DNS1123_LABEL_MAX_LENGTH, DNS1123_LABEL_PATTERN, regex } from "../api/v1alpha1/patterns.js";
 
 /** sigma-api's id of the VPS, as a label on the node (see vpsIdOf for which copy is read). */
 export const VPS_ID_LABEL = "mesh.sigma.io/vps-id";

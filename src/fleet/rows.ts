@@ -6,7 +6,7 @@
 // `xrayr_version` checked). A retired or provisioning row is never invalid for lack of them,
 // so a synced node whose VPS is retired is always prunable.
 import { z } from "zod";
-import { LABEL_VALUE_NONEMPTY_PATTERN, regex } from "../crd/patterns.js";
+import { LABEL_VALUE_NONEMPTY_PATTERN, regex } from "../api/v1alpha1/patterns.js";
 import { describeType as describe, LABEL_VALUE_RULE_TEXT } from "../crd/validate.js";
 
 export const VPS_STATUSES = ["active", "retired", "provisioning"] as const;

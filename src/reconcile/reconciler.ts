@@ -8,7 +8,7 @@ import { NotLeaderError } from "../controller/fence.js";
 import { splitKey } from "../controller/keys.js";
 import type { XrayrNode, XrayrNodeStatus } from "../api/v1alpha1/types.js";
 import { desiredWorkloadEntry, type EntryOptions } from "../desired/workloadentry.js";
-import type { Claim } from "../domain/claims.js";
+import { nodeClaim, type Claim } from "../domain/claims.js";
 import type { WorkloadEntry } from "../istio/workloadentry.js";
 import { FencedWriteError, type Writer } from "../apply/writer.js";
 import { planNode, type EntryAction, type Validation, type Verdict } from "../plan/plan.js";
@@ -132,14 +132,9 @@ export class XrayrNodeReconciler {
   // is gone, and a second entry on the address meanwhile would make attribution ambiguous; the
   // delete event then hands the address on.
   private claims(address: string): Claim[] {
-    const claims: Claim[] = [];
-    for (const n of this.deps.fleet.nodesOn(address)) {
-      const v = this.validation(n);
-      if (!v.ok) continue;
-      claims.push({ name: n.metadata.name ?? "", address: v.spec.address, createdAt: String(n.metadata.creationTimestamp ?? "") });
-    }
-    return claims;
+    return [...this.deps.fleet.nodesOn(address)].flatMap((n) => nodeClaim(n, this.validation(n)) ?? []);
   }
+
 
   /** Carries the steps out in order, stopping at a create whose name is taken or a refused check. */
   private async carryOut(steps: readonly EntryAction[], log: Logger): Promise<Outcome> {
