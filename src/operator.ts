@@ -18,6 +18,7 @@ import {
   type Fence,
   objectKey,
   splitKey,
+  statusCode,
   systemClock,
   unfencedUntil,
   withSignal,
@@ -57,6 +58,13 @@ export async function startOperator(config: Config, log: Logger, metrics: Operat
   const ns = config.namespace;
 
   const lastError = new Map<string, unknown>();
+  // A list that 404s means the resource's CRD is not installed: said at once, not after the
+  // sync timeout, and the process ends so that the pod's restarts show it.
+  const notInstalled = new AbortController();
+  const MISSING: Record<string, string> = {
+    [PLURAL]: `the XrayrNode CRD (${PLURAL}.${GROUP}) is not installed in the cluster: install it with kubectl apply --server-side -k deploy/crds (the Helm chart installs it too)`,
+    [WE_PLURAL]: `Istio's WorkloadEntry CRD (${WE_PLURAL}.${WE_GROUP}) is not installed in the cluster: install Istio (docs/install.md) before the operator`,
+  };
   const informer = <T extends k8s.KubernetesObject>(group: string, version: string, plural: string) =>
     new ResilientInformer<T>({
       kubeConfig: kc,
@@ -69,6 +77,7 @@ export async function startOperator(config: Config, log: Logger, metrics: Operat
       hooks: {
         onRestart: ({ attempt, delayMs, error }) => {
           lastError.set(plural, error);
+          if (statusCode(error) === 404 && !notInstalled.signal.aborted) notInstalled.abort(new Error(MISSING[plural]));
           metrics.informerRestarts.inc({ resource: plural });
           log.warn({ resource: plural, attempt, delayMs, err: apiMessage(error) }, "informer stopped; restarting");
         },
@@ -198,11 +207,12 @@ export async function startOperator(config: Config, log: Logger, metrics: Operat
   entries.start();
   // A missing CRD or Role shows up as a list that keeps failing: stop with the cause instead of
   // waiting forever behind a liveness probe that cannot tell.
-  const syncDeadline = AbortSignal.any([running.signal, AbortSignal.timeout(SYNC_TIMEOUT_MS)]);
+  const syncDeadline = AbortSignal.any([running.signal, AbortSignal.timeout(SYNC_TIMEOUT_MS), notInstalled.signal]);
   const synced = await Promise.all([nodes.waitForSync(syncDeadline), entries.waitForSync(syncDeadline)]);
   if (!synced.every(Boolean)) {
     await shutdown();
     const which = [!synced[0] ? PLURAL : "", !synced[1] ? WE_PLURAL : ""].filter((w) => w !== "").join(" and ");
+    if (notInstalled.signal.aborted) throw notInstalled.signal.reason as Error;
     const cause = [...lastError.values()].map((e) => apiMessage(e)).join("; ");
     throw new Error(`could not list ${which} in ${ns} within ${SYNC_TIMEOUT_MS / 1000} s${cause !== "" ? `: ${cause}` : ""} (is the CRD installed and the Role bound?)`);
   }

@@ -31,6 +31,11 @@ export async function withRetry<T>(call: () => Promise<T>, opts: RetryOptions = 
   }
 }
 
+/** The resource's CRD is not installed: the API server has no such path (404 on a list). */
+export class NotInstalledError extends Error {
+  override readonly name = "NotInstalledError";
+}
+
 export class XrayrNodeClient {
   private readonly custom: k8s.CustomObjectsApi;
 
@@ -46,10 +51,16 @@ export class XrayrNodeClient {
   }
 
   async list(labelSelector?: string): Promise<XrayrNode[]> {
-    const r = (await withRetry(() =>
-      this.custom.listNamespacedCustomObject({ ...this.base, ...(labelSelector !== undefined ? { labelSelector } : {}) }),
-    )) as { items: XrayrNode[] };
-    return r.items;
+    try {
+      const r = (await withRetry(() =>
+        this.custom.listNamespacedCustomObject({ ...this.base, ...(labelSelector !== undefined ? { labelSelector } : {}) }),
+      )) as { items: XrayrNode[] };
+      return r.items;
+    } catch (err) {
+      // A list 404s only when the API server has no such resource: the CRD is missing.
+      if (statusCode(err) === 404) throw new NotInstalledError(`the XrayrNode CRD (${PLURAL}.${GROUP}) is not installed`, { cause: err });
+      throw err;
+    }
   }
 
   /** The node, or undefined when there is none. */

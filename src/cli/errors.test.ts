@@ -21,7 +21,7 @@ describe("writeFailure: a failed write's exit status", () => {
     const refused = Object.assign(new TypeError("fetch failed"), { cause: { code: "ECONNREFUSED" } });
     const e = writeFailure(refused, "https://k8s:6443");
     expect(e.exitCode).toBe(2);
-    expect(e.message).toBe("cannot reach the API server at https://k8s:6443/ (ECONNREFUSED).");
+    expect(e.message).toBe("cannot reach the API server at https://k8s:6443/ (connection refused): is the cluster up, and is this the kubeconfig for it?");
   });
 
   test("a CliError keeps its own exit status", () => {

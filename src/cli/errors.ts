@@ -1,5 +1,6 @@
 // One clear sentence for every failure the user can cause or meet, never a stack trace.
-import { apiMessage, statusCode } from "../controller/api-errors.js";
+import { NotInstalledError } from "../apply/xrayrnodes.js";
+import { apiMessage, networkCause, statusCode } from "../controller/api-errors.js";
 import { redactUrls, safeUrl } from "../observability/redact.js";
 
 /** An error whose message is already the sentence to show. `exitCode` 2: usage or setup. */
@@ -35,13 +36,14 @@ export function describeError(err: unknown, server?: string): string {
     if (code === 403) return `not allowed: ${apiMessage(err)}`;
     return apiMessage(err);
   }
-  const e = err as { message?: unknown; code?: unknown; cause?: { code?: unknown; message?: unknown } };
-  const netCode = [e.code, e.cause?.code].find((c): c is string => typeof c === "string" && /^E[A-Z]+/.test(c));
+  if (err instanceof NotInstalledError) {
+    return `${err.message} in the cluster${server !== undefined ? ` at ${safeUrl(server)}` : ""}: install it with kubectl apply --server-side -k deploy/crds (the Helm chart installs it too).`;
+  }
   // Libraries quote the URL they failed on, credentials and query included.
-  const text = redactUrls(typeof e.message === "string" ? e.message : String(err));
-  if (netCode !== undefined || /ECONNREFUSED|ENOTFOUND|ETIMEDOUT|ECONNRESET|fetch failed|certificate/i.test(text)) {
-    const why = netCode ?? (/(ECONNREFUSED|ENOTFOUND|ETIMEDOUT|ECONNRESET)/.exec(text)?.[1] ?? text);
-    return `cannot reach the API server${server !== undefined ? ` at ${safeUrl(server)}` : ""} (${why}).`;
+  const text = redactUrls(err instanceof Error ? err.message : String(err));
+  const why = networkCause(err) ?? (/fetch failed|socket|certificate/i.test(text) ? text : undefined);
+  if (why !== undefined) {
+    return `cannot reach the API server${server !== undefined ? ` at ${safeUrl(server)}` : ""} (${why}): is the cluster up, and is this the kubeconfig for it?`;
   }
   return text.split("\n")[0] ?? text;
 }

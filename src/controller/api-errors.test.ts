@@ -1,5 +1,5 @@
 import * as k8s from "@kubernetes/client-node";
-import { apiMessage, classifyApiError } from "./api-errors.js";
+import { apiMessage, classifyApiError, networkCause } from "./api-errors.js";
 
 const apiError = (code: number, headers: Record<string, string> = {}, message = "nope") =>
   new k8s.ApiException(code, "call failed", JSON.stringify({ kind: "Status", message }), headers);
@@ -35,5 +35,20 @@ describe("classifyApiError", () => {
     const denied = apiError(403, {}, 'admission webhook "deny.example" denied the request: no new entries');
     expect(classifyApiError(denied).kind).toBe("terminal");
     expect(apiMessage(denied)).toBe('admission webhook "deny.example" denied the request: no new entries');
+  });
+});
+
+describe("networkCause", () => {
+  it("reads the socket's code through fetch's and client-node's wrapping", () => {
+    const socket = Object.assign(new Error("connect ECONNREFUSED 127.0.0.1:9"), { code: "ECONNREFUSED" });
+    const fetchFailed = new TypeError("fetch failed", { cause: socket });
+    expect(networkCause(new Error("request failed", { cause: fetchFailed }))).toBe("connection refused");
+    expect(networkCause(new TypeError("fetch failed", { cause: new AggregateError([Object.assign(new Error("x"), { code: "ENOTFOUND" })]) }))).toBe("host not found");
+    expect(networkCause(new DOMException("The operation was aborted due to timeout", "TimeoutError"))).toBe("timed out");
+  });
+
+  it("is undefined for anything that is not a failed connection", () => {
+    expect(networkCause(new Error("boom"))).toBeUndefined();
+    expect(networkCause("text")).toBeUndefined();
   });
 });

@@ -61,3 +61,38 @@ function retryAfter(err: unknown): number | undefined {
   const ms = Number.isFinite(seconds) ? seconds * 1000 : Date.parse(raw) - Date.now();
   return Number.isFinite(ms) && ms >= 0 ? Math.min(ms, RETRY_AFTER_CAP_MS) : undefined;
 }
+
+// The system error codes a failed connection carries, said the way a person reads them.
+const NETWORK_CAUSES: Record<string, string> = {
+  ECONNREFUSED: "connection refused",
+  ECONNRESET: "connection reset",
+  ENOTFOUND: "host not found",
+  EAI_AGAIN: "name lookup failed",
+  ETIMEDOUT: "timed out",
+  EHOSTUNREACH: "host unreachable",
+  ENETUNREACH: "network unreachable",
+  UND_ERR_CONNECT_TIMEOUT: "timed out",
+  UND_ERR_SOCKET: "connection closed",
+  CERT_HAS_EXPIRED: "its TLS certificate has expired",
+  DEPTH_ZERO_SELF_SIGNED_CERT: "its TLS certificate is not trusted",
+  SELF_SIGNED_CERT_IN_CHAIN: "its TLS certificate is not trusted",
+  UNABLE_TO_VERIFY_LEAF_SIGNATURE: "its TLS certificate is not trusted",
+  ERR_TLS_CERT_ALTNAME_INVALID: "its TLS certificate is for another name",
+};
+
+/**
+ * Why a connection failed, for a sentence ("connection refused", "host not found", ...), read
+ * from the error's cause chain (fetch's "fetch failed" wraps the socket's error, client-node
+ * may wrap that once more); undefined when it is not a connection failure.
+ */
+export function networkCause(err: unknown): string | undefined {
+  let e: unknown = err;
+  for (let depth = 0; depth < 5 && e !== null && typeof e === "object"; depth++) {
+    const { code, name, errors, cause } = e as { code?: unknown; name?: unknown; errors?: unknown; cause?: unknown };
+    if (typeof code === "string" && code in NETWORK_CAUSES) return NETWORK_CAUSES[code];
+    if (name === "TimeoutError") return "timed out";
+    // Happy Eyeballs tries every address and reports all of them: the first says enough.
+    e = Array.isArray(errors) && errors.length > 0 ? (errors[0] as unknown) : cause;
+  }
+  return undefined;
+}

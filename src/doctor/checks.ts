@@ -73,7 +73,7 @@ export function checkXrayrNodeCrd(f: DoctorFacts): CheckResult {
   if (!f.crds.ok) return unreadable(c, "CustomResourceDefinitions", f.crds.error);
   return f.crds.value.has(XRAYRNODE_CRD)
     ? pass(c, `${XRAYRNODE_CRD} is installed`)
-    : fail(c, `${XRAYRNODE_CRD} is not installed`, "kubectl apply --server-side -f deploy/crds/");
+    : fail(c, `${XRAYRNODE_CRD} is not installed`, "kubectl apply --server-side -k deploy/crds");
 }
 
 function hasSidecar(p: k8s.V1Pod): boolean {

@@ -1,3 +1,4 @@
+import { networkCause } from "../controller/api-errors.js";
 import { redactUrls, safeUrl } from "../observability/redact.js";
 
 // The Prometheus HTTP API client: instant queries only. Kept at the edge so everything that
@@ -42,7 +43,8 @@ export class PrometheusClient {
     try {
       res = await fetch(url, { method: "POST", body, signal: AbortSignal.timeout(this.timeoutMs) });
     } catch (err) {
-      throw new PrometheusError(`Prometheus at ${this.where} did not answer: ${redactUrls(err instanceof Error ? err.message : String(err))}.`);
+      const why = networkCause(err) ?? redactUrls(err instanceof Error ? err.message : String(err));
+      throw new PrometheusError(`Prometheus at ${this.where} did not answer (${why}): check --prometheus / PROMETHEUS_URL and that Prometheus is running.`);
     }
     let json: QueryResponse;
     try {

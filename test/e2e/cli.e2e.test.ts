@@ -12,15 +12,16 @@
 //  5) doctor -> the verdicts the lab deserves, exit 1; a token over plain http is refused
 //  6) a node sigma-api registered over a synced one, and a renamed VPS whose new name is held by
 //     another node: sync --prune deletes neither; register refuses another VPS's node
-//  7) setup errors in one sentence: no kubeconfig at all, credentials in verify's Prometheus URL
-//     (never printed), a reserved node name
+//  7) setup errors in one sentence, by their exact text: no kubeconfig at all, a cluster that
+//     is down, a Prometheus that does not answer, a cluster without the CRD (the CLI and the
+//     operator), credentials in verify's Prometheus URL (never printed), a reserved node name
 //  8) the prune guard, with sigma-api's list served over loopback http: an empty list, one with
 //     30 % of its rows missing, and first pages (a short `total`, a `next`) delete nothing and
 //     exit 1 with the reason; --max-prune 100% carries out the same deletes
 //  9) one holder for a contested address: two nodes on one address, the older with the larger
 //     name (so list order and creation order differ): the loser's AddressConflict, sync's
 //     refusal of a row on the address and doctor all name the older node
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
@@ -33,7 +34,8 @@ import { deleteAndWait, readyCondition, waitConverged, waitNodeEntriesGone } fro
 import { e2eFile, withLogs } from "./support/harness.js";
 import { adminClient, type XrayrNode } from "./support/kube.js";
 import { ADMIN_USER, lab } from "./support/lab.js";
-import { startOperator } from "./support/operator.js";
+import { startBareApiServer } from "./support/bare-apiserver.js";
+import { freePort, startOperator } from "./support/operator.js";
 import { note, pending, sleep, waitFor } from "./support/wait.js";
 
 const fleet = e2eFile("cli");
@@ -288,7 +290,7 @@ describe("xrayr-mesh", () => {
   );
 
   it(
-    "7) setup errors are one sentence: no kubeconfig anywhere, credentials in the Prometheus URL (not printed), a reserved node name",
+    "7) setup errors are one sentence, by their exact text: no kubeconfig anywhere, a cluster that is down, a Prometheus that does not answer, a cluster without the CRD (CLI and operator), credentials in the Prometheus URL (not printed), a reserved node name",
     withLogs("cli 7 setup errors", async () => {
       const home = mkdtempSync(join(tmpdir(), "xrayr-mesh-nohome-"));
       const none = await xrayrMesh(["status"], { env: { AIRPORT_KUBECONFIG: "", HOME: home } });
@@ -304,6 +306,38 @@ describe("xrayr-mesh", () => {
       expect(creds.stderr.trim().split("\n")).toHaveLength(1);
       expect(creds.stderr).toContain('--prometheus / PROMETHEUS_URL "https://127.0.0.1:9/prometheus" must not carry credentials');
       expect(creds.stderr + creds.stdout).not.toMatch(/hunter2|admin/);
+
+      // A cluster that is down: one sentence naming the server and what to check.
+      const port = await freePort();
+      const downConfig = join(lab().stateDir, "down.kubeconfig");
+      writeFileSync(downConfig, readFileSync(lab().kubeconfig, "utf8").replace(/server: https:\/\/127\.0\.0\.1:\d+/g, `server: https://127.0.0.1:${port}`));
+      expect(await xrayrMesh(["status"], { env: { AIRPORT_KUBECONFIG: downConfig } })).toMatchObject({
+        code: 2,
+        stderr: `xrayr-mesh: cannot reach the API server at https://127.0.0.1:${port}/ (connection refused): is the cluster up, and is this the kubeconfig for it?\n`,
+      });
+
+      // A Prometheus that does not answer.
+      const silent = await xrayrMesh(["verify", "--prometheus", `http://127.0.0.1:${port}`]);
+      expect(silent.stderr).toBe(`xrayr-mesh: Prometheus at http://127.0.0.1:${port}/ did not answer (connection refused): check --prometheus / PROMETHEUS_URL and that Prometheus is running.\n`);
+      expect(silent.code).toBe(2);
+
+      // A cluster without the CRD (a real, empty API server): the CLI and the operator say so at once.
+      const bare = await startBareApiServer();
+      try {
+        const missing = `the XrayrNode CRD (xrayrnodes.mesh.sigma.io) is not installed in the cluster`;
+        expect(await xrayrMesh(["status"], { env: { AIRPORT_KUBECONFIG: bare.kubeconfig } })).toMatchObject({
+          code: 2,
+          stderr: `xrayr-mesh: ${missing} at ${bare.server}/: install it with kubectl apply --server-side -k deploy/crds (the Helm chart installs it too).\n`,
+        });
+        const t0 = Date.now();
+        const op = await startOperator({ name: "no-crd", env: { AIRPORT_KUBECONFIG: bare.kubeconfig } }, { ready: false });
+        const exit = await op.exited;
+        note(`cli 7: the operator on a cluster without the CRD exited ${String(exit.code)} after ${Date.now() - t0} ms`);
+        expect(exit.code).toBe(1);
+        expect(readFileSync(op.logFile, "utf8")).toContain(`xrayr-mesh-operator: ${missing}: install it with kubectl apply --server-side -k deploy/crds (the Helm chart installs it too)\n`);
+      } finally {
+        await bare.stop();
+      }
 
       for (const name of ["unknown", "xboard"]) {
         const r = await xrayrMesh(["register", name, "--address", "47.0.0.3", "--country", "de"]);
