@@ -32,6 +32,7 @@ import { Expectations } from "./reconcile/expectations.js";
 import { XrayrNodeReconciler } from "./reconcile/reconciler.js";
 import { validateNode } from "./reconcile/validate-node.js";
 import { watchFleet } from "./reconcile/watches.js";
+import { readyCondition } from "./status/conditions.js";
 import { PrometheusClient } from "./traffic/prometheus.js";
 import { TrafficReporter } from "./traffic/reporter.js";
 
@@ -102,6 +103,11 @@ export async function startOperator(config: Config, log: Logger, metrics: Operat
   const fleet = watchFleet(nodes, entries, expectations, (keys) => {
     for (const key of keys) queue.add(key);
   });
+  metrics.registeredNodes = function* () {
+    for (const n of nodes.list()) {
+      if (readyCondition(n.status)?.status === "True") yield { name: n.metadata.name ?? "", country: n.spec.country, version: n.spec.version ?? "" };
+    }
+  };
   metrics.managedEntryCountries = function* () {
     for (const e of entries.list()) {
       if (e.metadata.labels?.[MANAGED_BY_LABEL] === MANAGER) yield e.spec.labels?.country ?? "unknown";

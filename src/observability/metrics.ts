@@ -1,11 +1,26 @@
 // Prometheus metrics for the operator. Label values are bounded sets (results, verbs,
-// resources, countries); object names never become labels.
+// resources, countries), except xrayr_mesh_node_info: one series per registered node, as Istio's
+// own metrics already carry one per calling node (source_workload), which it exists to join.
+// Node's process metrics keep their standard names (process_*, nodejs_*) so stock dashboards
+// and alerts find them.
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
 
 export class OperatorMetrics {
   readonly registry = new Registry();
   /** Countries of the entries this operator manages, read at scrape time. */
   managedEntryCountries: () => Iterable<string> = () => [];
+  /** The nodes that have an entry (Ready), read at scrape time. */
+  registeredNodes: () => Iterable<{ name: string; country: string; version: string }> = () => [];
+  readonly nodeInfo = new Gauge({
+    name: "xrayr_mesh_node_info",
+    help: "1 for each XrayrNode that has its WorkloadEntry (Ready), with its country and XrayR version: joins Istio's per-node series (source_workload) to the node's country",
+    labelNames: ["node", "country", "version"] as const,
+    registers: [this.registry],
+    collect: () => {
+      this.nodeInfo.reset();
+      for (const n of this.registeredNodes()) this.nodeInfo.set({ node: n.name, country: n.country, version: n.version }, 1);
+    },
+  });
   readonly reconciles = new Counter({
     name: "xrayr_mesh_reconcile_total",
     help: "Reconciles of XrayrNodes by outcome: success, requeue (retry scheduled without error) or error",
@@ -80,6 +95,6 @@ export class OperatorMetrics {
   });
 
   constructor() {
-    collectDefaultMetrics({ register: this.registry, prefix: "xrayr_mesh_" });
+    collectDefaultMetrics({ register: this.registry });
   }
 }

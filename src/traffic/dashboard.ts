@@ -28,6 +28,7 @@ import {
   kubeWriteRateQuery,
   leadersQuery,
   nodeErrorRatioQuery,
+  nodeCountryQuery,
   nodeLastSeenQuery,
   nodeRequestsPerMinuteQuery,
   p99Query,
@@ -112,19 +113,21 @@ export function buildDashboard(): Dashboard {
         .title("Nodes")
         .description(
           "One row per XrayR node calling Xboard (source_workload = the XrayrNode's name), as in verify and kubectl get xn. " +
-            "Countries are per entry in 'Entries by country': Istio's metrics do not carry the entry's country label.",
+            "The country comes from the operator's xrayr_mesh_node_info: Istio's metrics do not carry the entry's labels.",
         )
         .datasource(datasource)
         .withTarget(query("A", nodeRequestsPerMinuteQuery(fleet), { instant: true }))
         .withTarget(query("B", nodeErrorRatioQuery(fleet), { instant: true }))
         .withTarget(query("C", p99Query(fleet, { app: fleet.app, bySource: true }), { instant: true }))
         .withTarget(query("D", nodeLastSeenQuery(fleet), { instant: true }))
+        .withTarget(query("E", nodeCountryQuery(), { instant: true }))
         .withTransformation({ id: "merge", options: {} })
         .withTransformation({
           id: "organize",
           options: {
-            excludeByName: { Time: true },
+            excludeByName: { Time: true, node: true, "Value #E": true },
             renameByName: { source_workload: "node", "Value #A": "req/min", "Value #B": "errors", "Value #C": "p99", "Value #D": "last seen" },
+            indexByName: { source_workload: 0, country: 1 },
           },
         })
         .overrideByName("errors", [{ id: "unit", value: "percentunit" }])

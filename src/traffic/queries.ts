@@ -161,3 +161,13 @@ export function kubeWriteRateQuery(scope: OperatorScope): string {
 export function entriesByCountryQuery(): string {
   return sumBy("country", ofLeader("xrayr_mesh_workload_entries"));
 }
+
+/**
+ * Each registered node's country, keyed like Istio's per-node series (source_workload), from the
+ * operator's xrayr_mesh_node_info: Istio's metrics do not carry the entry's labels. max: the
+ * standby replica reports the same nodes.
+ */
+export function nodeCountryQuery(): string {
+  // label_join, not label_replace: its "$1" would read as a template variable to Grafana.
+  return `label_join(max by (node, country) (xrayr_mesh_node_info), "source_workload", "", "node")`;
+}

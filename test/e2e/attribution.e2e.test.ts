@@ -407,6 +407,9 @@ maybe("attribution (mesh lab: istiod, sidecar stand-in, Prometheus)", () => {
       const lastSeen = byNode(got("Nodes", "D"));
       expect([...lastSeen.keys()].sort()).toEqual([...ours].sort());
       expect(lastSeen.get(quiet.name)).toBeGreaterThanOrEqual(0);
+      // The country column: the operator's node_info joined on source_workload, one per node.
+      const country = new Map(got("Nodes", "E").map((r) => [r.metric.source_workload ?? "", r.metric.country]));
+      expect([...ours].filter((n) => country.get(n) !== "de")).toEqual([]);
       for (const n of active) {
         expect({ n, rpm: (rpm.get(n) ?? 0) > 0, errors: errors.get(n), p99: (p99.get(n) ?? 0) > 0, lastSeen: lastSeen.get(n) }).toEqual({ n, rpm: true, errors: 0, p99: true, lastSeen: 0 });
       }
