@@ -14,6 +14,7 @@ import {
   WorkQueue,
   apiMessage,
   coordinationLeaseLock,
+  errorFields,
   defaultControllerRateLimiter,
   type Fence,
   objectKey,
@@ -52,7 +53,8 @@ export interface Operator {
 }
 
 export async function startOperator(config: Config, log: Logger, metrics: OperatorMetrics): Promise<Operator> {
-  const kc = new PooledKubeConfig();
+  // The audit log tells replicas apart by this: they share one ServiceAccount.
+  const kc = new PooledKubeConfig(`xrayr-mesh-operator/${config.leaderElection.identity}`);
   if (config.kubeconfig !== undefined) kc.loadFromFile(config.kubeconfig);
   else kc.loadFromCluster();
   const custom = kc.makeApiClient(k8s.CustomObjectsApi);
@@ -80,14 +82,14 @@ export async function startOperator(config: Config, log: Logger, metrics: Operat
           lastError.set(plural, error);
           if (statusCode(error) === 404 && !notInstalled.signal.aborted) notInstalled.abort(new Error(MISSING[plural]));
           metrics.informerRestarts.inc({ resource: plural });
-          log.warn({ resource: plural, attempt, delayMs, err: apiMessage(error) }, "informer stopped; restarting");
+          log.warn({ resource: plural, attempt, delayMs, err: errorFields(error) }, "informer stopped; restarting");
         },
         onListed: ({ items, durationMs }) => {
           metrics.informerLists.inc({ resource: plural });
           log.info({ resource: plural, items, durationMs }, "listed into the cache");
         },
         onHandlerError: (error, event) => {
-          log.error({ resource: plural, event, err: apiMessage(error) }, "informer event handler failed");
+          log.error({ resource: plural, event, err: errorFields(error) }, "informer event handler failed");
         },
       },
     });
@@ -150,7 +152,7 @@ export async function startOperator(config: Config, log: Logger, metrics: Operat
         if (r.outcome === "error") {
           metrics.reconciles.inc({ result: "error" });
           const { namespace, name } = splitKey(r.key);
-          log.warn({ namespace, name, retries: r.retries, err: apiMessage(r.error) }, "reconcile failed; requeued with backoff");
+          log.warn({ namespace, name, retries: r.retries, err: errorFields(r.error) }, "reconcile failed; requeued with backoff");
         } else {
           metrics.reconciles.inc({ result: r.outcome });
         }
@@ -193,7 +195,7 @@ export async function startOperator(config: Config, log: Logger, metrics: Operat
           },
           onNewLeader: (id) => { log.info({ leader: id }, "leader observed"); },
         },
-        onError: (err, phase) => { log.warn({ phase, err: apiMessage(err) }, "leader election call failed"); },
+        onError: (err, phase) => { log.warn({ phase, err: errorFields(err) }, "leader election call failed"); },
       })
     : undefined;
 

@@ -96,3 +96,16 @@ export function networkCause(err: unknown): string | undefined {
   }
   return undefined;
 }
+
+/** A failed call as a log field: what a person and a log query need, as an object. Messages
+ * only: a stack or a request's URL could carry credentials, and neither helps here. */
+export function errorFields(err: unknown): { message: string; kind: ApiErrorKind; code?: number; cause?: string } {
+  const c = classifyApiError(err);
+  const cause = networkCause(err);
+  return {
+    message: apiMessage(err),
+    kind: c.kind,
+    ...(c.code === undefined ? {} : { code: c.code }),
+    ...(cause === undefined ? {} : { cause }),
+  };
+}

@@ -3,7 +3,7 @@
 
 export { type Clock, FakeClock, type Timer, sleep, systemClock } from "./clock.js";
 export { type Fence, type LeaderStamp, NotLeaderError, unfencedUntil } from "./fence.js";
-export { type ApiErrorClass, type ApiErrorKind, apiMessage, classifyApiError, statusCode } from "./api-errors.js";
+export { type ApiErrorClass, type ApiErrorKind, apiMessage, classifyApiError, errorFields, networkCause, statusCode } from "./api-errors.js";
 export {
   type ControllerOptions,
   Controller,

@@ -13,9 +13,15 @@ type Dispatcher = NonNullable<ReturnType<RequestContext["getDispatcher"]>>;
 export class PooledKubeConfig extends KubeConfig {
   private readonly pools = new Map<string, Dispatcher>();
 
+  /** `userAgent` names this process in the API server's audit log (replicas share a ServiceAccount). */
+  constructor(private readonly userAgent?: string) {
+    super();
+  }
+
   override async applySecurityAuthentication(context: RequestContext): Promise<void> {
     // Headers (the bearer token, which may be rotated on disk) are still applied per request.
     await super.applySecurityAuthentication(context);
+    if (this.userAgent !== undefined) context.setHeaderParam("User-Agent", this.userAgent);
     const fresh = context.getDispatcher();
     if (fresh === undefined) return; // plain http: the global dispatcher already pools
     const key = JSON.stringify([this.getCurrentCluster()?.name, this.getCurrentUser()?.name]);

@@ -3,7 +3,7 @@
 // report the verdict in the node's status.
 import type { Logger } from "pino";
 import type { ReconcileResult } from "../controller/controller.js";
-import { apiMessage, classifyApiError } from "../controller/api-errors.js";
+import { apiMessage, classifyApiError, errorFields } from "../controller/api-errors.js";
 import { NotLeaderError } from "../controller/fence.js";
 import { splitKey } from "../controller/keys.js";
 import type { XrayrNode, XrayrNodeStatus } from "../api/v1alpha1/types.js";
@@ -52,6 +52,7 @@ export class XrayrNodeReconciler {
   private readonly validations = new WeakMap<XrayrNode, Validation>();
   private readonly written = new Map<string, { uid: string; status: XrayrNodeStatus; at: number }>();
   private readonly now: () => Date;
+  private passes = 0;
 
   constructor(private readonly deps: ReconcilerDeps) {
     this.now = deps.now ?? (() => new Date());
@@ -66,7 +67,8 @@ export class XrayrNodeReconciler {
       this.deps.onVerdict?.(key, undefined);
       return undefined;
     }
-    const log = this.deps.log.child({ namespace, name });
+    // One id for every line of this pass, so a pass's lines can be read together.
+    const log = this.deps.log.child({ namespace, name, reconcileId: (++this.passes).toString(36) });
     const plan = planNode(this.gather(node, namespace));
     if (plan.kind === "wait") {
       log.debug({ why: plan.why }, "waiting");
@@ -206,7 +208,7 @@ export class XrayrNodeReconciler {
         await this.deps.writer.recordEvent(node, verdict.ready ? "Normal" : "Warning", verdict.reason, verdict.message);
       } catch (err) {
         // An event is a courtesy; failing to record one must not fail the reconcile.
-        log.warn({ err: apiMessage(err) }, "could not record event");
+        log.warn({ err: errorFields(err) }, "could not record event");
       }
     }
   }

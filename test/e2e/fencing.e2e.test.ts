@@ -7,6 +7,7 @@ import * as k8s from "@kubernetes/client-node";
 import { join } from "node:path";
 import { readyCondition, waitConverged, waitReason } from "./support/fixtures.js";
 import { e2eFile, withLogs } from "./support/harness.js";
+import { auditOffset, auditSince, resourceOf } from "./support/audit.js";
 import { adminClient, ENTRY_GROUP, ENTRY_PLURAL, ENTRY_VERSION, kubectl, messageOf, type WorkloadEntry } from "./support/kube.js";
 import { lab, NAMESPACE, REPO } from "./support/lab.js";
 import { startOperator, type OperatorProcess } from "./support/operator.js";
@@ -88,6 +89,7 @@ describe("fencing, replacement and ownership under faults", () => {
 
         // Pause the leader past its lease, move 20 nodes, let it wake after the standby took over.
         const okBefore = await leader.writes({ outcome: "ok" });
+        const offset = auditOffset();
         process.kill(leader.pid ?? 0, "SIGSTOP");
         const { nodes: api } = adminClient();
         for (const n of nodes) await api.patch(n.metadata.name, { spec: { address: fleet.address() } });
@@ -97,7 +99,18 @@ describe("fencing, replacement and ownership under faults", () => {
         await pool(nodes, 5, (n) => waitConverged(n.metadata.name, 30_000));
         await sleep(2_000);
         const okAfter = leader.alive ? await leader.writes({ outcome: "ok" }).catch(() => okBefore) : okBefore;
-        note(`10 fencing: ${standby.name} took the lease at epoch ${takeover.spec?.leaseTransitions ?? 0}; ${leader.name} made ${okAfter - okBefore} successful writes after waking`);
+        // The audit log, by user agent (both replicas share one ServiceAccount): nothing the old
+        // leader sent after the standby acquired the lease was admitted; whatever of its entry or
+        // status writes reached the server was refused by the fencing policy.
+        const acquiredAt = Date.parse(String(takeover.spec?.acquireTime ?? ""));
+        const late = auditSince(offset).filter(
+          (e) => e.stage === "ResponseComplete" && e.userAgent === `xrayr-mesh-operator/${leader.name}` && Date.parse(e.requestReceivedTimestamp ?? "") >= acquiredAt,
+        );
+        const admitted = late.filter((e) => (e.responseStatus?.code ?? 0) < 300).map((e) => `${e.verb} ${resourceOf(e)} ${e.objectRef?.name ?? ""}`);
+        const refusedByPolicy = late.filter((e) => ["workloadentries", "xrayrnodes/status"].includes(resourceOf(e)) && e.responseStatus?.code === 403).length;
+        note(`10 fencing: ${standby.name} took the lease at epoch ${takeover.spec?.leaseTransitions ?? 0}; ${leader.name} after waking: ${okAfter - okBefore} successful writes by its metrics, ${late.length} requests in the audit log after the takeover, ${admitted.length} admitted, ${refusedByPolicy} refused by the policy`);
+        expect(admitted).toEqual([]);
+        expect(late.filter((e) => ["workloadentries", "xrayrnodes/status"].includes(resourceOf(e))).length).toBe(refusedByPolicy);
         expect(okAfter - okBefore).toBe(0);
         expect(takeover.spec?.holderIdentity).toBe(standby.name);
         expect(takeover.spec?.leaseTransitions).toBe(epoch + 1);

@@ -10,13 +10,18 @@
 //     inside the grace period after handing the Lease back (seen released on a watch), and the
 //     other replica leads within 5 s and reconciles a change;
 //  3) real helm against the lab: install, upgrade, rollback, uninstall, the release's pods
-//     played from its manifest each time; the CRD, XrayrNodes and entries stay after uninstall.
+//     played from its manifest each time; the upgrade with 500 nodes present: no reconcile gap
+//     over 20 s (a node changed every second), never two entries on one address, no write by an
+//     outgoing pod after its lease release (audit log, by user agent); the CRD, XrayrNodes and
+//     entries stay after uninstall.
 // Skipped, saying why, only where podman cannot run at all (or the cluster is not a lab).
 import { mkdirSync, readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import * as k8s from "@kubernetes/client-node";
 import { desiredFleet } from "../../src/fleet/desired.js";
 import { MANAGED_BY, OPERATOR_NAME, SUITE_LABEL, waitConverged } from "./support/fixtures.js";
+import { auditOffset, auditSince, resourceOf } from "./support/audit.js";
+import { EntryWatch } from "./support/entry-watch.js";
 import { e2eFile, withLogs } from "./support/harness.js";
 import { adminClient, kubectl, type XrayrNode } from "./support/kube.js";
 import { lab, NAMESPACE, REPO } from "./support/lab.js";
@@ -38,7 +43,7 @@ import {
   renderChart,
   type Deployment,
 } from "./support/pods.js";
-import { note, pending, pool, secondsSince, waitFor } from "./support/wait.js";
+import { note, pending, pool, secondsSince, sleep, waitFor } from "./support/wait.js";
 
 // The pods reach the API server through the host's loopback: that needs the suite's own lab
 // (CI always has it); a cluster reused with E2E_KUBECONFIG and no lab directory is skipped too.
@@ -296,11 +301,65 @@ describePods("the chart's pods under podman (helm template + podman kube play)",
       await converge(sample[1] as XrayrNode, "v25.5.0");
       note(`pods: helm install ${release} (${kinds.join(", ")}); its 2 pods ready and leading, converging (${secondsSince(t0)})`);
 
+      // The upgrade with 500 nodes in the namespace: a probe changes one node a second throughout
+      // and times how long its entry takes to follow (the reconcile gap), a watch records every
+      // entry state, and the audit log tells the pods apart by user agent.
+      const fleet500 = await fleet.createMany("upg", 500, 20);
+      await waitFor("500 nodes converged before the upgrade", async () => {
+        const c = await fleet.convergence();
+        return c.problems.length === 0 ? true : pending(`${c.problems.length} not converged, e.g. ${c.problems[0] ?? ""}`);
+      }, { timeoutMs: 180_000, intervalMs: 1_000 });
+      const watch = await EntryWatch.start();
+      const offset = auditOffset();
+      const gaps: number[] = [];
+      // An object, not a `let`: flow analysis cannot see the loop's condition change.
+      const probing = { on: true };
+      const probe = (async () => {
+        for (let i = 0; probing.on; i++) {
+          const n = fleet500[i % fleet500.length] as XrayrNode;
+          const version = `v26.${i}`;
+          const t = Date.now();
+          await nodes.patch(n.metadata.name, { spec: { version } });
+          await waitFor(`${n.metadata.name} at ${version}`, async () => {
+            const live = (await entries.list(`mesh.sigma.io/xrayr-node=${n.metadata.name}`)).filter((e) => e.spec.labels?.version === version);
+            return live.length === 1 ? true : pending(live.length);
+          }, { timeoutMs: 60_000, intervalMs: 100 });
+          gaps.push(Date.now() - t);
+          await sleep(Math.max(0, 1_000 - (Date.now() - t)));
+        }
+      })();
+      const outgoing = current.pods.map((p) => p.name);
       await helm(["upgrade", release, CHART, "--reuse-values", "--set", "logLevel=debug"]);
       expect(await liveEnv("LOG_LEVEL")).toBe("debug");
       current = await roll(current.pods);
+      await sleep(5_000);
+      probing.on = false;
+      await probe;
+      watch.stop();
+      const doubled = watch.peakPerAddress(() => true);
+      const events = auditSince(offset).filter((e) => e.stage === "ResponseComplete");
+      // Each outgoing pod's last lease write is its release (or its last renew as a standby);
+      // after it, that pod must have written nothing.
+      const afterRelease = outgoing.flatMap((pod) => {
+        const mine = events.filter((e) => e.userAgent === `xrayr-mesh-operator/${pod}`);
+        const lastLease = mine.filter((e) => e.objectRef?.resource === "leases").at(-1);
+        const since = Date.parse(lastLease?.requestReceivedTimestamp ?? "") || 0;
+        return mine.filter((e) => e.objectRef?.resource !== "leases" && Date.parse(e.requestReceivedTimestamp ?? "") > since && (e.responseStatus?.code ?? 0) < 300).map((e) => `${pod}: ${e.verb} ${resourceOf(e)}`);
+      });
+      note(`pods: helm upgrade with 500 nodes: ${gaps.length} probes, reconcile gap max ${Math.max(...gaps)} ms (p50 ${[...gaps].sort((a, b) => a - b)[Math.floor(gaps.length / 2)] ?? 0} ms); at most ${doubled.count} entries on one address; ${afterRelease.length} writes by an outgoing pod after its lease release`);
+      expect(Math.max(...gaps)).toBeLessThanOrEqual(20_000);
+      expect(doubled.count).toBeLessThanOrEqual(1);
+      expect(afterRelease).toEqual([]);
       expect(await inPods(current.pods, "LOG_LEVEL=debug")).toEqual([true, true]);
       await converge(sample[1] as XrayrNode, "v25.5.1");
+      // The 500 go again (the sample stays for the uninstall check below).
+      await pool(fleet500, 20, (n) => nodes.delete(n.metadata.name));
+      const upgNames = new Set(fleet500.map((n) => n.metadata.name));
+      await waitFor("the 500 nodes and their entries gone", async () => {
+        const [ns, es] = await Promise.all([nodes.list(fleet.selector), entries.list()]);
+        const left = ns.filter((n) => upgNames.has(n.metadata.name)).length + es.filter((e) => upgNames.has(e.metadata.labels?.["mesh.sigma.io/xrayr-node"] ?? "")).length;
+        return left === 0 ? true : pending(`${left} left`);
+      }, { timeoutMs: 120_000, intervalMs: 1_000 });
 
       await helm(["rollback", release, "1"]);
       expect(await liveEnv("LOG_LEVEL")).toBe("info");

@@ -9,6 +9,8 @@ export interface AuditEvent {
   verb: string;
   requestURI: string;
   user: { username: string };
+  /** The operator sends xrayr-mesh-operator/<POD_NAME>: replicas under one ServiceAccount differ here. */
+  userAgent?: string;
   impersonatedUser?: { username: string };
   objectRef?: { resource?: string; subresource?: string; namespace?: string; name?: string; apiGroup?: string };
   responseStatus?: { code?: number };
