@@ -82,14 +82,14 @@ export async function startOperator(config: Config, log: Logger, metrics: Operat
           lastError.set(plural, error);
           if (statusCode(error) === 404 && !notInstalled.signal.aborted) notInstalled.abort(new Error(MISSING[plural]));
           metrics.informerRestarts.inc({ resource: plural });
-          log.warn({ resource: plural, attempt, delayMs, err: errorFields(error) }, "informer stopped; restarting");
+          log.warn({ resource: plural, attempt, delayMs, error: errorFields(error) }, "informer stopped; restarting");
         },
         onListed: ({ items, durationMs }) => {
           metrics.informerLists.inc({ resource: plural });
           log.info({ resource: plural, items, durationMs }, "listed into the cache");
         },
         onHandlerError: (error, event) => {
-          log.error({ resource: plural, event, err: errorFields(error) }, "informer event handler failed");
+          log.error({ resource: plural, event, error: errorFields(error) }, "informer event handler failed");
         },
       },
     });
@@ -152,7 +152,7 @@ export async function startOperator(config: Config, log: Logger, metrics: Operat
         if (r.outcome === "error") {
           metrics.reconciles.inc({ result: "error" });
           const { namespace, name } = splitKey(r.key);
-          log.warn({ namespace, name, retries: r.retries, err: errorFields(r.error) }, "reconcile failed; requeued with backoff");
+          log.warn({ namespace, name, retries: r.retries, error: errorFields(r.error) }, "reconcile failed; requeued with backoff");
         } else {
           metrics.reconciles.inc({ result: r.outcome });
         }
@@ -195,7 +195,7 @@ export async function startOperator(config: Config, log: Logger, metrics: Operat
           },
           onNewLeader: (id) => { log.info({ leader: id }, "leader observed"); },
         },
-        onError: (err, phase) => { log.warn({ phase, err: errorFields(err) }, "leader election call failed"); },
+        onError: (err, phase) => { log.warn({ phase, error: errorFields(err) }, "leader election call failed"); },
       })
     : undefined;
 

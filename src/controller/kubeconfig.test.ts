@@ -1,4 +1,6 @@
-import { HttpMethod, RequestContext } from "@kubernetes/client-node";
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
+import { CoreV1Api, HttpMethod, RequestContext } from "@kubernetes/client-node";
 import { PooledKubeConfig } from "./kubeconfig.js";
 
 // A made-up CA: the Agent is only constructed here, never connected.
@@ -32,4 +34,28 @@ describe("PooledKubeConfig", () => {
     expect(other.getDispatcher()).not.toBe(first.getDispatcher());
     expect(other.getHeaders()["Authorization"]).toBe("Bearer token-b");
   });
+});
+
+test("API clients send the process's User-Agent, so the audit log tells replicas apart", async () => {
+  const agents: (string | undefined)[] = [];
+  const server = createServer((req, res) => {
+    agents.push(req.headers["user-agent"]);
+    res.setHeader("Content-Type", "application/json");
+    res.end(JSON.stringify({ apiVersion: "v1", kind: "NamespaceList", metadata: {}, items: [] }));
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  try {
+    const { port } = server.address() as AddressInfo;
+    const kc = new PooledKubeConfig("xrayr-mesh-operator/pod-a");
+    kc.loadFromOptions({
+      clusters: [{ name: "c", server: `http://127.0.0.1:${port}`, skipTLSVerify: true }],
+      users: [{ name: "u", token: "t" }],
+      contexts: [{ name: "x", cluster: "c", user: "u" }],
+      currentContext: "x",
+    });
+    await kc.makeApiClient(CoreV1Api).listNamespace();
+    expect(agents).toEqual(["xrayr-mesh-operator/pod-a"]);
+  } finally {
+    await new Promise<void>((resolve) => server.close(() => { resolve(); }));
+  }
 });

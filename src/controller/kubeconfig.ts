@@ -5,7 +5,16 @@
 // first Agent made for a cluster and user is kept and handed to every later request.
 import { existsSync } from "node:fs";
 import { join } from "node:path";
-import { findHomeDir, KubeConfig, type RequestContext } from "@kubernetes/client-node";
+import {
+  type ApiConstructor,
+  type ApiType,
+  createConfiguration,
+  findHomeDir,
+  KubeConfig,
+  type RequestContext,
+  ServerConfiguration,
+  setHeaderMiddleware,
+} from "@kubernetes/client-node";
 
 // undici is client-node's own dependency, not ours: take its type from the API that returns it.
 type Dispatcher = NonNullable<ReturnType<RequestContext["getDispatcher"]>>;
@@ -18,10 +27,23 @@ export class PooledKubeConfig extends KubeConfig {
     super();
   }
 
+  // client-node's own makeApiClient, with our User-Agent in its middleware: that middleware runs
+  // after authentication and would overwrite a header set there.
+  override makeApiClient<T extends ApiType>(apiClientType: ApiConstructor<T>): T {
+    const cluster = this.getCurrentCluster();
+    if (this.userAgent === undefined || cluster === null) return super.makeApiClient(apiClientType);
+    return new apiClientType(
+      createConfiguration({
+        baseServer: new ServerConfiguration(cluster.server, {}),
+        authMethods: { default: this },
+        middleware: [setHeaderMiddleware("User-Agent", this.userAgent)],
+      }),
+    );
+  }
+
   override async applySecurityAuthentication(context: RequestContext): Promise<void> {
     // Headers (the bearer token, which may be rotated on disk) are still applied per request.
     await super.applySecurityAuthentication(context);
-    if (this.userAgent !== undefined) context.setHeaderParam("User-Agent", this.userAgent);
     const fresh = context.getDispatcher();
     if (fresh === undefined) return; // plain http: the global dispatcher already pools
     const key = JSON.stringify([this.getCurrentCluster()?.name, this.getCurrentUser()?.name]);

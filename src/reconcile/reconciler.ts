@@ -208,7 +208,7 @@ export class XrayrNodeReconciler {
         await this.deps.writer.recordEvent(node, verdict.ready ? "Normal" : "Warning", verdict.reason, verdict.message);
       } catch (err) {
         // An event is a courtesy; failing to record one must not fail the reconcile.
-        log.warn({ err: errorFields(err) }, "could not record event");
+        log.warn({ error: errorFields(err) }, "could not record event");
       }
     }
   }

@@ -57,7 +57,7 @@ export class TrafficReporter {
       } catch (err) {
         // Without numbers we write nothing: a Prometheus outage must not mark the fleet silent.
         this.deps.onPrometheusFault?.("unreachable");
-        this.deps.log.warn({ err: { message: err instanceof Error ? err.message : String(err) } }, "traffic poll failed; status.traffic left as is");
+        this.deps.log.warn({ error: { message: err instanceof Error ? err.message : String(err) } }, "traffic poll failed; status.traffic left as is");
       }
       await sleep(this.clock, this.deps.pollMs, signal);
     }
@@ -105,7 +105,7 @@ export class TrafficReporter {
         written++;
         this.deps.onWritten?.(item.decision.why);
       } catch (err) {
-        this.deps.log.warn({ namespace: item.node.metadata.namespace, name: item.node.metadata.name, err: errorFields(err) }, "could not write status.traffic");
+        this.deps.log.warn({ namespace: item.node.metadata.namespace, name: item.node.metadata.name, error: errorFields(err) }, "could not write status.traffic");
       }
     });
     if (due.length > chosen.length) this.deps.log.debug({ due: due.length, written: chosen.length }, "traffic writes over the fleet budget wait for the next poll");

@@ -289,100 +289,112 @@ describePods("the chart's pods under podman (helm template + podman kube play)",
       };
 
       const t0 = Date.now();
-      await helm(["install", release, CHART]);
-      const installed = await releaseObjects(release);
-      const kinds = installed.map((o) => `${o.kind}/${o.metadata.name}`).sort();
-      for (const o of installed) {
-        const r = await kubectl(["-n", o.metadata.namespace ?? NAMESPACE, "get", o.kind.toLowerCase(), o.metadata.name, "-o", "name"]);
-        expect(`${o.kind}/${o.metadata.name}: ${r.code === 0 ? "present" : r.stderr.trim()}`).toBe(`${o.kind}/${o.metadata.name}: present`);
-      }
-      let current = await roll([]);
-      expect(current.d.metadata.name).toBe(release);
-      await converge(sample[1] as XrayrNode, "v25.5.0");
-      note(`pods: helm install ${release} (${kinds.join(", ")}); its 2 pods ready and leading, converging (${secondsSince(t0)})`);
-
-      // The upgrade with 500 nodes in the namespace: a probe changes one node a second throughout
-      // and times how long its entry takes to follow (the reconcile gap), a watch records every
-      // entry state, and the audit log tells the pods apart by user agent.
-      const fleet500 = await fleet.createMany("upg", 500, 20);
-      await waitFor("500 nodes converged before the upgrade", async () => {
-        const c = await fleet.convergence();
-        return c.problems.length === 0 ? true : pending(`${c.problems.length} not converged, e.g. ${c.problems[0] ?? ""}`);
-      }, { timeoutMs: 180_000, intervalMs: 1_000 });
-      const watch = await EntryWatch.start();
-      const offset = auditOffset();
-      const gaps: number[] = [];
-      // An object, not a `let`: flow analysis cannot see the loop's condition change.
-      const probing = { on: true };
-      const probe = (async () => {
-        for (let i = 0; probing.on; i++) {
-          const n = fleet500[i % fleet500.length] as XrayrNode;
-          const version = `v26.${i}`;
-          const t = Date.now();
-          await nodes.patch(n.metadata.name, { spec: { version } });
-          await waitFor(`${n.metadata.name} at ${version}`, async () => {
-            const live = (await entries.list(`mesh.sigma.io/xrayr-node=${n.metadata.name}`)).filter((e) => e.spec.labels?.version === version);
-            return live.length === 1 ? true : pending(live.length);
-          }, { timeoutMs: 60_000, intervalMs: 100 });
-          gaps.push(Date.now() - t);
-          await sleep(Math.max(0, 1_000 - (Date.now() - t)));
+      let releaseInstalled = false;
+      try {
+        await helm(["install", release, CHART]);
+        releaseInstalled = true;
+        const installed = await releaseObjects(release);
+        const kinds = installed.map((o) => `${o.kind}/${o.metadata.name}`).sort();
+        for (const o of installed) {
+          const r = await kubectl(["-n", o.metadata.namespace ?? NAMESPACE, "get", o.kind.toLowerCase(), o.metadata.name, "-o", "name"]);
+          expect(`${o.kind}/${o.metadata.name}: ${r.code === 0 ? "present" : r.stderr.trim()}`).toBe(`${o.kind}/${o.metadata.name}: present`);
         }
-      })();
-      const outgoing = current.pods.map((p) => p.name);
-      await helm(["upgrade", release, CHART, "--reuse-values", "--set", "logLevel=debug"]);
-      expect(await liveEnv("LOG_LEVEL")).toBe("debug");
-      current = await roll(current.pods);
-      await sleep(5_000);
-      probing.on = false;
-      await probe;
-      watch.stop();
-      const doubled = watch.peakPerAddress(() => true);
-      const events = auditSince(offset).filter((e) => e.stage === "ResponseComplete");
-      // Each outgoing pod's last lease write is its release (or its last renew as a standby);
-      // after it, that pod must have written nothing.
-      const afterRelease = outgoing.flatMap((pod) => {
-        const mine = events.filter((e) => e.userAgent === `xrayr-mesh-operator/${pod}`);
-        const lastLease = mine.filter((e) => e.objectRef?.resource === "leases").at(-1);
-        const since = Date.parse(lastLease?.requestReceivedTimestamp ?? "") || 0;
-        return mine.filter((e) => e.objectRef?.resource !== "leases" && Date.parse(e.requestReceivedTimestamp ?? "") > since && (e.responseStatus?.code ?? 0) < 300).map((e) => `${pod}: ${e.verb} ${resourceOf(e)}`);
-      });
-      note(`pods: helm upgrade with 500 nodes: ${gaps.length} probes, reconcile gap max ${Math.max(...gaps)} ms (p50 ${[...gaps].sort((a, b) => a - b)[Math.floor(gaps.length / 2)] ?? 0} ms); at most ${doubled.count} entries on one address; ${afterRelease.length} writes by an outgoing pod after its lease release`);
-      expect(Math.max(...gaps)).toBeLessThanOrEqual(20_000);
-      expect(doubled.count).toBeLessThanOrEqual(1);
-      expect(afterRelease).toEqual([]);
-      expect(await inPods(current.pods, "LOG_LEVEL=debug")).toEqual([true, true]);
-      await converge(sample[1] as XrayrNode, "v25.5.1");
-      // The 500 go again (the sample stays for the uninstall check below).
-      await pool(fleet500, 20, (n) => nodes.delete(n.metadata.name));
-      const upgNames = new Set(fleet500.map((n) => n.metadata.name));
-      await waitFor("the 500 nodes and their entries gone", async () => {
-        const [ns, es] = await Promise.all([nodes.list(fleet.selector), entries.list()]);
-        const left = ns.filter((n) => upgNames.has(n.metadata.name)).length + es.filter((e) => upgNames.has(e.metadata.labels?.["mesh.sigma.io/xrayr-node"] ?? "")).length;
-        return left === 0 ? true : pending(`${left} left`);
-      }, { timeoutMs: 120_000, intervalMs: 1_000 });
+        let current = await roll([]);
+        expect(current.d.metadata.name).toBe(release);
+        await converge(sample[1] as XrayrNode, "v25.5.0");
+        note(`pods: helm install ${release} (${kinds.join(", ")}); its 2 pods ready and leading, converging (${secondsSince(t0)})`);
 
-      await helm(["rollback", release, "1"]);
-      expect(await liveEnv("LOG_LEVEL")).toBe("info");
-      current = await roll(current.pods);
-      expect(await inPods(current.pods, "LOG_LEVEL=info")).toEqual([true, true]);
-      await converge(sample[1] as XrayrNode, "v25.5.2");
-      const history = (JSON.parse(await helm(["history", release, "-o", "json"])) as { revision: number; status: string; description: string }[]).map((h) => `${h.revision} ${h.status} ${h.description}`);
-      expect(history).toEqual(["1 superseded Install complete", "2 superseded Upgrade complete", "3 deployed Rollback to 1"]);
-      note(`pods: helm upgrade (logLevel=debug) and rollback to 1, pods rolled each time (${secondsSince(t0)})`);
+        // The upgrade with 500 nodes in the namespace: a probe changes one node a second throughout
+        // and times how long its entry takes to follow (the reconcile gap), a watch records every
+        // entry state, and the audit log tells the pods apart by user agent.
+        // Public addresses: the chart runs ADDRESS_POLICY=public.
+        const fleet500 = await pool(Array.from({ length: 500 }, (_, i) => i), 20, (i) =>
+          nodes.create(fleet.manifest(fleet.name("upg"), { address: `46.200.${Math.floor(i / 250)}.${1 + (i % 250)}` })),
+        );
+        await waitFor("500 nodes converged before the upgrade", async () => {
+          const c = await fleet.convergence();
+          return c.problems.length === 0 ? true : pending(`${c.problems.length} not converged, e.g. ${c.problems[0] ?? ""}`);
+        }, { timeoutMs: 180_000, intervalMs: 1_000 });
+        const watch = await EntryWatch.start();
+        const offset = auditOffset();
+        const gaps: number[] = [];
+        // An object, not a `let`: flow analysis cannot see the loop's condition change.
+        const probing = { on: true };
+        const probe = (async () => {
+          for (let i = 0; probing.on; i++) {
+            const n = fleet500[i % fleet500.length] as XrayrNode;
+            const version = `v26.${i}`;
+            const t = Date.now();
+            await nodes.patch(n.metadata.name, { spec: { version } });
+            await waitFor(`${n.metadata.name} at ${version}`, async () => {
+              const live = (await entries.list(`mesh.sigma.io/xrayr-node=${n.metadata.name}`)).filter((e) => e.spec.labels?.version === version);
+              return live.length === 1 ? true : pending(live.length);
+            }, { timeoutMs: 60_000, intervalMs: 100 });
+            gaps.push(Date.now() - t);
+            await sleep(Math.max(0, 1_000 - (Date.now() - t)));
+          }
+        })();
+        const outgoing = current.pods.map((p) => p.name);
+        await helm(["upgrade", release, CHART, "--reuse-values", "--set", "logLevel=debug"]);
+        expect(await liveEnv("LOG_LEVEL")).toBe("debug");
+        current = await roll(current.pods);
+        await sleep(5_000);
+        probing.on = false;
+        await probe;
+        watch.stop();
+        const doubled = watch.peakPerAddress(() => true);
+        const events = auditSince(offset).filter((e) => e.stage === "ResponseComplete");
+        // Each outgoing pod's last lease write is its release (or its last renew as a standby);
+        // after it, that pod must have written nothing.
+        const afterRelease = outgoing.flatMap((pod) => {
+          const mine = events.filter((e) => e.userAgent === `xrayr-mesh-operator/${pod}`);
+          const lastLease = mine.filter((e) => e.objectRef?.resource === "leases").at(-1);
+          const since = Date.parse(lastLease?.requestReceivedTimestamp ?? "") || 0;
+          return mine.filter((e) => e.objectRef?.resource !== "leases" && Date.parse(e.requestReceivedTimestamp ?? "") > since && (e.responseStatus?.code ?? 0) < 300).map((e) => `${pod}: ${e.verb} ${resourceOf(e)}`);
+        });
+        note(`pods: helm upgrade with 500 nodes: ${gaps.length} probes, reconcile gap max ${Math.max(...gaps)} ms (p50 ${[...gaps].sort((a, b) => a - b)[Math.floor(gaps.length / 2)] ?? 0} ms); at most ${doubled.count} entries on one address; ${afterRelease.length} writes by an outgoing pod after its lease release`);
+        expect(Math.max(...gaps)).toBeLessThanOrEqual(20_000);
+        expect(doubled.count).toBeLessThanOrEqual(1);
+        expect(afterRelease).toEqual([]);
+        expect(await inPods(current.pods, "LOG_LEVEL=debug")).toEqual([true, true]);
+        await converge(sample[1] as XrayrNode, "v25.5.1");
+        // The 500 go again (the sample stays for the uninstall check below).
+        await pool(fleet500, 20, (n) => nodes.delete(n.metadata.name));
+        const upgNames = new Set(fleet500.map((n) => n.metadata.name));
+        await waitFor("the 500 nodes and their entries gone", async () => {
+          const [ns, es] = await Promise.all([nodes.list(fleet.selector), entries.list()]);
+          const left = ns.filter((n) => upgNames.has(n.metadata.name)).length + es.filter((e) => upgNames.has(e.metadata.labels?.["mesh.sigma.io/xrayr-node"] ?? "")).length;
+          return left === 0 ? true : pending(`${left} left`);
+        }, { timeoutMs: 120_000, intervalMs: 1_000 });
 
-      const before = { nodes: (await nodes.list(fleet.selector)).length, entries: (await entries.list(`${MANAGED_BY}=${OPERATOR_NAME}`)).map((e) => e.metadata.name).sort() };
-      await helm(["uninstall", release]);
-      // Its pods go with its Deployment.
-      await Promise.all(current.pods.map((p) => p.remove()));
-      for (const o of installed) {
-        const r = await kubectl(["-n", o.metadata.namespace ?? NAMESPACE, "get", o.kind.toLowerCase(), o.metadata.name, "-o", "name"]);
-        expect(`${o.kind}/${o.metadata.name}: ${r.code}`).toBe(`${o.kind}/${o.metadata.name}: 1`);
+        await helm(["rollback", release, "1"]);
+        expect(await liveEnv("LOG_LEVEL")).toBe("info");
+        current = await roll(current.pods);
+        expect(await inPods(current.pods, "LOG_LEVEL=info")).toEqual([true, true]);
+        await converge(sample[1] as XrayrNode, "v25.5.2");
+        const history = (JSON.parse(await helm(["history", release, "-o", "json"])) as { revision: number; status: string; description: string }[]).map((h) => `${h.revision} ${h.status} ${h.description}`);
+        expect(history).toEqual(["1 superseded Install complete", "2 superseded Upgrade complete", "3 deployed Rollback to 1"]);
+        note(`pods: helm upgrade (logLevel=debug) and rollback to 1, pods rolled each time (${secondsSince(t0)})`);
+
+        const before = { nodes: (await nodes.list(fleet.selector)).length, entries: (await entries.list(`${MANAGED_BY}=${OPERATOR_NAME}`)).map((e) => e.metadata.name).sort() };
+        await helm(["uninstall", release]);
+        // Its pods go with its Deployment.
+        await Promise.all(current.pods.map((p) => p.remove()));
+        for (const o of installed) {
+          const r = await kubectl(["-n", o.metadata.namespace ?? NAMESPACE, "get", o.kind.toLowerCase(), o.metadata.name, "-o", "name"]);
+          expect(`${o.kind}/${o.metadata.name}: ${r.code}`).toBe(`${o.kind}/${o.metadata.name}: 1`);
+        }
+        expect((await kubectl(["get", "crd", "xrayrnodes.mesh.sigma.io", "-o", "name"])).code).toBe(0);
+        const after = { nodes: (await nodes.list(fleet.selector)).length, entries: (await entries.list(`${MANAGED_BY}=${OPERATOR_NAME}`)).map((e) => e.metadata.name).sort() };
+        expect(after).toEqual(before);
+        expect(after.nodes).toBe(sample.length);
+        note(`pods: helm uninstall: the release's ${installed.length} objects gone; the CRD, ${after.nodes} XrayrNodes and ${after.entries.length} entries stay (${secondsSince(t0)})`);
+        releaseInstalled = false;
+      } finally {
+        // A failed run must not leave the release's fencing policy behind: it would refuse the
+        // writes of every later file's operator.
+        if (releaseInstalled) await helm(["uninstall", release]).catch(() => "");
       }
-      expect((await kubectl(["get", "crd", "xrayrnodes.mesh.sigma.io", "-o", "name"])).code).toBe(0);
-      const after = { nodes: (await nodes.list(fleet.selector)).length, entries: (await entries.list(`${MANAGED_BY}=${OPERATOR_NAME}`)).map((e) => e.metadata.name).sort() };
-      expect(after).toEqual(before);
-      expect(after.nodes).toBe(sample.length);
-      note(`pods: helm uninstall: the release's ${installed.length} objects gone; the CRD, ${after.nodes} XrayrNodes and ${after.entries.length} entries stay (${secondsSince(t0)})`);
     }),
     600_000,
   );
