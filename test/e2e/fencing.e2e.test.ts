@@ -77,15 +77,19 @@ describe("fencing, replacement and ownership under faults", () => {
             name: `${stale.metadata.name}-late`,
             namespace: NAMESPACE,
             labels: stale.metadata.labels,
-            annotations: { "mesh.sigma.io/leader": "replica-gone", "mesh.sigma.io/leader-epoch": String(Math.max(0, epoch - 1)) },
+            // Epoch 0 under another holder: older than the Lease, or its epoch with the wrong holder.
+            annotations: { "mesh.sigma.io/leader": "replica-gone", "mesh.sigma.io/leader-epoch": "0" },
           },
           spec: { ...stale.spec, address: fleet.address() },
         };
         const refused = await operatorCustomApi()
           .createNamespacedCustomObject({ group: ENTRY_GROUP, version: ENTRY_VERSION, plural: ENTRY_PLURAL, namespace: NAMESPACE, body, fieldManager: "xrayr-mesh-operator" })
           .then(() => "admitted", (err: unknown) => messageOf(err));
-        expect(refused).toContain("xrayr-mesh-operator-fencing: refused a write by replica-gone");
-        expect(refused).toContain(`held by ${leader.name} at epoch ${epoch}`);
+        expect(refused).toContain("xrayr-mesh-operator-fencing: refused a write by replica-gone at leader epoch 0");
+        // The holder the policy names is its view of the Lease, which can be frozen at an earlier
+        // holder by kubernetes#130887 once an earlier file removed its binding (decision 0009):
+        // the leader's own writes above were admitted all the same, its epoch being newer.
+        expect(refused).toMatch(/the Lease xrayr-mesh-operator is held by \S+ at epoch \d+$/);
 
         // Pause the leader past its lease, move 20 nodes, let it wake after the standby took over.
         const okBefore = await leader.writes({ outcome: "ok" });
