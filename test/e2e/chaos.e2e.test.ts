@@ -206,6 +206,8 @@ describe("chaos: faults between the operator and the API server", () => {
       await sleep(Math.max(0, 3 * DELAY_MS - (Date.now() - t0)));
       await proxy.clear("late");
       const delayEnd = Date.now();
+      const { delayedChunks } = await proxy.stats();
+      expect(delayedChunks).toBeGreaterThan(10);
 
       await waitNodeEntriesGone(ns[12]?.metadata.name ?? "", 30_000);
       await waitFleetConverged("every node converged after the watch delay ended", 90_000);
@@ -213,7 +215,7 @@ describe("chaos: faults between the operator and the API server", () => {
       await sleep(1_000);
       watch.stop();
       const peak = watch.peakPerAddress((a) => fleetAddresses.has(a));
-      note(`chaos 3: ${watch.events.length} entry events; most entries on one address at once: ${peak.count} (${peak.address ?? "-"}); converged ${converged} ms after the delay ended`);
+      note(`chaos 3: ${watch.events.length} entry events, ${delayedChunks} chunks of the operator's entry watch held ${DELAY_MS} ms; most entries on one address at once: ${peak.count} (${peak.address ?? "-"}); converged ${converged} ms after the delay ended`);
       if (peak.count > 1 && peak.address !== undefined) note(`chaos 3: ${peak.address}: ${watch.story((e) => e.spec.address === peak.address).join(", ")}`);
       expect(peak.count > 1 ? { address: peak.address, entries: peak.names } : {}).toEqual({});
       expect(await sharedAddresses()).toEqual({});

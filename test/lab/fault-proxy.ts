@@ -143,6 +143,8 @@ class FaultProxy {
   private readonly log: LogRecord[] = [];
   private seq = 0;
   private ids = 0;
+  // Watch chunks (events) a delay-watch rule held back, so a test can tell the delay took effect.
+  private delayedChunks = 0;
   private readonly agent: Agent;
   private readonly upstream: URL;
 
@@ -228,6 +230,7 @@ class FaultProxy {
     let pendingCount = 0;
     let flushCallback: TransformCallback | undefined;
     const rules = this.rules;
+    const counted = (): void => { this.delayedChunks++; };
     return new Transform({
       transform(chunk: Buffer, _enc, cb): void {
         const now = Date.now();
@@ -240,6 +243,7 @@ class FaultProxy {
           return;
         }
         pendingCount++;
+        if (ms > 0) counted();
         setTimeout(() => {
           this.push(chunk);
           pendingCount--;
@@ -289,7 +293,7 @@ class FaultProxy {
     } else if (req.method === "GET" && path === "stats") {
       const by: Record<string, number> = {};
       for (const r of this.log) by[`${r.verb} ${r.resource} ${r.outcome}`] = (by[`${r.verb} ${r.resource} ${r.outcome}`] ?? 0) + 1;
-      json(200, { seen: this.log.filter((r) => r.verb !== "-").length, faulted: this.log.filter((r) => r.outcome !== "passed").length, held: this.held.length, open: this.sockets.size, rules: this.rules, by });
+      json(200, { seen: this.log.filter((r) => r.verb !== "-").length, faulted: this.log.filter((r) => r.outcome !== "passed").length, delayedChunks: this.delayedChunks, held: this.held.length, open: this.sockets.size, rules: this.rules, by });
     } else {
       json(404, { error: `no control endpoint ${req.method ?? ""} ${path}` });
     }

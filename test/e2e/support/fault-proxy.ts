@@ -16,6 +16,8 @@ export type { LogRecord, Match, RuleSpec };
 export interface ProxyStats {
   seen: number;
   faulted: number;
+  /** Watch chunks a delay-watch rule held back. */
+  delayedChunks: number;
   held: number;
   open: number;
   by: Record<string, number>;
