@@ -17,9 +17,12 @@ import { adminClient, type XrayrNode } from "./support/kube.js";
 import { writesWithoutLease } from "./support/lease-audit.js";
 import { lab, OPERATOR_USER } from "./support/lab.js";
 import { operatorLikeServiceAccount, serviceAccountUser } from "./support/service-account.js";
-import { Supervised } from "./support/supervised.js";
+import { stopAllSupervised, Supervised } from "./support/supervised.js";
 import { note, sleep, waitFor, pending, show } from "./support/wait.js";
 
+// Registered before e2eFile's afterAll (jest runs them in order): a replica stopped by the
+// harness while still supervised would be started again.
+afterAll(async () => { await stopAllSupervised(); });
 const fleet = e2eFile("soak");
 const MINUTES = Number(process.env.SOAK_MINUTES ?? "2");
 const SEED = Number(process.env.SOAK_SEED ?? String(Date.now() % 1_000_000));
