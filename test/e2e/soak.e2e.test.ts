@@ -8,7 +8,7 @@
 //  - no entry for a deleted node once the garbage collector's window (10 s) has passed
 //  - every node Ready, one exact entry, within 30 s of the last fault
 //  - no successful write by a replica while the Lease was not its own (audit log)
-// SOAK_SEED replays a run's choices (the seed is printed).
+// SOAK_SEED seeds the random choices (printed); the interleaving with real time still differs run to run.
 import { auditOffset, auditSince } from "./support/audit.js";
 import { EntryWatch } from "./support/entry-watch.js";
 import { FaultProxy, stopAllProxies, type RuleSpec } from "./support/fault-proxy.js";
