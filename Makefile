@@ -122,3 +122,11 @@ bench-scale: build
 .PHONY: bench-traffic-writes
 bench-traffic-writes:
 	bench/traffic-writes.sh
+
+## soak: the soak e2e (test/e2e/soak.e2e.test.ts) for SOAK_MINUTES (10) on its own lab: two
+## replicas with leader election, each through a fault proxy, random changes and faults, the
+## invariants checked throughout. `make test` runs the same file for 2 minutes.
+.PHONY: soak
+SOAK_MINUTES ?= 10
+soak: build
+	bash -c 'trap "LAB_DIR=$(E2E_LAB) test/lab/lab-down.sh >/dev/null 2>&1 || true" EXIT; SOAK_MINUTES=$(SOAK_MINUTES) npm run test:e2e -- test/e2e/soak.e2e.test.ts'

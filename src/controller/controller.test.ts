@@ -1,3 +1,4 @@
+import * as k8s from "@kubernetes/client-node";
 import { FakeClock } from "./clock.js";
 import { Controller, type ReconcileReport, type ReconcileResult } from "./controller.js";
 import { ItemExponentialFailureRateLimiter } from "./ratelimiter.js";
@@ -186,6 +187,28 @@ describe("Controller", () => {
     await running;
     expect(clock.pending()).toBe(0);
     expect(() => { controller.resyncEvery(1000, () => []); }).toThrow();
+  });
+
+  it("waits out the server's Retry-After before retrying a key, even when watch events ask sooner", async () => {
+    const calls: number[] = [];
+    const tooMany = (): k8s.ApiException<string> => new k8s.ApiException(429, "too many requests", "{}", { "retry-after": "3" });
+    let failures = 2;
+    const { queue, clock, reports, abort, running } = setup(() => {
+      calls.push(clock.now());
+      return failures-- > 0 ? Promise.reject(tooMany()) : Promise.resolve(undefined);
+    });
+    queue.add("a");
+    await clock.advance(500);
+    for (let i = 0; i < 5; i++) queue.add("a"); // events for the key during the hold
+    await clock.advance(10_000);
+    expect(calls).toEqual([0, 3000, 6000]);
+    expect(reports.map((r) => [r.outcome, r.retryAfterMs])).toEqual([
+      ["error", 3000],
+      ["error", 3000],
+      ["success", undefined],
+    ]);
+    abort.abort();
+    await running;
   });
 
   it("returns at once when started with an aborted signal", async () => {

@@ -2,6 +2,7 @@
 // reconcile them; the queue's rules (dedup, one worker per key, backoff) do the rest. Reconcilers are
 // level-based: they get a key, not an event, and must converge from whatever state they find.
 
+import { classifyApiError } from "./api-errors.js";
 import { type Clock, sleep, systemClock } from "./clock.js";
 import type { WorkQueue } from "./workqueue.js";
 
@@ -27,6 +28,8 @@ export interface ReconcileReport {
   error?: unknown;
   /** Consecutive failures of this key, counting this one when it failed. */
   retries: number;
+  /** Set when the error carried the server's Retry-After: the key waits at least this long. */
+  retryAfterMs?: number;
 }
 
 export interface ControllerOptions {
@@ -127,8 +130,12 @@ export class Controller {
       this.queue.addAfter(key, requeueAfter);
       return { controller: this.name, key, outcome: "requeue", requeueAfter, durationSeconds: elapsed(), retries: 0 };
     } catch (error) {
-      this.queue.addRateLimited(key);
-      return { controller: this.name, key, outcome: "error", error, durationSeconds: elapsed(), retries: this.queue.numRequeues(key) };
+      // A 429 (or 503) with Retry-After is the server saying when it will take this again;
+      // retrying sooner only adds to the load it is shedding.
+      const { retryAfterMs } = classifyApiError(error);
+      this.queue.addRateLimited(key, retryAfterMs);
+      const report: ReconcileReport = { controller: this.name, key, outcome: "error", error, durationSeconds: elapsed(), retries: this.queue.numRequeues(key) };
+      return retryAfterMs === undefined ? report : { ...report, retryAfterMs };
     }
   }
 

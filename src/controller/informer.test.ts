@@ -1,4 +1,4 @@
-import { KubeConfig, type KubernetesListObject, type KubernetesObject, Watch } from "@kubernetes/client-node";
+import { ApiException, KubeConfig, type KubernetesListObject, type KubernetesObject, Watch } from "@kubernetes/client-node";
 
 import { FakeClock } from "./clock.js";
 import { compact, pagedList, ResilientInformer, type RestartInfo } from "./informer.js";
@@ -152,6 +152,33 @@ describe("ResilientInformer", () => {
     server.listError = undefined;
     await clock.advance(1);
     expect(synced).toBe(true);
+    await informer.stop();
+  });
+
+  it("waits at least the server's Retry-After after a 429 on the list", async () => {
+    const { clock, server, restarts, informer } = setup();
+    server.listError = new ApiException(429, "too many requests", "{}", { "retry-after": "5" });
+    informer.start();
+    await clock.advance(4999);
+    expect(server.listCalls).toBe(1);
+    expect(restarts).toMatchObject([{ attempt: 1, delayMs: 5000, retryAfterMs: 5000 }]);
+    server.listError = undefined;
+    await clock.advance(1);
+    expect(server.listCalls).toBe(2);
+    expect(informer.hasSynced()).toBe(true);
+    await informer.stop();
+  });
+
+  it("waits a second after a 429 on the watch, whose headers client-node drops", async () => {
+    const { clock, watch, restarts, informer } = setup();
+    informer.start();
+    await tick();
+    watch.last().end(httpError(429));
+    expect(restarts).toMatchObject([{ attempt: 1, delayMs: 1000, retryAfterMs: 1000 }]);
+    await clock.advance(999);
+    expect(watch.opened).toHaveLength(1);
+    await clock.advance(1);
+    expect(watch.opened).toHaveLength(2);
     await informer.stop();
   });
 

@@ -49,6 +49,7 @@ import {
   Watch,
 } from "@kubernetes/client-node";
 
+import { classifyApiError } from "./api-errors.js";
 import { type Clock, type Timer, sleep, systemClock } from "./clock.js";
 import { objectKey } from "./keys.js";
 import { Backoff, type BackoffOptions } from "./ratelimiter.js";
@@ -66,7 +67,10 @@ export type InformerEvent = "add" | "update" | "delete";
 export interface RestartInfo {
   /** Consecutive failures, counting this one; starts over after a healthy period. */
   attempt: number;
+  /** The backoff's delay, or the server's Retry-After when that is longer. */
   delayMs: number;
+  /** Set when the failure was a 429/503 carrying (or implying) a Retry-After. */
+  retryAfterMs?: number;
   error: unknown;
 }
 
@@ -185,6 +189,19 @@ export function pagedList<T extends KubernetesObject>(page: ListPage<T>, limit =
 function continueToken(list: KubernetesListObject<KubernetesObject>): string | undefined {
   const meta: { _continue?: string; continue?: string } | undefined = list.metadata;
   return meta?._continue ?? meta?.continue;
+}
+
+// client-node's Watch turns a refused watch into a bare Error with statusCode and drops the
+// headers, so a 429 on a watch cannot say how long; it waits what kube-apiserver's priority
+// and fairness sends with its own 429s (Retry-After: 1).
+const WATCH_429_RETRY_AFTER_MS = 1000;
+
+/** The server's Retry-After for a failed list (ApiException) or a refused watch, if any. */
+export function retryAfterOf(err: unknown): number | undefined {
+  const fromHeader = classifyApiError(err).retryAfterMs;
+  if (fromHeader !== undefined) return fromHeader;
+  const status = (err as { statusCode?: unknown } | null | undefined)?.statusCode;
+  return status === 429 ? WATCH_429_RETRY_AFTER_MS : undefined;
 }
 
 export class ResilientInformer<T extends KubernetesObject> {
@@ -308,8 +325,9 @@ export class ResilientInformer<T extends KubernetesObject> {
   private failed(err: unknown): void {
     if (this.state !== "running" || this.restartTimer !== undefined) return;
     this.downSince ??= this.clock.now();
-    const delayMs = this.backoff.next();
-    this.hooks.onRestart?.({ attempt: this.backoff.attempts(), delayMs, error: err });
+    const retryAfterMs = retryAfterOf(err);
+    const delayMs = Math.max(this.backoff.next(), retryAfterMs ?? 0);
+    this.hooks.onRestart?.({ attempt: this.backoff.attempts(), delayMs, error: err, ...(retryAfterMs !== undefined ? { retryAfterMs } : {}) });
     this.restartTimer = this.clock.setTimer(() => {
       this.restartTimer = undefined;
       if (this.state === "running") this.launch();

@@ -124,6 +124,54 @@ describe("WorkQueue", () => {
     expect(await readyAfter()).toBe(5);
   });
 
+  it("holds a key for the server's Retry-After: the retry and every add meanwhile wait for it", async () => {
+    const { queue, clock } = newQueue();
+    queue.add("a");
+    const key = await queue.get();
+    // A watch event for the key while it is being reconciled...
+    queue.add("a");
+    queue.addRateLimited(key ?? "", 3000);
+    queue.done(key ?? "");
+    // ...does not bring it back before the hold ends, and neither does a fresh add.
+    expect(queue.len()).toBe(0);
+    await clock.advance(1000);
+    queue.add("a");
+    expect(queue.len()).toBe(0);
+    await clock.advance(1999);
+    expect(queue.len()).toBe(0);
+    await clock.advance(1);
+    expect(queue.len()).toBe(1);
+    expect(await queue.get()).toBe("a");
+    queue.done("a");
+    // Success forgets the hold with the backoff.
+    queue.forget("a");
+    queue.add("a");
+    expect(queue.len()).toBe(1);
+  });
+
+  it("a Retry-After hold outlasts an earlier, shorter requeueAfter", async () => {
+    const { queue, clock } = newQueue();
+    queue.addAfter("a", 100);
+    queue.addRateLimited("a", 2000);
+    await clock.advance(1999);
+    expect(queue.len()).toBe(0);
+    await clock.advance(1);
+    expect(queue.len()).toBe(1);
+  });
+
+  it("a hold shorter than the key's backoff leaves the backoff in charge", async () => {
+    const { queue, clock } = newQueue();
+    for (let i = 0; i < 9; i++) queue.addRateLimited("a"); // backoff now at its 1000 ms cap
+    await clock.advance(1000);
+    await queue.get();
+    queue.done("a");
+    queue.addRateLimited("a", 10);
+    await clock.advance(999);
+    expect(queue.len()).toBe(0);
+    await clock.advance(1);
+    expect(queue.len()).toBe(1);
+  });
+
   it("shutDown wakes waiting getters with undefined and ignores further adds", async () => {
     const { queue, clock } = newQueue();
     const waiting = [queue.get(), queue.get()];

@@ -40,6 +40,9 @@ export class WorkQueue {
   // Keys handed out and not yet done(), with the time they were handed out.
   private readonly processing = new Map<string, number>();
   private readonly delayed = new Map<string, Delayed>();
+  // Keys the API server asked us to leave alone until a time (Retry-After): every add before
+  // then, a watch event or a resync, waits for it, so the server sees no attempt it refused.
+  private readonly holds = new Map<string, number>();
   private readonly getters: ((key: string | undefined) => void)[] = [];
   private readonly drainWaiters: (() => void)[] = [];
   private shuttingDown = false;
@@ -52,6 +55,11 @@ export class WorkQueue {
 
   add(key: string): void {
     if (this.shuttingDown || this.dirty.has(key)) return;
+    const heldFor = this.heldFor(key);
+    if (heldFor > 0) {
+      this.addAfter(key, heldFor);
+      return;
+    }
     this.metrics.add?.(key);
     this.dirty.add(key);
     // A key being processed stays out of the queue; done() puts it back so the change that arrived
@@ -81,16 +89,36 @@ export class WorkQueue {
     this.delayed.set(key, { at, timer });
   }
 
-  /** Re-adds `key` after its rate-limited backoff; call after a failed reconcile. */
-  addRateLimited(key: string): void {
+  /**
+   * Re-adds `key` after its rate-limited backoff; call after a failed reconcile. With
+   * `notBeforeMs` (the server's Retry-After) the key is held at least that long, and adds
+   * meanwhile wait for the hold too.
+   */
+  addRateLimited(key: string, notBeforeMs = 0): void {
     if (this.shuttingDown) return;
     this.metrics.retry?.(key);
-    this.addAfter(key, this.rateLimiter.when(key));
+    const backoff = this.rateLimiter.when(key);
+    if (notBeforeMs > 0) this.holds.set(key, Math.max(this.holds.get(key) ?? 0, this.clock.now() + notBeforeMs));
+    const wait = Math.max(backoff, this.heldFor(key));
+    // A shorter wait already scheduled (an earlier requeueAfter) must not undercut the hold.
+    if (notBeforeMs > 0) this.cancelDelayed(key);
+    this.addAfter(key, wait);
   }
 
-  /** Resets the backoff of `key`; call after a successful reconcile. */
+  /** Resets the backoff and any Retry-After hold of `key`; call after a successful reconcile. */
   forget(key: string): void {
     this.rateLimiter.forget(key);
+    this.holds.delete(key);
+  }
+
+  /** How much longer `key` is held by a Retry-After (0 when it is not). */
+  heldFor(key: string): number {
+    const until = this.holds.get(key);
+    if (until === undefined) return 0;
+    const left = until - this.clock.now();
+    if (left > 0) return left;
+    this.holds.delete(key);
+    return 0;
   }
 
   numRequeues(key: string): number {
@@ -118,6 +146,13 @@ export class WorkQueue {
       return;
     }
     if (this.dirty.has(key)) {
+      // A change that arrived mid-reconcile still waits out a Retry-After the reconcile met.
+      const heldFor = this.heldFor(key);
+      if (heldFor > 0) {
+        this.dirty.delete(key);
+        this.addAfter(key, heldFor);
+        return;
+      }
       this.queue.add(key);
       this.dispatch();
     }
@@ -138,6 +173,7 @@ export class WorkQueue {
     this.shuttingDown = true;
     for (const { timer } of this.delayed.values()) timer.cancel();
     this.delayed.clear();
+    this.holds.clear();
     this.queue.clear();
     this.dirty.clear();
     this.metrics.depth?.(0);
@@ -149,6 +185,11 @@ export class WorkQueue {
     this.shutDown();
     if (this.processing.size === 0) return Promise.resolve();
     return new Promise((resolve) => this.drainWaiters.push(resolve));
+  }
+
+  private cancelDelayed(key: string): void {
+    this.delayed.get(key)?.timer.cancel();
+    this.delayed.delete(key);
   }
 
   private take(): string | undefined {

@@ -15,6 +15,8 @@ export interface AuditEvent {
   objectRef?: { resource?: string; subresource?: string; namespace?: string; name?: string; apiGroup?: string };
   responseStatus?: { code?: number };
   requestReceivedTimestamp?: string;
+  /** When the stage was reached: for ResponseComplete, after the write was stored. */
+  stageTimestamp?: string;
 }
 
 export function auditLogPath(): string {

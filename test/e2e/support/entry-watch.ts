@@ -37,7 +37,12 @@ export class EntryWatch {
       items: WorkloadEntry[];
     };
     const w = new EntryWatch(list.items);
-    w.abort = await new k8s.Watch(kc).watch(
+    const watch = new k8s.Watch(kc);
+    // client-node ends a watch after 30 s without data; a quiet stretch of a long run (a soak
+    // waiting for convergence) must not cut the record short. The field is private in its
+    // typings but a plain property (dist/watch.js), and there is no option for it.
+    (watch as unknown as { requestTimeoutMs: number }).requestTimeoutMs = 60 * 60_000;
+    w.abort = await watch.watch(
       `/apis/${ENTRY_GROUP}/${ENTRY_VERSION}/namespaces/${NAMESPACE}/${ENTRY_PLURAL}`,
       { resourceVersion: list.metadata.resourceVersion, allowWatchBookmarks: false },
       (type: string, obj: unknown) => {
@@ -55,7 +60,7 @@ export class EntryWatch {
   stop(): void {
     this.stopped = true;
     this.abort?.abort();
-    if (this.ended !== undefined) throw new Error(`the WorkloadEntry watch broke off early: ${this.ended instanceof Error ? this.ended.message : JSON.stringify(this.ended)}`);
+    if (this.ended !== undefined) throw new Error(`the WorkloadEntry watch broke off early: ${this.ended instanceof Error || this.ended instanceof DOMException ? `${this.ended.name}: ${this.ended.message}` : JSON.stringify(this.ended)}`);
   }
 
   /** Replays the record: the most entries matching `pred` that existed at once, and which. */

@@ -1,11 +1,12 @@
 // Runs the real operator (the image's ENTRYPOINT: node, its flags, dist/bundle/operator.mjs) as child processes under the operator's
 // ServiceAccount, each with its own metrics port and log file, and stops them by pid.
 import { spawn, type ChildProcess } from "node:child_process";
-import { closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { join } from "node:path";
 import { operatorArgv } from "./entrypoint.js";
 import { lab, NAMESPACE, REPO } from "./lab.js";
+import { registerLabProcess } from "./lab-pids.js";
 import { parseMetrics, sumMetric, type Sample } from "./metrics.js";
 import { pending, waitFor } from "./wait.js";
 
@@ -17,6 +18,8 @@ export interface OperatorOptions {
   name: string;
   addressPolicy?: "public" | "any";
   leaderElection?: boolean;
+  /** The kubeconfig it connects with; the suite's ServiceAccount kubeconfig by default (a fault proxy's, see fault-proxy.ts). */
+  kubeconfig?: string;
   /** Extra environment, e.g. LEASE_DURATION_SECONDS or RESYNC_SECONDS. */
   env?: Record<string, string>;
   /** Turns the operator's argv into the one to spawn, e.g. MemoryCgroup.wrap (same pid: it execs). */
@@ -58,7 +61,6 @@ export class OperatorProcess {
   private readonly child: ChildProcess;
   private exit: { code: number | null; signal: NodeJS.Signals | null } | undefined;
   readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
-  private readonly pidFile: string | undefined;
 
   private constructor(
     readonly name: string,
@@ -86,29 +88,12 @@ export class OperatorProcess {
       this.child.once("exit", (code, signal) => {
         this.exit = { code, signal };
         running.delete(this);
-        if (this.pidFile !== undefined) rmSync(this.pidFile, { force: true });
         resolve({ code, signal });
       });
     });
     running.add(this);
     installExitHook();
-    // Registered in the lab's pids/ like the control plane, so lab-down.sh stops a leftover.
-    const pid = this.child.pid;
-    if (state.labDir !== undefined && pid !== undefined && existsSync(join(state.labDir, "pids"))) {
-      try {
-        const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-        const fields = stat.slice(stat.lastIndexOf(") ") + 2).split(" ");
-        const base = join(state.labDir, "pids", `e2e-operator-${name}-${pid}`);
-        writeFileSync(`${base}.start`, `${fields[19] ?? ""}\n`);
-        writeFileSync(`${base}.pid`, `${pid}\n`);
-        this.pidFile = `${base}.pid`;
-        void this.exited.then(() => {
-          rmSync(`${base}.start`, { force: true });
-        });
-      } catch {
-        // the process is already gone; nothing to register
-      }
-    }
+    registerLabProcess(`e2e-operator-${name}`, this.child.pid, this.exited);
   }
 
   /** Starts one operator process; does not wait for it to be ready (see waitReady). */
@@ -120,7 +105,7 @@ export class OperatorProcess {
       PATH: process.env.PATH ?? "/usr/bin:/bin",
       HOME: process.env.HOME ?? "/tmp",
       AIRPORT_NAMESPACE: NAMESPACE,
-      AIRPORT_KUBECONFIG: state.operatorKubeconfig,
+      AIRPORT_KUBECONFIG: opts.kubeconfig ?? state.operatorKubeconfig,
       ADDRESS_POLICY: opts.addressPolicy ?? "any",
       LEADER_ELECTION: String(opts.leaderElection ?? false),
       POD_NAME: opts.name,

@@ -1,0 +1,177 @@
+// Soak: two replicas with leader election (lease 4 s), each under its own ServiceAccount (so the
+// audit log tells their writes apart) and through its own fault proxy, for SOAK_MINUTES (2 in
+// `make test`, 10 in `make soak`). Random node creates, address moves, renames (delete + create
+// under a new name on the same address) and deletes from the admin connection; random faults
+// from the proxies (stall everything, cut streams, 429 storms, a late entry watch). Checked
+// throughout, on the admin connection and the audit log:
+//  - at most one WorkloadEntry per address at every state the API server went through
+//  - no entry for a deleted node once the garbage collector's window (10 s) has passed
+//  - every node Ready, one exact entry, within 30 s of the last fault
+//  - no successful write by a replica while the Lease was not its own (audit log)
+// SOAK_SEED seeds the random choices (printed); the interleaving with real time still differs run to run.
+import { auditOffset, auditSince } from "./support/audit.js";
+import { EntryWatch } from "./support/entry-watch.js";
+import { FaultProxy, stopAllProxies, type RuleSpec } from "./support/fault-proxy.js";
+import { e2eFile, withLogs } from "./support/harness.js";
+import { adminClient, type XrayrNode } from "./support/kube.js";
+import { writesWithoutLease } from "./support/lease-audit.js";
+import { lab, OPERATOR_USER } from "./support/lab.js";
+import { operatorLikeServiceAccount, serviceAccountUser } from "./support/service-account.js";
+import { stopAllSupervised, Supervised } from "./support/supervised.js";
+import { note, sleep, waitFor, pending, show } from "./support/wait.js";
+
+// Registered before e2eFile's afterAll (jest runs them in order): a replica stopped by the
+// harness while still supervised would be started again.
+afterAll(async () => { await stopAllSupervised(); });
+const fleet = e2eFile("soak");
+const MINUTES = Number(process.env.SOAK_MINUTES ?? "2");
+const SEED = Number(process.env.SOAK_SEED ?? String(Date.now() % 1_000_000));
+const LEASE = "xrayr-mesh-operator";
+const ELECTION = { LEASE_DURATION_SECONDS: "4", RENEW_DEADLINE_SECONDS: "3", RETRY_PERIOD_SECONDS: "1" };
+const GC_WINDOW_MS = 10_000;
+const READY_AFTER_FAULT_MS = 30_000;
+const MAX_NODES = 30;
+const SA_B = "xrayr-mesh-operator-soak-b";
+const itLab = lab().labDir !== undefined ? it : it.skip;
+afterAll(async () => { await stopAllProxies(); });
+
+// mulberry32: small, seedable, good enough to pick operations.
+function rng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+const count = (m: Record<string, number>, k: string): void => { m[k] = (m[k] ?? 0) + 1; };
+
+describe("soak", () => {
+  itLab(
+    `${MINUTES} min of random changes and faults under two replicas: the invariants hold throughout`,
+    withLogs("soak", async () => {
+      const random = rng(SEED);
+      const pick = <T>(xs: readonly T[]): T | undefined => xs[Math.floor(random() * xs.length)];
+      const between = (lo: number, hi: number): number => Math.round(lo + random() * (hi - lo));
+      note(`soak: ${MINUTES} min, SOAK_SEED=${SEED}`);
+      const { nodes, entries } = adminClient();
+
+      const users = new Set([OPERATOR_USER, serviceAccountUser(SA_B)]);
+      const proxies = [await FaultProxy.start("soak-a"), await FaultProxy.start("soak-b", await operatorLikeServiceAccount(SA_B))];
+      const replicas = proxies.map((p, i) => new Supervised({ name: `soak-${"ab"[i] ?? i}`, kubeconfig: p.kubeconfig, leaderElection: true, env: ELECTION }));
+      for (const r of replicas) r.start();
+
+      const live = new Map<string, XrayrNode>();
+      for (const n of await fleet.createMany("soak", 15, 5)) live.set(n.metadata.name, n);
+      const freed: string[] = [];
+      const deletedAt = new Map<string, number>(); // node uid -> when the test deleted it
+      const addresses = new Set([...live.values()].map((n) => n.spec.address));
+      const auditFrom = auditOffset();
+      const watch = await EntryWatch.start();
+      const ops: Record<string, number> = {};
+      const faults: Record<string, number> = {};
+      const stale = new Map<string, string>();
+      let lastFaultEnd = Date.now();
+      const t0 = Date.now();
+      const deadline = t0 + MINUTES * 60_000;
+
+      const address = (): string => {
+        const reuse = freed.length > 0 && random() < 0.5 ? freed.splice(Math.floor(random() * freed.length), 1)[0] : undefined;
+        const a = reuse ?? fleet.address();
+        addresses.add(a);
+        return a;
+      };
+      const remove = async (n: XrayrNode): Promise<void> => {
+        live.delete(n.metadata.name);
+        deletedAt.set(n.metadata.uid ?? "", Date.now());
+        await nodes.delete(n.metadata.name);
+      };
+      const operate = async (): Promise<void> => {
+        const r = random();
+        const some = pick([...live.values()]);
+        if (some === undefined || (r < 0.3 && live.size < MAX_NODES)) {
+          const n = await fleet.create("soak", { address: address() });
+          live.set(n.metadata.name, n);
+          count(ops, "create");
+        } else if (r < 0.6) {
+          const old = some.spec.address;
+          const n = await nodes.patch(some.metadata.name, { spec: { address: address() } });
+          live.set(n.metadata.name, n);
+          freed.push(old);
+          count(ops, "move");
+        } else if (r < 0.8) {
+          await remove(some);
+          const n = await fleet.create("soak", { address: some.spec.address });
+          live.set(n.metadata.name, n);
+          count(ops, "rename");
+        } else if (live.size > 5) {
+          await remove(some);
+          freed.push(some.spec.address);
+          count(ops, "delete");
+        }
+      };
+      const inject = async (): Promise<void> => {
+        const proxy = pick(proxies);
+        if (proxy === undefined) return;
+        const kind = pick(["stall", "cut", "429", "delay-watch"] as const) ?? "cut";
+        let rule: RuleSpec | undefined;
+        if (kind === "stall") rule = { action: "stall", forMs: between(2_000, 7_000) };
+        else if (kind === "429") rule = { action: "status", code: 429, retryAfterSeconds: between(1, 2), match: { verbs: ["create", "update", "patch", "delete", "list"] }, forMs: between(3_000, 10_000) };
+        else if (kind === "delay-watch") rule = { action: "delay-watch", ms: between(1_000, 5_000), match: { resources: ["workloadentries"] }, forMs: between(5_000, 15_000) };
+        if (rule === undefined) await proxy.cut();
+        else await proxy.add(rule);
+        lastFaultEnd = Math.max(lastFaultEnd, Date.now() + (rule?.forMs ?? 0) + (rule?.action === "delay-watch" ? rule.ms : 0));
+        count(faults, `${proxy.name} ${kind}`);
+      };
+      const checkStale = async (): Promise<void> => {
+        const now = Date.now();
+        for (const e of await entries.list()) {
+          for (const ref of e.metadata.ownerReferences ?? []) {
+            const at = deletedAt.get(ref.uid);
+            if (at !== undefined && now - at > GC_WINDOW_MS && e.metadata.deletionTimestamp === undefined) stale.set(e.metadata.uid ?? e.metadata.name, `${e.metadata.name} (node ${ref.name} deleted ${now - at} ms before)`);
+          }
+        }
+      };
+
+      const loops = [
+        (async () => { while (Date.now() < deadline) { await operate(); await sleep(between(300, 1_500)); } })(),
+        (async () => { await sleep(5_000); while (Date.now() < deadline) { await inject(); await sleep(between(5_000, 12_000)); } })(),
+      ];
+      const poller = (async () => { while (Date.now() < deadline + READY_AFTER_FAULT_MS) { await checkStale().catch(() => undefined); await sleep(2_000); } })();
+      await Promise.all(loops);
+      await sleep(Math.max(0, lastFaultEnd - Date.now()));
+      const quiet = Date.now();
+
+      let notReady: unknown;
+      await waitFor(
+        `every node Ready within ${READY_AFTER_FAULT_MS / 1000} s of the last fault`,
+        async () => {
+          const c = await fleet.convergence();
+          return c.problems.length === 0 ? true : pending({ nodes: c.nodes, notConverged: c.problems.length, first: c.problems.slice(0, 5) });
+        },
+        { timeoutMs: READY_AFTER_FAULT_MS, intervalMs: 250 },
+      ).catch((err: unknown) => { notReady = err; });
+      const readyAfter = Date.now() - quiet;
+      await poller;
+      await sleep(1_000);
+      watch.stop();
+      for (const r of replicas) await r.stop();
+
+      const shared = [...addresses].map((a) => ({ a, p: watch.peak((e) => e.spec.address === a) })).filter(({ p }) => p.count > 1);
+      const leaseless = writesWithoutLease(auditSince(auditFrom), users, LEASE, Number(ELECTION.LEASE_DURATION_SECONDS) * 1000);
+      const violations = { sharedAddress: shared.length, staleEntry: stale.size, notReady: notReady === undefined ? 0 : 1, writeWithoutLease: leaseless.length };
+      note(`soak: ${((Date.now() - t0) / 60_000).toFixed(1)} min, seed ${SEED}; operations ${show(ops)}; faults ${show(faults)}; replica restarts ${replicas.map((r) => r.restarts).join("/")}; entry events ${watch.events.length}; all Ready ${readyAfter} ms after the last fault; violations ${show(violations)}`);
+      for (const { a, p } of shared.slice(0, 3)) note(`soak: ${a} held by ${p.names.join(", ")} at once: ${watch.story((e) => e.spec.address === a).join(", ")}`);
+      for (const s of [...stale.values()].slice(0, 3)) note(`soak: stale entry ${s}`);
+      for (const v of leaseless.slice(0, 5)) note(`soak: write without the lease: ${show(v)}`);
+      if (notReady !== undefined) note(`soak: ${show(notReady)}`);
+      expect(violations).toEqual({ sharedAddress: 0, staleEntry: 0, notReady: 0, writeWithoutLease: 0 });
+      expect(Object.values(ops).reduce((a, b) => a + b, 0)).toBeGreaterThan(MINUTES * 20);
+      expect(Object.values(faults).reduce((a, b) => a + b, 0)).toBeGreaterThan(MINUTES * 3);
+    }),
+    (MINUTES * 60 + 180) * 1000,
+  );
+});
