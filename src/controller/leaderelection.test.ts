@@ -263,6 +263,29 @@ describe("LeaderElector", () => {
     await a.done;
   });
 
+  it("a new process under the identity the Lease names starts a new term (epoch), not a renewal of the old one", async () => {
+    const clock = new FakeClock();
+    const server = new FakeLeaseServer();
+    const first = candidate(server, clock, "pod-a");
+    await clock.advance(0);
+    expect(first.fence?.stamp).toEqual({ holder: "pod-a", epoch: 0 });
+    await clock.advance(4_000);
+    // The container dies without releasing; the kubelet restarts it in the same pod.
+    first.lock.mode = "down";
+    await clock.advance(10_000);
+    await first.done;
+    const again = candidate(server, clock, "pod-a");
+    await clock.advance(0);
+    expect(again.fence?.stamp).toEqual({ holder: "pod-a", epoch: 1 });
+    expect(server.lease?.spec?.leaseTransitions).toBe(1);
+    // Its own renewals keep the epoch.
+    await clock.advance(6_000);
+    expect(server.lease?.spec?.leaseTransitions).toBe(1);
+    again.abort.abort();
+    again.drain();
+    await again.done;
+  });
+
   it("gives up at renewDeadline even when the API call hangs", async () => {
     const clock = new FakeClock();
     const server = new FakeLeaseServer();

@@ -384,7 +384,11 @@ export class LeaderElector {
     this.record(lease);
     const decision = decide(this.identity, this.observation, this.clock.now());
     if (decision.action === "wait" || decision.action === "create") return false;
-    const spec = nextSpec(decision.action, lease.spec, this.identity, durationSeconds, this.wallClock());
+    // A process that does not lead yet starts a new term even on a Lease that names it (a
+    // container restarted in its pod, under the same identity): a new epoch, so that writes its
+    // previous process still had in flight are refused by the fencing policy (decision 0009).
+    const action = decision.action === "renew" && !this.leading ? "acquire" : decision.action;
+    const spec = nextSpec(action, lease.spec, this.identity, durationSeconds, this.wallClock());
     const updated = await this.lock.replace(withSpec(lease, spec), signal);
     this.record(updated);
     // A reply that lands after the deadline must not count: the caller has already given up on it.

@@ -9,14 +9,17 @@ import { readyCondition, waitConverged, waitReason } from "./support/fixtures.js
 import { e2eFile, withLogs } from "./support/harness.js";
 import { auditOffset, auditSince, resourceOf } from "./support/audit.js";
 import { adminClient, ENTRY_GROUP, ENTRY_PLURAL, ENTRY_VERSION, kubectl, messageOf, type WorkloadEntry } from "./support/kube.js";
-import { lab, NAMESPACE, REPO } from "./support/lab.js";
+import { lab, NAMESPACE, OPERATOR_USER, REPO } from "./support/lab.js";
 import { startOperator, type OperatorProcess } from "./support/operator.js";
+import { FaultProxy } from "./support/fault-proxy.js";
+import { operatorLikeServiceAccount, serviceAccountUser } from "./support/service-account.js";
 import { DenyingWebhook } from "./support/webhook.js";
 import { note, pending, pool, sleep, waitFor } from "./support/wait.js";
 
 const fleet = e2eFile("fencing");
 const LEASE = "xrayr-mesh-operator";
 const FENCING = join(REPO, "deploy/operator/fencing.yaml");
+const SA_B = "xrayr-mesh-operator-fencing-b";
 const ELECTION = { LEASE_DURATION_SECONDS: "4", RENEW_DEADLINE_SECONDS: "3", RETRY_PERIOD_SECONDS: "1" };
 
 async function lease(): Promise<k8s.V1Lease> {
@@ -123,6 +126,56 @@ describe("fencing, replacement and ownership under faults", () => {
           if (r.pid !== undefined && r.alive) process.kill(r.pid, "SIGCONT");
           await r.stop();
         }
+      }
+    }),
+    180_000,
+  );
+
+  it(
+    "a leader whose API traffic a proxy stalls past its lease (two replicas, two ServiceAccounts): once the standby leads, the held writes are sent and the policy refuses every stamped one; nothing of the old leader's is admitted but uid-guarded deletes",
+    withLogs("10 fencing stall", async () => {
+      const applied = await kubectl(["apply", "--server-side", "-f", FENCING]);
+      expect(applied.stderr).toBe("");
+      const proxies = [await FaultProxy.start("fence-stall-a"), await FaultProxy.start("fence-stall-b", await operatorLikeServiceAccount(SA_B))];
+      const users = [OPERATOR_USER, serviceAccountUser(SA_B)];
+      const replicas = await Promise.all(
+        proxies.map((p, i) => startOperator({ name: `fence-stall-${"ab"[i] ?? i}`, kubeconfig: p.kubeconfig, leaderElection: true, env: ELECTION })),
+      );
+      try {
+        const leader = await leaderOf(replicas, 30_000);
+        const i = replicas.indexOf(leader);
+        const [standby, proxy, user] = [replicas[1 - i] as OperatorProcess, proxies[i] as FaultProxy, users[i] as string];
+        const nodes = await pool(Array.from({ length: 20 }), 5, () => fleet.create("stall"));
+        await pool(nodes, 5, (n) => waitConverged(n.metadata.name, 30_000));
+        const offset = auditOffset();
+        // Everything the leader sends is held: its renewals fail, and the writes it plans for
+        // the moves below wait in the proxy, to be sent after the standby took over.
+        const stall = await proxy.add({ action: "stall", forMs: 60_000 });
+        const { nodes: api } = adminClient();
+        for (const n of nodes) await api.patch(n.metadata.name, { spec: { address: fleet.address(), version: "v2" } });
+        await waitFor("the standby to lead", async () => ((await standby.isLeader()) ? true : pending("standing by")), { timeoutMs: 20_000, intervalMs: 200 });
+        const takeover = await lease();
+        const acquiredAt = Date.parse(String(takeover.spec?.acquireTime ?? ""));
+        const released = await proxy.clear(stall);
+        await pool(nodes, 5, (n) => waitConverged(n.metadata.name, 30_000));
+        await sleep(2_000);
+        const late = auditSince(offset).filter((e) => e.stage === "ResponseComplete" && e.user.username === user && Date.parse(e.requestReceivedTimestamp ?? "") >= acquiredAt && e.objectRef?.resource !== "leases");
+        const stamped = late.filter((e) => ["workloadentries", "xrayrnodes/status"].includes(resourceOf(e)) && e.verb !== "delete");
+        const admitted = stamped.filter((e) => (e.responseStatus?.code ?? 0) < 300).map((e) => `${e.verb} ${resourceOf(e)} ${e.objectRef?.name ?? ""}`);
+        const deletes = late.filter((e) => e.verb === "delete");
+        note(`10 fencing stall: ${released} held requests sent after ${standby.name} took the lease (epoch ${takeover.spec?.leaseTransitions ?? 0}); of the old leader's: ${stamped.length} stamped writes, all refused by the policy: ${admitted.length === 0}; ${deletes.length} deletes (uid-guarded, not fenceable by the policy), ${deletes.filter((e) => (e.responseStatus?.code ?? 0) < 300).length} of them admitted`);
+        expect(admitted).toEqual([]);
+        for (const e of stamped) expect(e.responseStatus?.code).toBe(403);
+        expect(late.filter((e) => !["workloadentries", "xrayrnodes/status", "events"].includes(resourceOf(e)))).toEqual([]);
+        // After all of it: one entry per node, each on its node's new address.
+        const entries = await adminClient().entries.list();
+        for (const n of nodes) {
+          const live = await api.find(n.metadata.name);
+          expect(entries.filter((e) => e.spec.address === live?.spec.address).length).toBe(1);
+        }
+      } finally {
+        for (const r of replicas) await r.stop();
+        for (const p of proxies) await p.stop();
       }
     }),
     180_000,

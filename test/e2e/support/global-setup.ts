@@ -69,6 +69,9 @@ export default function globalSetup(): void {
   k(["get", "crd", "xrayrnodes.mesh.sigma.io", "workloadentries.networking.istio.io", "-o", "name"]);
   k(["apply", "--server-side", "--field-manager=xrayr-e2e", "-f", "-"], `apiVersion: v1\nkind: Namespace\nmetadata:\n  name: ${NAMESPACE}\n`);
   k(["apply", "--server-side", "--field-manager=xrayr-e2e", "--force-conflicts", "-f", join(REPO, "deploy/operator/rbac.yaml")]);
+  // Files install and remove the fencing policy; without a binding left in between, the API
+  // server's view of the Lease would freeze (kubernetes#130887, docs/decisions/0009).
+  k(["apply", "--server-side", "--field-manager=xrayr-e2e", "--force-conflicts", "-f", join(REPO, "deploy/extras/lease-param-keeper.yaml")]);
   const token = k(["create", "token", OPERATOR_SA, "-n", NAMESPACE, "--duration=24h"]).trim();
   const server = k(["config", "view", "--raw", "--minify", "-o", "jsonpath={.clusters[0].cluster.server}"]).trim();
   let ca = k(["config", "view", "--raw", "--minify", "-o", "jsonpath={.clusters[0].cluster.certificate-authority-data}"]).trim();
