@@ -42,6 +42,8 @@ import { TrafficReporter } from "./traffic/reporter.js";
 const SYNC_TIMEOUT_MS = 120_000;
 // One page of a list; a hung list otherwise blocks the informer's restart loop for good.
 const LIST_PAGE_TIMEOUT_MS = 30_000;
+// The controller's name in its metrics and logs.
+const CONTROLLER = "xrayrnode";
 // Liveness: an informer failing for this long (about ten restarts at the 30 s backoff cap).
 const INFORMER_DOWN_LIMIT_MS = 5 * 60_000;
 
@@ -98,7 +100,12 @@ export async function startOperator(config: Config, log: Logger, metrics: Operat
 
   const queue = new WorkQueue({
     rateLimiter: defaultControllerRateLimiter(),
-    metrics: { depth: (n) => { metrics.queueDepth.set(n); }, retry: () => { metrics.retries.inc(); } },
+    metrics: {
+      depth: (n) => { metrics.queueDepth.set({ controller: CONTROLLER }, n); },
+      add: () => { metrics.queueAdds.inc({ controller: CONTROLLER }); },
+      retry: () => { metrics.retries.inc({ controller: CONTROLLER }); },
+      workDuration: (seconds) => { metrics.queueWorkDuration.observe({ controller: CONTROLLER }, seconds); },
+    },
   });
   const conflicts = new Set<string>();
   const expectations = new Expectations(systemClock);
@@ -143,18 +150,18 @@ export async function startOperator(config: Config, log: Logger, metrics: Operat
       },
     });
     const controller = new Controller({
-      name: "xrayrnode",
+      name: CONTROLLER,
       queue,
       reconcile: (key) => reconciler.reconcile(key),
       workers: config.workers,
       onResult: (r) => {
-        metrics.reconcileDuration.observe(r.durationSeconds);
+        metrics.reconcileDuration.observe({ controller: CONTROLLER }, r.durationSeconds);
         if (r.outcome === "error") {
-          metrics.reconciles.inc({ result: "error" });
+          metrics.reconciles.inc({ controller: CONTROLLER, result: "error" });
           const { namespace, name } = splitKey(r.key);
           log.warn({ namespace, name, retries: r.retries, error: errorFields(r.error) }, "reconcile failed; requeued with backoff");
         } else {
-          metrics.reconciles.inc({ result: r.outcome });
+          metrics.reconciles.inc({ controller: CONTROLLER, result: r.outcome });
         }
       },
     });

@@ -21,26 +21,44 @@ export class OperatorMetrics {
       for (const n of this.registeredNodes()) this.nodeInfo.set({ node: n.name, country: n.country, version: n.version }, 1);
     },
   });
+  // After controller-runtime's set (controller_runtime_reconcile_*, workqueue_*), each with the
+  // controller's name, so a second controller in this process gets its own series.
   readonly reconciles = new Counter({
     name: "xrayr_mesh_reconcile_total",
-    help: "Reconciles of XrayrNodes by outcome: success, requeue (retry scheduled without error) or error",
-    labelNames: ["result"] as const,
+    help: "Reconciles by outcome: success, requeue (retry scheduled without error) or error",
+    labelNames: ["controller", "result"] as const,
     registers: [this.registry],
   });
   readonly reconcileDuration = new Histogram({
     name: "xrayr_mesh_reconcile_duration_seconds",
-    help: "Time to reconcile one XrayrNode, API calls included",
+    help: "Time to reconcile one key, API calls included",
+    labelNames: ["controller"] as const,
     buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
     registers: [this.registry],
   });
   readonly queueDepth = new Gauge({
     name: "xrayr_mesh_workqueue_depth",
     help: "Keys waiting in the work queue (on a standby: every key seen, drained once it leads)",
+    labelNames: ["controller"] as const,
+    registers: [this.registry],
+  });
+  readonly queueAdds = new Counter({
+    name: "xrayr_mesh_workqueue_adds_total",
+    help: "Keys added to the work queue (an add of a key already waiting is not counted)",
+    labelNames: ["controller"] as const,
+    registers: [this.registry],
+  });
+  readonly queueWorkDuration = new Histogram({
+    name: "xrayr_mesh_workqueue_work_duration_seconds",
+    help: "Time from taking a key off the queue to finishing with it",
+    labelNames: ["controller"] as const,
+    buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
     registers: [this.registry],
   });
   readonly retries = new Counter({
     name: "xrayr_mesh_workqueue_retries_total",
     help: "Keys requeued with backoff after a failed reconcile",
+    labelNames: ["controller"] as const,
     registers: [this.registry],
   });
   readonly entries = new Gauge({
