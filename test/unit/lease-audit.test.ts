@@ -30,9 +30,9 @@ describe("writesWithoutLease", () => {
       ev("a", "create", "workloadentries", "refused", 12, 429),
       ev("lab-admin", "create", "xrayrnodes", "n2", 12),
     ];
-    expect(writesWithoutLease(events, users, "L", 4000).map((v) => [v.user, v.write, v.lastLeaseWrite])).toEqual([
-      ["a", "create workloadentries late", { user: "b", msBefore: 1000 }],
-      ["b", "create workloadentries e3", { user: "b", msBefore: 20_000 }],
+    expect(writesWithoutLease(events, users, "L", 4000).map((v) => [v.kind, v.user, v.write, v.lastLeaseWrite])).toEqual([
+      ["after-takeover", "a", "create workloadentries late", { user: "b", msBefore: 1000 }],
+      ["lapsed", "b", "create workloadentries e3", { user: "b", msBefore: 20_000 }],
     ]);
   });
 });

@@ -7,6 +7,10 @@ const ok = (e: AuditEvent): boolean => e.stage === "ResponseComplete" && (e.resp
 const WRITES = new Set(["create", "update", "patch", "delete", "deletecollection"]);
 
 export interface LeaseViolation {
+  /** after-takeover: another replica had written the Lease since this one's last renewal (the
+   * lease had moved on: a stale leader's write); lapsed: this replica was still the Lease's
+   * last writer, but longer ago than the lease duration (nobody had taken over yet). */
+  kind: "after-takeover" | "lapsed";
   user: string;
   write: string;
   at: string;
@@ -35,6 +39,7 @@ export function writesWithoutLease(events: readonly AuditEvent[], users: Readonl
     }
     if (last !== undefined && last.user === e.user.username && at - last.at <= leaseDurationMs) continue;
     out.push({
+      kind: last !== undefined && last.user !== e.user.username ? "after-takeover" : "lapsed",
       user: e.user.username,
       write: `${e.verb} ${resourceOf(e)} ${e.objectRef?.name ?? ""}`,
       at: e.requestReceivedTimestamp ?? "",
