@@ -1,4 +1,4 @@
-// Wiring: informers on XrayrNodes and WorkloadEntries in one namespace, a work queue keyed by
+// Wiring: informers on XrayrNodes, WorkloadEntries and WorkloadGroups in one namespace, a work queue keyed by
 // node, the XrayrNode reconciler behind leader election, and the probe/metrics server.
 // Everything else lives in the modules it calls; this file only connects them.
 import * as k8s from "@kubernetes/client-node";
@@ -25,6 +25,7 @@ import {
 import { GROUP, PLURAL, VERSION, type XrayrNode } from "./api/v1alpha1/types.js";
 import { MANAGED_BY_LABEL, MANAGER } from "./desired/workloadentry.js";
 import { WE_GROUP, WE_PLURAL, WE_VERSION, type WorkloadEntry } from "./istio/workloadentry.js";
+import { WG_GROUP, WG_PLURAL, WG_VERSION, type WorkloadGroup } from "./istio/workloadgroup.js";
 import type { OperatorMetrics } from "./observability/metrics.js";
 import { startServer } from "./observability/server.js";
 import { Expectations } from "./reconcile/expectations.js";
@@ -83,6 +84,8 @@ export async function startOperator(config: Config, log: Logger, metrics: Operat
     });
   const nodes = informer<XrayrNode & k8s.KubernetesObject>(GROUP, VERSION, PLURAL);
   const entries = informer<WorkloadEntry & k8s.KubernetesObject>(WE_GROUP, WE_VERSION, WE_PLURAL);
+  const groups = informer<WorkloadGroup & k8s.KubernetesObject>(WG_GROUP, WG_VERSION, WG_PLURAL);
+  const informers = [nodes, entries, groups];
 
   const queue = new WorkQueue({
     rateLimiter: defaultControllerRateLimiter(),
@@ -90,7 +93,8 @@ export async function startOperator(config: Config, log: Logger, metrics: Operat
   });
   const conflicts = new Set<string>();
   const expectations = new Expectations(systemClock);
-  const fleet = watchFleet(nodes, entries, expectations, (keys) => {
+  const groupExpectations = new Expectations(systemClock);
+  const fleet = watchFleet({ nodes, entries, groups }, { entries: expectations, groups: groupExpectations }, (keys) => {
     for (const key of keys) queue.add(key);
   });
   metrics.managedEntryCountries = function* () {
@@ -113,8 +117,10 @@ export async function startOperator(config: Config, log: Logger, metrics: Operat
     const reconciler = new XrayrNodeReconciler({
       nodes,
       entries,
+      groups,
       fleet,
       expectations,
+      groupExpectations,
       writer,
       options: { appLabel: config.appLabel, serviceAccount: config.serviceAccount },
       validate: (node) => validateNode(node, config.addressPolicy),
@@ -185,28 +191,27 @@ export async function startOperator(config: Config, log: Logger, metrics: Operat
   const server: Server = await startServer(config.metrics.host, config.metrics.port, metrics.registry, {
     // An informer that has not listed for this long is past what its restarts can mend (a
     // client stuck on a dead connection, say): a failing probe gets a fresh process.
-    live: () => Math.max(nodes.downForMs(), entries.downForMs()) < INFORMER_DOWN_LIMIT_MS,
-    ready: () => nodes.hasSynced() && entries.hasSynced(),
+    live: () => Math.max(...informers.map((i) => i.downForMs())) < INFORMER_DOWN_LIMIT_MS,
+    ready: () => informers.every((i) => i.hasSynced()),
   });
   const shutdown = async (): Promise<void> => {
-    await Promise.all([nodes.stop(), entries.stop()]);
+    await Promise.all(informers.map((i) => i.stop()));
     await new Promise<void>((resolve) => server.close(() => { resolve(); }));
   };
   log.info({ namespace: ns, metrics: `${config.metrics.host}:${config.metrics.port}`, policy: config.addressPolicy }, "operator starting");
 
-  nodes.start();
-  entries.start();
+  for (const i of informers) i.start();
   // A missing CRD or Role shows up as a list that keeps failing: stop with the cause instead of
   // waiting forever behind a liveness probe that cannot tell.
   const syncDeadline = AbortSignal.any([running.signal, AbortSignal.timeout(SYNC_TIMEOUT_MS)]);
-  const synced = await Promise.all([nodes.waitForSync(syncDeadline), entries.waitForSync(syncDeadline)]);
+  const synced = await Promise.all(informers.map((i) => i.waitForSync(syncDeadline)));
   if (!synced.every(Boolean)) {
     await shutdown();
-    const which = [!synced[0] ? PLURAL : "", !synced[1] ? WE_PLURAL : ""].filter((w) => w !== "").join(" and ");
+    const which = [PLURAL, WE_PLURAL, WG_PLURAL].filter((_p, i) => synced[i] !== true).join(" and ");
     const cause = [...lastError.values()].map((e) => apiMessage(e)).join("; ");
     throw new Error(`could not list ${which} in ${ns} within ${SYNC_TIMEOUT_MS / 1000} s${cause !== "" ? `: ${cause}` : ""} (is the CRD installed and the Role bound?)`);
   }
-  log.info({ nodes: nodes.list().length, entries: entries.list().length }, "caches synced");
+  log.info({ nodes: nodes.list().length, entries: entries.list().length, groups: groups.list().length }, "caches synced");
 
   const work = elector !== undefined ? elector.run(running.signal) : lead(unfencedUntil(running.signal));
   const done = work.then(async () => {
