@@ -72,7 +72,14 @@ export function watchFleet(caches: FleetCaches, seenBy: FleetExpectations, enque
     return nodes.get(name, ns) === undefined ? [] : [`${ns}/${name}`];
   };
   groups.addEventHandler({
-    onAdd: (g) => { seenBy.groups.observedPresent(g.metadata.namespace ?? "", g.metadata.name ?? ""); enqueue(groupNode(g)); },
+    onAdd: (g) => {
+      // The echo of our own create: the plan has counted the group as present since it sent it
+      // (the create's expectation), so seeing it changes no plan. Anyone else's group, or ours
+      // from before a restart, is looked at.
+      const echo = seenBy.groups.observedPresent(g.metadata.namespace ?? "", g.metadata.name ?? "");
+      const node = nodes.get(g.metadata.name ?? "", g.metadata.namespace);
+      if (!(echo && node !== undefined && controllerUid(g) === node.metadata.uid)) enqueue(groupNode(g));
+    },
     onUpdate: (g, old) => {
       seenBy.groups.observedPresent(g.metadata.namespace ?? "", g.metadata.name ?? "");
       if (old === undefined || groupPlanInputsChanged(old, g)) enqueue(groupNode(g));

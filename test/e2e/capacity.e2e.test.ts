@@ -52,7 +52,7 @@ describe(`capacity: ${COUNT} nodes under the chart's memory limit`, () => {
       const pid = op.pid;
       if (pid === undefined) throw new Error("the operator did not start");
       const state = await waitFor(
-        `all ${COUNT} nodes Ready with exact entries`,
+        `all ${COUNT} nodes Ready with exact entries and their WorkloadGroups`,
         async () => {
           if (!op.alive) throw new Error(`the operator exited during the backlog (OOM kills in its cgroup: ${cgroup?.oomKills() ?? "n/a"})`);
           const c = await fleet.convergence();
@@ -64,6 +64,7 @@ describe(`capacity: ${COUNT} nodes under the chart's memory limit`, () => {
       const peak = peakRss(pid);
       note(`capacity: ${COUNT} nodes converged ${seconds.toFixed(1)} s after the operator started; peak RSS ${mib(peak)} (limit ${limit.text}${cgroup !== undefined ? `, cgroup peak ${mib(cgroup.peakBytes() ?? 0)}` : ", not enforced"}); ${await op.writes()} writes`);
       expect(state.entries).toBe(COUNT);
+      expect(state.groups).toBe(COUNT);
       expect(op.alive).toBe(true);
       expect(cgroup?.oomKills() ?? 0).toBe(0);
       expect(peak).toBeLessThan(limit.bytes);
