@@ -8,6 +8,7 @@
 // (nothing runs on a VPS, and no probe is set), so the group changes nothing on the attribution
 // path (docs/attribution.md, "What Kiali shows per VPS").
 import type { XrayrNode } from "../api/v1alpha1/types.js";
+import { groupName } from "../domain/group-name.js";
 import { WG_API_VERSION, WG_KIND, type WorkloadGroup } from "../istio/workloadgroup.js";
 import {
   APPLIED_HASH_ANNOTATION,
@@ -22,11 +23,6 @@ import {
   type EntryOptions,
 } from "./workloadentry.js";
 
-/** The group's name: the node's own, which is also its entry's source_workload. */
-export function groupName(node: XrayrNode): string {
-  return required(node.metadata.name, "metadata.name");
-}
-
 /**
  * The labels that make a group the workload of exactly one node's entry: `app` (Kiali's app)
  * and the workload name, which only that node's entry carries among its workload labels
@@ -37,18 +33,19 @@ export function groupWorkloadLabels(node: string, opts: Pick<EntryOptions, "appL
 }
 
 export function desiredWorkloadGroup(node: XrayrNode, opts: EntryOptions): WorkloadGroup {
-  const name = groupName(node);
+  const nodeName = required(node.metadata.name, "metadata.name");
+  const name = groupName(nodeName);
   const group: WorkloadGroup = {
     apiVersion: WG_API_VERSION,
     kind: WG_KIND,
     metadata: {
       name,
       namespace: required(node.metadata.namespace, "metadata.namespace"),
-      labels: sortKeys({ [MANAGED_BY_LABEL]: MANAGER, [NODE_LABEL]: name, app: opts.appLabel }),
+      labels: sortKeys({ [MANAGED_BY_LABEL]: MANAGER, [NODE_LABEL]: nodeName, app: opts.appLabel }),
       ownerReferences: [controlledBy(node)],
     },
     spec: {
-      metadata: { labels: groupWorkloadLabels(name, opts) },
+      metadata: { labels: groupWorkloadLabels(nodeName, opts) },
       // Required by the CRD. Read only for a proxy auto-registering into the group, which never
       // happens for a VPS; the service account is the entries' own so the two never disagree.
       template: opts.serviceAccount === "" ? {} : { serviceAccount: opts.serviceAccount },

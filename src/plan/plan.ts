@@ -92,7 +92,7 @@ export function planNode(input: PlanInput): Plan {
   const own = entries.filter((e) => controllerUid(e) === uid);
   // Left by an earlier XrayrNode of this name: the garbage collector would remove them too, but
   // only after its own delay, and meanwhile they would still hold their address.
-  const stale = entries.filter((e) => isStaleOwnEntry(e, name, uid)).map((e) => del(e, "left by an earlier XrayrNode of this name"));
+  const stale = entries.filter((e) => isStaleOwn(e, name, uid)).map((e) => del(e, "left by an earlier XrayrNode of this name"));
   const removeAll = (why: string, keep?: string): EntryAction[] => [
     ...stale,
     ...own.filter((e) => e.metadata.name !== keep).map((e) => del(e, why)),
@@ -119,7 +119,7 @@ export function planNode(input: PlanInput): Plan {
   }
 
   const target = desired.metadata.name ?? "";
-  if (atTarget !== undefined && controllerUid(atTarget) !== uid && !isStaleOwnEntry(atTarget, name, uid)) {
+  if (atTarget !== undefined && controllerUid(atTarget) !== uid && !isStaleOwn(atTarget, name, uid)) {
     return act(removeAll("its identity changed and the new entry's name is taken"), {
       ready: false,
       reason: "NameTaken",
@@ -166,7 +166,7 @@ export function planNode(input: PlanInput): Plan {
   for (const { entry: other, ownerExists } of onAddress) {
     const otherUid = controllerUid(other);
     if (otherUid === undefined || otherUid === uid || other.metadata.labels?.[MANAGED_BY_LABEL] !== MANAGER) continue;
-    if (isStaleOwnEntry(other, name, uid)) continue; // already among the deletes
+    if (isStaleOwn(other, name, uid)) continue; // already among the deletes
     if (ownerExists) return { kind: "wait", afterMs: ADDRESS_HANDOVER_RECHECK_MS, why: `XrayrNode ${controllerRef(other)?.name ?? "?"}'s entry ${other.metadata.name ?? "?"} is still on ${spec.address}` };
     steps.push(del(other, `left on ${spec.address} by a deleted XrayrNode`));
   }
@@ -196,7 +196,7 @@ function withGroup(plan: Plan, group: GroupInput | undefined, node: XrayrNode): 
     const why = compareGroup(live, desired);
     return why === undefined ? plan : { ...plan, steps: [...plan.steps, { kind: "apply-group", group: desired, why }] };
   }
-  if (isStaleOwnEntry(live, name, uid)) {
+  if (isStaleOwn(live, name, uid)) {
     const del: GroupAction = { kind: "delete-group", namespace: ns, name: live.metadata.name ?? "", uid: live.metadata.uid ?? "", why: "left by an earlier XrayrNode of this name" };
     return { ...plan, steps: [...plan.steps, del, create] };
   }
@@ -255,7 +255,7 @@ function includes(live: Record<string, string> | undefined, want: Record<string,
 // Ours (an entry or a group), and controlled by an XrayrNode of this very name that is not this node: an earlier
 // incarnation (names are unique in a namespace, so that owner is gone). An entry controlled by
 // a node of another name is never ours to delete here, whatever its labels say.
-function isStaleOwnEntry(obj: { metadata: ObjectMeta }, name: string, uid: string): boolean {
+function isStaleOwn(obj: { metadata: ObjectMeta }, name: string, uid: string): boolean {
   const owner = controllerUid(obj);
   return obj.metadata.labels?.[MANAGED_BY_LABEL] === MANAGER && owner !== undefined && owner !== uid && controllerRef(obj)?.name === name;
 }

@@ -6,6 +6,7 @@ import type { InformerEventHandler } from "../controller/informer.js";
 import { objectKey, splitKey } from "../controller/keys.js";
 import type { XrayrNode } from "../api/v1alpha1/types.js";
 import { nodeNameOfEntry } from "../domain/entry-name.js";
+import { nodeNameOfGroup } from "../domain/group-name.js";
 import type { WorkloadEntry } from "../istio/workloadentry.js";
 import type { WorkloadGroup } from "../istio/workloadgroup.js";
 import { controllerName, controllerRef, controllerUid } from "../domain/ownership.js";
@@ -68,7 +69,7 @@ export function watchFleet(caches: FleetCaches, seenBy: FleetExpectations, enque
   // changed something its plan reads (a status or resourceVersion alone does not).
   const groupNode = (g: WorkloadGroup): string[] => {
     const ns = g.metadata.namespace ?? "";
-    const name = g.metadata.name ?? "";
+    const name = nodeNameOfGroup(g.metadata.name ?? "");
     return nodes.get(name, ns) === undefined ? [] : [`${ns}/${name}`];
   };
   groups.addEventHandler({
@@ -77,7 +78,7 @@ export function watchFleet(caches: FleetCaches, seenBy: FleetExpectations, enque
       // (the create's expectation), so seeing it changes no plan. Anyone else's group, or ours
       // from before a restart, is looked at.
       const echo = seenBy.groups.observedPresent(g.metadata.namespace ?? "", g.metadata.name ?? "");
-      const node = nodes.get(g.metadata.name ?? "", g.metadata.namespace);
+      const node = nodes.get(nodeNameOfGroup(g.metadata.name ?? ""), g.metadata.namespace);
       if (!(echo && node !== undefined && controllerUid(g) === node.metadata.uid)) enqueue(groupNode(g));
     },
     onUpdate: (g, old) => {
