@@ -97,7 +97,7 @@ export class XrayrNodeReconciler {
       verdict = {
         ready: false,
         reason: "ApplyFailed",
-        message: `writing WorkloadEntry ${namespace}/${name} failed: ${apiMessage(err)}; retrying with backoff`,
+        message: `writing the WorkloadEntry or WorkloadGroup of ${namespace}/${name} failed: ${apiMessage(err)}; retrying with backoff`,
       };
     }
     this.deps.onVerdict?.(key, verdict);
