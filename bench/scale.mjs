@@ -2,8 +2,10 @@
 // `make bench-scale`: the operator at fleet scale against the two references that matter, all
 // measured in this one run on this machine, each contender on a fresh lab with the same N
 // XrayrNodes created first (by the Go baseline's fast creator) and the same number of workers:
-//   floor     a bare Go client doing exactly the writes a new node needs: create its
-//             WorkloadEntry, patch its status (../shared/perf/baseline `floor`);
+//   floor     a bare client doing exactly the writes a new node needs: create its
+//             WorkloadEntry, patch its status (the Go client of ../shared/perf/baseline `floor`),
+//             and create its WorkloadGroup (a bare client here, bareGroupCreates: the Go floor
+//             predates the groups), at the same concurrency, one after the other;
 //   go        a plain controller-runtime operator doing the same core reconcile
 //             (../shared/perf/baseline `operator`, built with `go build` in its folder);
 //   operator  this operator as the image starts it (test/e2e/support/entrypoint.ts), leader
@@ -31,6 +33,7 @@ const { operatorArgv } = await import(join(repo, "test/e2e/support/entrypoint.ts
 const operatorCommand = operatorArgv(repo, process.execPath);
 if (!existsSync(operatorCommand.at(-1))) throw new Error("dist/bundle is missing: run npm run build first");
 const { PooledKubeConfig } = await import(join(repo, "dist/controller/kubeconfig.js"));
+const { desiredWorkloadGroup } = await import(join(repo, "dist/desired/workloadgroup.js"));
 const { parseMetrics, sumMetric } = await import(join(repo, "test/e2e/support/metrics.ts"));
 const { memoryCgroup } = await import(join(repo, "test/e2e/support/cgroup.ts"));
 
@@ -181,7 +184,27 @@ async function floor() {
   const off = auditOffset();
   const out = baseline("floor", "-ns", NS, "-n", String(N), "-c", String(WORKERS));
   say(out.trim());
-  result.floor = { seconds: seconds(out, "floor"), writes: auditWrites(off) };
+  const groups = await bareGroupCreates(WORKERS);
+  say(`floor: ${groups.count} groups c=${WORKERS}: ${groups.seconds.toFixed(2)} s`);
+  result.floor = { seconds: seconds(out, "floor") + groups.seconds, writes: auditWrites(off) };
+}
+
+/** The third write of a new node: its WorkloadGroup, exactly as the operator makes it, one POST
+ * each under `WORKERS` concurrent loops of a bare client-node client (no informer, no queue). */
+async function bareGroupCreates(c) {
+  const kc = new k8s.KubeConfig();
+  kc.loadFromFile(kubeconfig);
+  const custom = kc.makeApiClient(k8s.CustomObjectsApi);
+  const nodes = (await custom.listNamespacedCustomObject({ group: "mesh.sigma.io", version: "v1alpha1", namespace: NS, plural: "xrayrnodes" })).items.slice(0, N);
+  const t0 = performance.now();
+  let next = 0;
+  await Promise.all(Array.from({ length: c }, async () => {
+    while (next < nodes.length) {
+      const body = desiredWorkloadGroup(nodes[next++], { appLabel: "xrayr", serviceAccount: "xrayr-vm" });
+      await custom.createNamespacedCustomObject({ group: "networking.istio.io", version: "v1", namespace: NS, plural: "workloadgroups", body, fieldManager: "floor" });
+    }
+  }));
+  return { count: nodes.length, seconds: (performance.now() - t0) / 1000 };
 }
 
 async function goOperator() {
@@ -332,7 +355,7 @@ const perNode = (w) => (w === undefined ? "-" : (w.total / N).toFixed(2));
 rows.push(`nodes ${N}, workers ${WORKERS}, cold backlog (all nodes exist, contender starts, until every node is Ready)`);
 rows.push(`contender                 time      x floor   peak RSS   steady RSS   writes/node`);
 const row = (name, r) => rows.push(`${name.padEnd(24)} ${r === undefined ? "-" : `${r.seconds.toFixed(1)} s`.padStart(8)}  ${x(r?.seconds).padStart(8)}   ${r?.peak !== undefined ? mib(r.peak).padStart(8) : "       -"}   ${r?.steady !== undefined ? mib(r.steady).padStart(10) : "         -"}   ${perNode(r?.writes).padStart(11)}`);
-row("floor (bare Go client)", result.floor);
+row("floor (bare clients)", result.floor);
 row("controller-runtime (Go)", result.go);
 row(`this operator (${result.operator?.limit ?? "-"} limit)`, result.operator);
 if (result.operator !== undefined && result.go !== undefined) rows.push(`this operator / controller-runtime: ${(result.operator.seconds / result.go.seconds).toFixed(2)}`);

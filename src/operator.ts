@@ -1,4 +1,4 @@
-// Wiring: informers on XrayrNodes and WorkloadEntries in one namespace, a work queue keyed by
+// Wiring: informers on XrayrNodes, WorkloadEntries and WorkloadGroups in one namespace, a work queue keyed by
 // node, the XrayrNode reconciler behind leader election, and the probe/metrics server.
 // Everything else lives in the modules it calls; this file only connects them.
 import * as k8s from "@kubernetes/client-node";
@@ -27,6 +27,7 @@ import {
 import { GROUP, PLURAL, VERSION, type XrayrNode } from "./api/v1alpha1/types.js";
 import { MANAGED_BY_LABEL, MANAGER } from "./desired/workloadentry.js";
 import { WE_GROUP, WE_PLURAL, WE_VERSION, type WorkloadEntry } from "./istio/workloadentry.js";
+import { WG_GROUP, WG_PLURAL, WG_VERSION, type WorkloadGroup } from "./istio/workloadgroup.js";
 import type { OperatorMetrics } from "./observability/metrics.js";
 import { startServer } from "./observability/server.js";
 import { Expectations } from "./reconcile/expectations.js";
@@ -69,7 +70,12 @@ export async function startOperator(config: Config, log: Logger, metrics: Operat
   const MISSING: Record<string, string> = {
     [PLURAL]: `the XrayrNode CRD (${PLURAL}.${GROUP}) is not installed in the cluster: install it with kubectl apply --server-side -k deploy/crds (the Helm chart installs it too)`,
     [WE_PLURAL]: `Istio's WorkloadEntry CRD (${WE_PLURAL}.${WE_GROUP}) is not installed in the cluster: install Istio (docs/install.md) before the operator`,
+    [WG_PLURAL]: `Istio's WorkloadGroup CRD (${WG_PLURAL}.${WG_GROUP}) is not installed in the cluster: install Istio (docs/install.md) before the operator`,
   };
+  // Every missing CRD, ours first; a second after the first 404, so each informer's first list has answered.
+  const missingCrds = (): Error =>
+    new Error([PLURAL, WE_PLURAL, WG_PLURAL].filter((p) => statusCode(lastError.get(p)) === 404).map((p) => MISSING[p]).join("; "));
+  let missingTimer: NodeJS.Timeout | undefined;
   const informer = <T extends k8s.KubernetesObject>(group: string, version: string, plural: string) =>
     new ResilientInformer<T>({
       kubeConfig: kc,
@@ -82,7 +88,7 @@ export async function startOperator(config: Config, log: Logger, metrics: Operat
       hooks: {
         onRestart: ({ attempt, delayMs, error }) => {
           lastError.set(plural, error);
-          if (statusCode(error) === 404 && !notInstalled.signal.aborted) notInstalled.abort(new Error(MISSING[plural]));
+          if (statusCode(error) === 404) missingTimer ??= setTimeout(() => { notInstalled.abort(missingCrds()); }, 1_000);
           metrics.informerRestarts.inc({ resource: plural });
           log.warn({ resource: plural, attempt, delayMs, error: errorFields(error) }, "informer stopped; restarting");
         },
@@ -97,6 +103,8 @@ export async function startOperator(config: Config, log: Logger, metrics: Operat
     });
   const nodes = informer<XrayrNode & k8s.KubernetesObject>(GROUP, VERSION, PLURAL);
   const entries = informer<WorkloadEntry & k8s.KubernetesObject>(WE_GROUP, WE_VERSION, WE_PLURAL);
+  const groups = informer<WorkloadGroup & k8s.KubernetesObject>(WG_GROUP, WG_VERSION, WG_PLURAL);
+  const informers = [nodes, entries, groups];
 
   const queue = new WorkQueue({
     rateLimiter: defaultControllerRateLimiter(),
@@ -109,7 +117,8 @@ export async function startOperator(config: Config, log: Logger, metrics: Operat
   });
   const conflicts = new Set<string>();
   const expectations = new Expectations(systemClock);
-  const fleet = watchFleet(nodes, entries, expectations, (keys) => {
+  const groupExpectations = new Expectations(systemClock);
+  const fleet = watchFleet({ nodes, entries, groups }, { entries: expectations, groups: groupExpectations }, (keys) => {
     for (const key of keys) queue.add(key);
   });
   metrics.registeredNodes = function* () {
@@ -137,8 +146,10 @@ export async function startOperator(config: Config, log: Logger, metrics: Operat
     const reconciler = new XrayrNodeReconciler({
       nodes,
       entries,
+      groups,
       fleet,
       expectations,
+      groupExpectations,
       writer,
       options: { appLabel: config.appLabel, serviceAccount: config.serviceAccount },
       validate: (node) => validateNode(node, config.addressPolicy),
@@ -209,29 +220,29 @@ export async function startOperator(config: Config, log: Logger, metrics: Operat
   const server: Server = await startServer(config.metrics.host, config.metrics.port, metrics.registry, {
     // An informer that has not listed for this long is past what its restarts can mend (a
     // client stuck on a dead connection, say): a failing probe gets a fresh process.
-    live: () => Math.max(nodes.downForMs(), entries.downForMs()) < INFORMER_DOWN_LIMIT_MS,
-    ready: () => nodes.hasSynced() && entries.hasSynced(),
+    live: () => Math.max(...informers.map((i) => i.downForMs())) < INFORMER_DOWN_LIMIT_MS,
+    ready: () => informers.every((i) => i.hasSynced()),
   });
   const shutdown = async (): Promise<void> => {
-    await Promise.all([nodes.stop(), entries.stop()]);
+    await Promise.all(informers.map((i) => i.stop()));
     await new Promise<void>((resolve) => server.close(() => { resolve(); }));
   };
   log.info({ namespace: ns, metrics: `${config.metrics.host}:${config.metrics.port}`, policy: config.addressPolicy }, "operator starting");
 
-  nodes.start();
-  entries.start();
+  for (const i of informers) i.start();
   // A missing CRD or Role shows up as a list that keeps failing: stop with the cause instead of
   // waiting forever behind a liveness probe that cannot tell.
   const syncDeadline = AbortSignal.any([running.signal, AbortSignal.timeout(SYNC_TIMEOUT_MS), notInstalled.signal]);
-  const synced = await Promise.all([nodes.waitForSync(syncDeadline), entries.waitForSync(syncDeadline)]);
+  const synced = await Promise.all(informers.map((i) => i.waitForSync(syncDeadline)));
   if (!synced.every(Boolean)) {
     await shutdown();
-    const which = [!synced[0] ? PLURAL : "", !synced[1] ? WE_PLURAL : ""].filter((w) => w !== "").join(" and ");
-    if (notInstalled.signal.aborted) throw notInstalled.signal.reason as Error;
+    if (notInstalled.signal.aborted) throw missingCrds();
+    const which = [PLURAL, WE_PLURAL, WG_PLURAL].filter((_p, i) => synced[i] !== true).join(" and ");
     const cause = [...lastError.values()].map((e) => apiMessage(e)).join("; ");
     throw new Error(`could not list ${which} in ${ns} within ${SYNC_TIMEOUT_MS / 1000} s${cause !== "" ? `: ${cause}` : ""} (is the CRD installed and the Role bound?)`);
   }
-  log.info({ nodes: nodes.list().length, entries: entries.list().length }, "caches synced");
+  clearTimeout(missingTimer);
+  log.info({ nodes: nodes.list().length, entries: entries.list().length, groups: groups.list().length }, "caches synced");
 
   const work = elector !== undefined ? elector.run(running.signal) : lead(unfencedUntil(running.signal));
   const done = work.then(async () => {

@@ -9,11 +9,14 @@ import { apiMessage, statusCode } from "../controller/api-errors.js";
 import { withSignal } from "../controller/call-options.js";
 import type { Fence, LeaderStamp } from "../controller/fence.js";
 import { MANAGER } from "../desired/workloadentry.js";
+import type { ObjectMeta } from "../api/v1alpha1/types.js";
 import { WE_GROUP, WE_PLURAL, WE_VERSION, type WorkloadEntry } from "../istio/workloadentry.js";
+import { WG_GROUP, WG_PLURAL, WG_VERSION, type WorkloadGroup } from "../istio/workloadgroup.js";
 import { entryUpdatePatch } from "./entry-patch.js";
+import { groupUpdatePatch } from "./group-patch.js";
 import type { TrafficStatus } from "../api/v1alpha1/types.js";
 
-/** Stamped on every entry the operator writes: the Lease holder and epoch it wrote under. */
+/** Stamped on every entry and group the operator writes: the Lease holder and epoch it wrote under. */
 export const LEADER_ANNOTATION = "mesh.sigma.io/leader";
 export const LEADER_EPOCH_ANNOTATION = "mesh.sigma.io/leader-epoch";
 /** The field manager of status.traffic; the reconciler's status fields are MANAGER's. */
@@ -50,6 +53,12 @@ export interface Writer {
   updateEntry(entry: WorkloadEntry): Promise<void>;
   /** Deletes the entry only if it is still the object with this uid. */
   deleteEntry(namespace: string, name: string, uid: string): Promise<void>;
+  /** Creates the node's WorkloadGroup; "exists" when the name is taken (ours not yet seen, or someone else's). */
+  createGroup(group: WorkloadGroup): Promise<"created" | "exists">;
+  /** Brings an existing group of ours to `group` in place (see group-patch.ts). */
+  updateGroup(group: WorkloadGroup): Promise<void>;
+  /** Deletes the group only if it is still the object with this uid. */
+  deleteGroup(namespace: string, name: string, uid: string): Promise<void>;
   /** Writes the reconciler's part of the status (conditions, observedGeneration, workloadEntry). */
   patchNodeStatus(node: XrayrNode, status: XrayrNodeStatus): Promise<void>;
   /** Writes status.traffic only. */
@@ -73,12 +82,20 @@ export class KubeWriter implements Writer {
   }
 
   async createEntry(entry: WorkloadEntry, options: { dryRun?: boolean } = {}): Promise<"created" | "exists"> {
-    const body = stamped(entry, this.fence.stamp);
-    const dryRun = options.dryRun === true ? "All" : undefined;
+    return this.create(entryCoordinates(entry.metadata.namespace ?? ""), entry, options.dryRun === true);
+  }
+
+  async createGroup(group: WorkloadGroup): Promise<"created" | "exists"> {
+    return this.create(groupCoordinates(group.metadata.namespace ?? ""), group, false);
+  }
+
+  // Created by POST, not applied (decision 0008); a 409 is a name already taken, not a failure.
+  private async create(coordinates: Coordinates, obj: { metadata: ObjectMeta }, dryRun: boolean): Promise<"created" | "exists"> {
+    const body = stamped(obj, this.fence.stamp);
     try {
-      await this.counted(dryRun !== undefined ? "dry-run-create" : "create", WE_PLURAL, (signal) =>
+      await this.counted(dryRun ? "dry-run-create" : "create", coordinates.plural, (signal) =>
         this.custom.createNamespacedCustomObject(
-          { ...entryCoordinates(entry.metadata.namespace ?? ""), body, fieldManager: MANAGER, dryRun },
+          { ...coordinates, body, fieldManager: MANAGER, dryRun: dryRun ? "All" : undefined },
           withSignal(signal),
         ),
       );
@@ -90,29 +107,44 @@ export class KubeWriter implements Writer {
   }
 
   async updateEntry(entry: WorkloadEntry): Promise<void> {
-    const namespace = entry.metadata.namespace ?? "";
-    const name = entry.metadata.name ?? "";
+    await this.update(entryCoordinates(entry.metadata.namespace ?? ""), entry.metadata.name ?? "", (live) =>
+      entryUpdatePatch(live as WorkloadEntry, stamped(entry, this.fence.stamp), MANAGER),
+    );
+  }
+
+  async updateGroup(group: WorkloadGroup): Promise<void> {
+    await this.update(groupCoordinates(group.metadata.namespace ?? ""), group.metadata.name ?? "", (live) =>
+      groupUpdatePatch(live as WorkloadGroup, stamped(group, this.fence.stamp), MANAGER),
+    );
+  }
+
+  async deleteEntry(namespace: string, name: string, uid: string): Promise<void> {
+    await this.delete(entryCoordinates(namespace), name, uid);
+  }
+
+  async deleteGroup(namespace: string, name: string, uid: string): Promise<void> {
+    await this.delete(groupCoordinates(namespace), name, uid);
+  }
+
+  private async update(coordinates: Coordinates, name: string, patch: (live: unknown) => Record<string, unknown>): Promise<void> {
     this.fence.check();
     // The cache keeps no managedFields (memory); an update is rare enough to read them fresh.
-    const live = (await this.custom.getNamespacedCustomObject(
-      { ...entryCoordinates(namespace), name },
-      withSignal(this.writeSignal()),
-    )) as WorkloadEntry;
-    const body = entryUpdatePatch(live, stamped(entry, this.fence.stamp), MANAGER);
-    await this.counted("patch", WE_PLURAL, (signal) =>
+    const live: unknown = await this.custom.getNamespacedCustomObject({ ...coordinates, name }, withSignal(this.writeSignal()));
+    const body = patch(live);
+    await this.counted("patch", coordinates.plural, (signal) =>
       this.custom.patchNamespacedCustomObject(
-        { ...entryCoordinates(namespace), name, body, fieldManager: MANAGER },
+        { ...coordinates, name, body, fieldManager: MANAGER },
         withSignal(signal, k8s.setHeaderOptions("Content-Type", k8s.PatchStrategy.MergePatch)),
       ),
     );
   }
 
-  async deleteEntry(namespace: string, name: string, uid: string): Promise<void> {
+  private async delete(coordinates: Coordinates, name: string, uid: string): Promise<void> {
     try {
       // A delete carries no stamp (DeleteOptions has no room for one): it is fenced here only,
-      // and its uid precondition keeps a late one from removing anything but the entry it meant.
-      await this.counted("delete", WE_PLURAL, (signal) =>
-        this.custom.deleteNamespacedCustomObject({ ...entryCoordinates(namespace), name, body: { preconditions: { uid } } }, withSignal(signal)),
+      // and its uid precondition keeps a late one from removing anything but the object it meant.
+      await this.counted("delete", coordinates.plural, (signal) =>
+        this.custom.deleteNamespacedCustomObject({ ...coordinates, name, body: { preconditions: { uid } } }, withSignal(signal)),
       );
     } catch (err) {
       // 404: already gone. 409: the uid precondition failed, so the object we meant is gone
@@ -205,19 +237,30 @@ export class KubeWriter implements Writer {
   }
 }
 
-// The leadership a write is made under, on the entry itself: the fencing policy compares it with
-// the Lease when the write arrives. No stamp (no leader election): the entry goes as it is.
-function stamped(entry: WorkloadEntry, stamp: LeaderStamp | undefined): WorkloadEntry {
-  if (stamp === undefined) return entry;
+// The leadership a write is made under, on the object itself: the fencing policy compares it with
+// the Lease when the write arrives. No stamp (no leader election): the object goes as it is.
+function stamped<T extends { metadata: ObjectMeta }>(obj: T, stamp: LeaderStamp | undefined): T {
+  if (stamp === undefined) return obj;
   return {
-    ...entry,
+    ...obj,
     metadata: {
-      ...entry.metadata,
-      annotations: { ...entry.metadata.annotations, [LEADER_ANNOTATION]: stamp.holder, [LEADER_EPOCH_ANNOTATION]: String(stamp.epoch) },
+      ...obj.metadata,
+      annotations: { ...obj.metadata.annotations, [LEADER_ANNOTATION]: stamp.holder, [LEADER_EPOCH_ANNOTATION]: String(stamp.epoch) },
     },
   };
 }
 
-function entryCoordinates(namespace: string) {
+interface Coordinates {
+  group: string;
+  version: string;
+  plural: string;
+  namespace: string;
+}
+
+function entryCoordinates(namespace: string): Coordinates {
   return { group: WE_GROUP, version: WE_VERSION, plural: WE_PLURAL, namespace };
+}
+
+function groupCoordinates(namespace: string): Coordinates {
+  return { group: WG_GROUP, version: WG_VERSION, plural: WG_PLURAL, namespace };
 }

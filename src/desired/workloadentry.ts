@@ -1,7 +1,7 @@
 // Desired state: what the WorkloadEntry for one valid XrayrNode must look like. Pure.
 import { createHash } from "node:crypto";
 import { entryName } from "../domain/entry-name.js";
-import { API_VERSION, KIND, type XrayrNode } from "../api/v1alpha1/types.js";
+import { API_VERSION, KIND, type ObjectMeta, type OwnerReference, type XrayrNode } from "../api/v1alpha1/types.js";
 import type { ValidXrayrNodeSpec } from "../crd/validate.js";
 import { WE_API_VERSION, WE_KIND, type WorkloadEntry } from "../istio/workloadentry.js";
 
@@ -28,7 +28,6 @@ export type ValidSpec = ValidXrayrNodeSpec;
 
 export function desiredWorkloadEntry(node: XrayrNode, spec: ValidSpec, opts: EntryOptions): WorkloadEntry {
   const name = required(node.metadata.name, "metadata.name");
-  const uid = required(node.metadata.uid, "metadata.uid");
   const workloadLabels: Record<string, string> = {
     ...spec.labels,
     app: opts.appLabel,
@@ -55,9 +54,7 @@ export function desiredWorkloadEntry(node: XrayrNode, spec: ValidSpec, opts: Ent
       name: entryName(name, { address: spec.address, app: opts.appLabel, version: spec.version, serviceAccount: opts.serviceAccount }),
       namespace: required(node.metadata.namespace, "metadata.namespace"),
       labels: sortKeys(metaLabels),
-      ownerReferences: [
-        { apiVersion: API_VERSION, kind: KIND, name, uid, controller: true, blockOwnerDeletion: true },
-      ],
+      ownerReferences: [controlledBy(node)],
     },
     spec: entrySpec,
   };
@@ -65,20 +62,27 @@ export function desiredWorkloadEntry(node: XrayrNode, spec: ValidSpec, opts: Ent
   return entry;
 }
 
+/** The ownerReference that makes `node` the controller of what we write for it (GC removes it with the node). */
+export function controlledBy(node: XrayrNode): OwnerReference {
+  const name = required(node.metadata.name, "metadata.name");
+  const uid = required(node.metadata.uid, "metadata.uid");
+  return { apiVersion: API_VERSION, kind: KIND, name, uid, controller: true, blockOwnerDeletion: true };
+}
+
 /** A short, stable digest of everything we apply except the digest itself. */
-export function appliedHash(entry: WorkloadEntry): string {
-  const { annotations: _ignored, ...meta } = entry.metadata;
-  const canonical = JSON.stringify({ meta, spec: entry.spec }, (_k, v: unknown) =>
+export function appliedHash(obj: { metadata: ObjectMeta; spec: unknown }): string {
+  const { annotations: _ignored, ...meta } = obj.metadata;
+  const canonical = JSON.stringify({ meta, spec: obj.spec }, (_k, v: unknown) =>
     v !== null && typeof v === "object" && !Array.isArray(v) ? sortKeys(v as Record<string, unknown>) : v,
   );
   return createHash("sha256").update(canonical).digest("hex").slice(0, 16);
 }
 
-function sortKeys<T>(obj: Record<string, T>): Record<string, T> {
+export function sortKeys<T>(obj: Record<string, T>): Record<string, T> {
   return Object.fromEntries(Object.entries(obj).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
 }
 
-function required<T>(value: T | undefined, field: string): T {
+export function required<T>(value: T | undefined, field: string): T {
   // Objects from the API server always carry these; a missing one is a programming error.
   if (value === undefined) throw new Error(`XrayrNode has no ${field}`);
   return value;

@@ -2,12 +2,13 @@
 // over plain data: the reconciler gathers the input from its caches, and the plan is either to
 // wait (and when to look again) or to act (the steps in order, and the verdict to report once
 // they are done).
-import type { ReadyReason, XrayrNode } from "../api/v1alpha1/types.js";
+import type { ObjectMeta, ReadyReason, XrayrNode } from "../api/v1alpha1/types.js";
 import { APPLIED_HASH_ANNOTATION, MANAGED_BY_LABEL, MANAGER, type ValidSpec } from "../desired/workloadentry.js";
 import { claimWinner, type Claim } from "../domain/claims.js";
 import { controllerRef, controllerUid, describeController } from "../domain/ownership.js";
 import type { ValidationIssue } from "../crd/validate.js";
 import type { WorkloadEntry } from "../istio/workloadentry.js";
+import type { WorkloadGroup } from "../istio/workloadgroup.js";
 
 /** Schema and address-policy verdict on one node; see reconcile/validate-node.ts. */
 export type Validation = { ok: true; spec: ValidSpec } | { ok: false; issues: ValidationIssue[] };
@@ -19,6 +20,13 @@ export type EntryAction =
   | { kind: "apply"; entry: WorkloadEntry; why: "create" | "update" | "drift" }
   | { kind: "delete"; namespace: string; name: string; uid: string; why: string };
 
+/** The node's WorkloadGroup (desired/workloadgroup.ts): made after its entry, never on the attribution path. */
+export type GroupAction =
+  | { kind: "apply-group"; group: WorkloadGroup; why: "create" | "update" | "drift" }
+  | { kind: "delete-group"; namespace: string; name: string; uid: string; why: string };
+
+export type Step = EntryAction | GroupAction;
+
 export interface Verdict {
   ready: boolean;
   reason: ReadyReason;
@@ -29,7 +37,7 @@ export type Plan =
   /** Nothing to do yet: look again after `afterMs`; the status stays as it is meanwhile. */
   | { kind: "wait"; afterMs: number; why: string }
   /** Carry `steps` out in order (checks first, every delete before the apply), then report `verdict`. */
-  | { kind: "act"; steps: EntryAction[]; verdict: Verdict; entryName?: string };
+  | { kind: "act"; steps: Step[]; verdict: Verdict; entryName?: string };
 
 /** Another entry on the node's address, and whether the XrayrNode that controls it still exists. */
 export interface EntryOnAddress {
@@ -52,6 +60,17 @@ export interface PlanInput {
   onAddress: readonly EntryOnAddress[];
   /** A create or delete of ours on the desired address that the watch has not shown yet. */
   unseenWriteOnAddress: boolean;
+  /** The node's WorkloadGroup; without it the plan leaves groups alone. */
+  group?: GroupInput;
+}
+
+export interface GroupInput {
+  /** The group the node should have (desired/workloadgroup.ts). */
+  desired: WorkloadGroup;
+  /** The live group of that name, whoever controls it. */
+  live: WorkloadGroup | undefined;
+  /** A create of that group by us that the watch has not shown yet (the cache would say it is missing). */
+  createUnseen: boolean;
 }
 
 // A node waiting for another node's entry to leave its address, or for the watch to show our
@@ -73,7 +92,7 @@ export function planNode(input: PlanInput): Plan {
   const own = entries.filter((e) => controllerUid(e) === uid);
   // Left by an earlier XrayrNode of this name: the garbage collector would remove them too, but
   // only after its own delay, and meanwhile they would still hold their address.
-  const stale = entries.filter((e) => isStaleOwnEntry(e, name, uid)).map((e) => del(e, "left by an earlier XrayrNode of this name"));
+  const stale = entries.filter((e) => isStaleOwn(e, name, uid)).map((e) => del(e, "left by an earlier XrayrNode of this name"));
   const removeAll = (why: string, keep?: string): EntryAction[] => [
     ...stale,
     ...own.filter((e) => e.metadata.name !== keep).map((e) => del(e, why)),
@@ -100,7 +119,7 @@ export function planNode(input: PlanInput): Plan {
   }
 
   const target = desired.metadata.name ?? "";
-  if (atTarget !== undefined && controllerUid(atTarget) !== uid && !isStaleOwnEntry(atTarget, name, uid)) {
+  if (atTarget !== undefined && controllerUid(atTarget) !== uid && !isStaleOwn(atTarget, name, uid)) {
     return act(removeAll("its identity changed and the new entry's name is taken"), {
       ready: false,
       reason: "NameTaken",
@@ -137,7 +156,7 @@ export function planNode(input: PlanInput): Plan {
   if (current !== undefined) {
     const why = compareEntry(current, desired);
     if (why !== undefined) steps.push({ kind: "apply", entry: desired, why });
-    return act(steps, reconciled, target);
+    return withGroup(act(steps, reconciled, target), input.group, node);
   }
 
   // One address, one entry, at every moment: another node's entry still on the address (its
@@ -147,7 +166,7 @@ export function planNode(input: PlanInput): Plan {
   for (const { entry: other, ownerExists } of onAddress) {
     const otherUid = controllerUid(other);
     if (otherUid === undefined || otherUid === uid || other.metadata.labels?.[MANAGED_BY_LABEL] !== MANAGER) continue;
-    if (isStaleOwnEntry(other, name, uid)) continue; // already among the deletes
+    if (isStaleOwn(other, name, uid)) continue; // already among the deletes
     if (ownerExists) return { kind: "wait", afterMs: ADDRESS_HANDOVER_RECHECK_MS, why: `XrayrNode ${controllerRef(other)?.name ?? "?"}'s entry ${other.metadata.name ?? "?"} is still on ${spec.address}` };
     steps.push(del(other, `left on ${spec.address} by a deleted XrayrNode`));
   }
@@ -156,7 +175,60 @@ export function planNode(input: PlanInput): Plan {
   }
   if (steps.length > 0) steps.unshift({ kind: "check", entry: desired });
   steps.push({ kind: "apply", entry: desired, why: "create" });
-  return act(steps, reconciled, target);
+  return withGroup(act(steps, reconciled, target), input.group, node);
+}
+
+/**
+ * The entry's plan, then the group's steps: the entry first, since it is what attribution needs
+ * and the group is only Kiali's handle on it. A group of the node's name that is not ours is
+ * left untouched and reported (GroupNameTaken, like NameTaken for an entry), but the entry is
+ * still written: traffic stays attributed, only Kiali's workload page shows the other group.
+ */
+function withGroup(plan: Plan, group: GroupInput | undefined, node: XrayrNode): Plan {
+  if (plan.kind !== "act" || group === undefined) return plan;
+  const ns = node.metadata.namespace ?? "";
+  const name = node.metadata.name ?? "";
+  const uid = node.metadata.uid ?? "";
+  const { desired, live, createUnseen } = group;
+  const create: GroupAction = { kind: "apply-group", group: desired, why: "create" };
+  if (live === undefined) return createUnseen ? plan : { ...plan, steps: [...plan.steps, create] };
+  if (controllerUid(live) === uid) {
+    const why = compareGroup(live, desired);
+    return why === undefined ? plan : { ...plan, steps: [...plan.steps, { kind: "apply-group", group: desired, why }] };
+  }
+  if (isStaleOwn(live, name, uid)) {
+    const del: GroupAction = { kind: "delete-group", namespace: ns, name: live.metadata.name ?? "", uid: live.metadata.uid ?? "", why: "left by an earlier XrayrNode of this name" };
+    return { ...plan, steps: [...plan.steps, del, create] };
+  }
+  return {
+    ...plan,
+    verdict: {
+      ready: false,
+      reason: "GroupNameTaken",
+      message:
+        `WorkloadGroup ${ns}/${desired.metadata.name ?? ""} already exists and is not owned by this XrayrNode ` +
+        `(${describeController(live, MANAGED_BY_LABEL)}); it is left untouched. The node's entry is in place and its traffic ` +
+        `is attributed, but Kiali shows that group as workload ${name}: delete or rename the group, or rename this node`,
+    },
+  };
+}
+
+/** Why the live group must be re-applied, or undefined when it already matches. */
+export function compareGroup(live: WorkloadGroup, desired: WorkloadGroup): "update" | "drift" | undefined {
+  if (live.metadata.annotations?.[APPLIED_HASH_ANNOTATION] !== desired.metadata.annotations?.[APPLIED_HASH_ANNOTATION]) {
+    return "update";
+  }
+  // The workload labels are a selector (Kiali picks the group's entries by them): a key added by
+  // anyone narrows it, so they must be exactly ours. Elsewhere only the fields we set count.
+  const same =
+    sameMap(live.spec.metadata?.labels, desired.spec.metadata?.labels) &&
+    (desired.spec.template.serviceAccount === undefined || live.spec.template.serviceAccount === desired.spec.template.serviceAccount) &&
+    includes(live.metadata.labels, desired.metadata.labels);
+  return same ? undefined : "drift";
+}
+
+function sameMap(a: Record<string, string> | undefined, b: Record<string, string> | undefined): boolean {
+  return Object.keys(a ?? {}).length === Object.keys(b ?? {}).length && includes(a, b);
 }
 
 /** Why the live entry must be re-applied, or undefined when it already matches. */
@@ -180,10 +252,10 @@ function includes(live: Record<string, string> | undefined, want: Record<string,
   return Object.entries(want ?? {}).every(([k, v]) => live?.[k] === v);
 }
 
-// Ours, and controlled by an XrayrNode of this very name that is not this node: an earlier
+// Ours (an entry or a group), and controlled by an XrayrNode of this very name that is not this node: an earlier
 // incarnation (names are unique in a namespace, so that owner is gone). An entry controlled by
 // a node of another name is never ours to delete here, whatever its labels say.
-function isStaleOwnEntry(entry: WorkloadEntry, name: string, uid: string): boolean {
-  const owner = controllerUid(entry);
-  return entry.metadata.labels?.[MANAGED_BY_LABEL] === MANAGER && owner !== undefined && owner !== uid && controllerRef(entry)?.name === name;
+function isStaleOwn(obj: { metadata: ObjectMeta }, name: string, uid: string): boolean {
+  const owner = controllerUid(obj);
+  return obj.metadata.labels?.[MANAGED_BY_LABEL] === MANAGER && owner !== undefined && owner !== uid && controllerRef(obj)?.name === name;
 }

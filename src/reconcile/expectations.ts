@@ -27,9 +27,9 @@ export class Expectations {
     this.add(`delete ${uid}`, namespace, address);
   }
 
-  /** An entry the watch added or changed: a create of that name has been seen. */
-  observedPresent(namespace: string, name: string): void {
-    this.remove(`create ${namespace}/${name}`);
+  /** An entry the watch added or changed: a create of that name has been seen (true if one was expected). */
+  observedPresent(namespace: string, name: string): boolean {
+    return this.remove(`create ${namespace}/${name}`);
   }
 
   /** An entry the watch removed: a delete of that uid, and any create of that name, have been seen. */
@@ -65,12 +65,13 @@ export class Expectations {
     keys.add(key);
   }
 
-  private remove(key: string): void {
+  private remove(key: string): boolean {
     const e = this.expected.get(key);
-    if (e === undefined) return;
+    if (e === undefined) return false;
     this.expected.delete(key);
     const keys = this.byAddress.get(e.address);
     keys?.delete(key);
     if (keys?.size === 0) this.byAddress.delete(e.address);
+    return true;
   }
 }

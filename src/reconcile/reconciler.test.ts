@@ -5,7 +5,9 @@ import { NotLeaderError } from "../controller/fence.js";
 import { Expectations } from "./expectations.js";
 import type { XrayrNode, XrayrNodeStatus } from "../api/v1alpha1/types.js";
 import type { WorkloadEntry } from "../istio/workloadentry.js";
+import type { WorkloadGroup } from "../istio/workloadgroup.js";
 import type { Writer } from "../apply/writer.js";
+import { desiredWorkloadGroup } from "../desired/workloadgroup.js";
 import { REJECTED_RETRY_MS, XrayrNodeReconciler, type Store } from "./reconciler.js";
 import { validateNode } from "./validate-node.js";
 
@@ -38,6 +40,15 @@ class RecordingWriter implements Writer {
     return this.failApply ? Promise.reject(this.failApply) : Promise.resolve();
   }
   deleteEntry(_ns: string, name: string): Promise<void> { this.calls.push(`delete ${name}`); return Promise.resolve(); }
+  takenGroups = new Set<string>();
+  failGroup: Error | undefined;
+  createGroup(g: WorkloadGroup): Promise<"created" | "exists"> {
+    this.calls.push(`create-group ${g.metadata.name ?? ""}`);
+    if (this.failGroup) return Promise.reject(this.failGroup);
+    return Promise.resolve(this.takenGroups.has(g.metadata.name ?? "") ? "exists" : "created");
+  }
+  updateGroup(g: WorkloadGroup): Promise<void> { this.calls.push(`update-group ${g.metadata.name ?? ""}`); return Promise.resolve(); }
+  deleteGroup(_ns: string, name: string): Promise<void> { this.calls.push(`delete-group ${name}`); return Promise.resolve(); }
   patchNodeStatus(n: XrayrNode, s: XrayrNodeStatus): Promise<void> {
     if (this.failStatus) return Promise.reject(this.failStatus);
     this.calls.push(`status ${n.metadata.name ?? ""}`);
@@ -54,10 +65,12 @@ class RecordingWriter implements Writer {
 function setup() {
   const nodes = new MapStore<XrayrNode>();
   const entries = new MapStore<WorkloadEntry>();
+  const groups = new MapStore<WorkloadGroup>();
   const writer = new RecordingWriter();
   const expectations = new Expectations(new FakeClock());
+  const groupExpectations = new Expectations(new FakeClock());
   const reconciler = new XrayrNodeReconciler({
-    nodes, entries, writer, expectations,
+    nodes, entries, groups, writer, expectations, groupExpectations,
     fleet: {
       nodesOn: (a: string) => nodes.list().filter((n) => n.spec.address === a),
       entriesOf: (name: string) => entries.list().filter((e) => e.metadata.ownerReferences?.[0]?.name === name),
@@ -69,7 +82,7 @@ function setup() {
     log: pino({ level: "silent" }),
     now: () => new Date("2026-11-26T12:00:00Z"),
   });
-  return { nodes, entries, writer, reconciler, expectations };
+  return { nodes, entries, groups, writer, reconciler, expectations, groupExpectations };
 }
 
 const node = (name: string, address: string): XrayrNode => ({
@@ -78,22 +91,23 @@ const node = (name: string, address: string): XrayrNode => ({
 });
 
 describe("XrayrNodeReconciler", () => {
-  test("a new node: entry applied, status written, no event (its first Ready is in the status)", async () => {
+  test("a new node: entry created, then its group, status written, no event (its first Ready is in the status)", async () => {
     const { nodes, writer, reconciler } = setup();
     nodes.put(node("jp-01", "45.76.1.1"));
     await reconciler.reconcile("airport-prod/jp-01");
-    expect(writer.calls).toEqual([expect.stringMatching(/^create jp-01-[0-9a-f]{8}$/), "status jp-01"]);
+    expect(writer.calls).toEqual([expect.stringMatching(/^create jp-01-[0-9a-f]{8}$/), "create-group jp-01", "status jp-01"]);
     expect(writer.statuses[0]).toMatchObject({ observedGeneration: 1, workloadEntry: expect.stringMatching(/^jp-01-[0-9a-f]{8}$/) as unknown });
   });
 
   test("steady state: no write of any kind", async () => {
-    const { nodes, entries, writer, reconciler } = setup();
+    const { nodes, entries, groups, writer, reconciler } = setup();
     const n = node("jp-01", "45.76.1.1");
     nodes.put(n);
     await reconciler.reconcile("airport-prod/jp-01");
     // Feed back what the API server would now hold.
     const applied = structuredClone(await appliedEntry(n));
     entries.put(applied);
+    groups.put(appliedGroup(n));
     nodes.put({ ...n, status: writer.statuses[0] });
     writer.calls = [];
     await reconciler.reconcile("airport-prod/jp-01");
@@ -122,7 +136,7 @@ describe("XrayrNodeReconciler", () => {
     writer.failApply = undefined;
     writer.calls = [];
     await reconciler.reconcile("airport-prod/jp-01");
-    expect(writer.calls).toEqual([expect.stringMatching(/^create jp-01-[0-9a-f]{8}$/), "status jp-01", "event jp-01 Normal Reconciled"]);
+    expect(writer.calls).toEqual([expect.stringMatching(/^create jp-01-[0-9a-f]{8}$/), "create-group jp-01", "status jp-01", "event jp-01 Normal Reconciled"]);
   });
 
   test("a create that finds its name taken (the cache lags) reports nothing and looks again soon", async () => {
@@ -206,6 +220,38 @@ describe("XrayrNodeReconciler", () => {
     expect(writer.calls.filter((c) => c.startsWith("create")).length).toBe(creates);
   });
 
+  test("a group of the node's name that is not ours: left untouched, GroupNameTaken, the entry still written and named", async () => {
+    const { nodes, groups, writer, reconciler } = setup();
+    nodes.put(node("jp-01", "45.76.1.1"));
+    const foreign = appliedGroup(node("jp-01", "45.76.1.1"));
+    foreign.metadata.ownerReferences = [];
+    foreign.metadata.labels = { team: "edge" };
+    groups.put(foreign);
+    await reconciler.reconcile("airport-prod/jp-01");
+    expect(writer.calls).toEqual([expect.stringMatching(/^create jp-01-[0-9a-f]{8}$/), "status jp-01", "event jp-01 Warning GroupNameTaken"]);
+    expect(writer.statuses[0]?.conditions?.[0]).toMatchObject({ status: "False", reason: "GroupNameTaken" });
+    expect(writer.statuses[0]?.conditions?.[0]?.message).toContain("WorkloadGroup airport-prod/jp-01 already exists");
+    expect(writer.statuses[0]?.workloadEntry).toMatch(/^jp-01-[0-9a-f]{8}$/);
+  });
+
+  test("a group create that finds the name taken does not hold the node back; the group's add event decides", async () => {
+    const { nodes, writer, reconciler } = setup();
+    nodes.put(node("jp-01", "45.76.1.1"));
+    writer.takenGroups.add("jp-01");
+    expect(await reconciler.reconcile("airport-prod/jp-01")).toBeUndefined();
+    expect(writer.calls).toEqual([expect.stringMatching(/^create jp-01-/), "create-group jp-01", "status jp-01"]);
+  });
+
+  test("a refused group write is ApplyRejected and names the group", async () => {
+    const { nodes, writer, reconciler } = setup();
+    nodes.put(node("jp-01", "45.76.1.1"));
+    writer.failGroup = refused("workloadgroups.networking.istio.io is forbidden");
+    expect(await reconciler.reconcile("airport-prod/jp-01")).toEqual({ requeueAfter: REJECTED_RETRY_MS });
+    expect(writer.statuses[0]?.conditions?.[0]).toMatchObject({ status: "False", reason: "ApplyRejected" });
+    expect(writer.statuses[0]?.conditions?.[0]?.message).toContain("WorkloadGroup jp-01 was refused");
+    expect(writer.statuses[0]?.workloadEntry).toBeUndefined();
+  });
+
   test("a node that is gone or being deleted is left to the garbage collector", async () => {
     const { nodes, writer, reconciler } = setup();
     await reconciler.reconcile("airport-prod/missing");
@@ -218,7 +264,8 @@ describe("XrayrNodeReconciler", () => {
     let calls = 0;
     const { nodes, entries } = setup();
     const reconciler = new XrayrNodeReconciler({
-      nodes, entries, writer: new RecordingWriter(), expectations: new Expectations(new FakeClock()),
+      nodes, entries, groups: new MapStore<WorkloadGroup>(), writer: new RecordingWriter(),
+      expectations: new Expectations(new FakeClock()), groupExpectations: new Expectations(new FakeClock()),
       fleet: { nodesOn: (a: string) => nodes.list().filter((n) => n.spec.address === a), entriesOf: () => [], entriesOn: () => [], ownerExists: () => false },
       options: { appLabel: "xrayr", serviceAccount: "" },
       validate: (n) => { calls++; return validateNode(n, "any"); },
@@ -229,6 +276,12 @@ describe("XrayrNodeReconciler", () => {
     expect(calls).toBe(50);
   });
 });
+
+function appliedGroup(n: XrayrNode): WorkloadGroup {
+  const g = desiredWorkloadGroup(n, { appLabel: "xrayr", serviceAccount: "xrayr-vm" });
+  g.metadata.uid = "group-uid";
+  return g;
+}
 
 async function appliedEntry(n: XrayrNode): Promise<WorkloadEntry> {
   const { desiredWorkloadEntry } = await import("../desired/workloadentry.js");

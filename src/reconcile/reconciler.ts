@@ -8,10 +8,12 @@ import { NotLeaderError } from "../controller/fence.js";
 import { splitKey } from "../controller/keys.js";
 import type { XrayrNode, XrayrNodeStatus } from "../api/v1alpha1/types.js";
 import { desiredWorkloadEntry, type EntryOptions } from "../desired/workloadentry.js";
+import { desiredWorkloadGroup } from "../desired/workloadgroup.js";
 import { nodeClaim, type Claim } from "../domain/claims.js";
 import type { WorkloadEntry } from "../istio/workloadentry.js";
+import type { WorkloadGroup } from "../istio/workloadgroup.js";
 import { FencedWriteError, type Writer } from "../apply/writer.js";
-import { planNode, type EntryAction, type Validation, type Verdict } from "../plan/plan.js";
+import { planNode, type PlanInput, type Step, type Validation, type Verdict } from "../plan/plan.js";
 import { nextStatus, readyCondition, sameStatus } from "../status/conditions.js";
 import type { Expectations } from "./expectations.js";
 import type { FleetLookups } from "./watches.js";
@@ -24,9 +26,12 @@ export interface Store<T> {
 export interface ReconcilerDeps {
   nodes: Store<XrayrNode>;
   entries: Store<WorkloadEntry>;
+  groups: Store<WorkloadGroup>;
   /** The indexed questions (nodes on an address, a node's entries, ...): see watches.ts. */
   fleet: FleetLookups;
   expectations: Expectations;
+  /** Our group creates until the watch shows them, keyed by the group's name (one group a node). */
+  groupExpectations: Expectations;
   writer: Writer;
   options: EntryOptions;
   /** Schema and address policy together; see validateNode. */
@@ -94,11 +99,14 @@ export class XrayrNodeReconciler {
       verdict = {
         ready: false,
         reason: "ApplyFailed",
-        message: `writing WorkloadEntry ${namespace}/${name} failed: ${apiMessage(err)}; retrying with backoff`,
+        message: `writing the WorkloadEntry or WorkloadGroup of ${namespace}/${name} failed: ${apiMessage(err)}; retrying with backoff`,
       };
     }
     this.deps.onVerdict?.(key, verdict);
-    await this.report(key, node, verdict, plan.entryName, log);
+    // The entry is named in the status whenever the plan's own verdict stands: its steps were
+    // all carried out, so the entry it names is in place (also when Ready is False for a reason
+    // beside the entry, GroupNameTaken).
+    await this.report(key, node, verdict, verdict === plan.verdict ? plan.entryName : undefined, log);
     if (failure !== undefined) throw failure;
     return retryAfter === undefined ? undefined : { requeueAfter: retryAfter };
   }
@@ -114,8 +122,10 @@ export class XrayrNodeReconciler {
   }
 
   // The plan's input, as plain data read from the caches now.
-  private gather(node: XrayrNode, namespace: string) {
+  private gather(node: XrayrNode, namespace: string): PlanInput {
     const validation = this.validation(node);
+    const group = desiredWorkloadGroup(node, this.deps.options);
+    const groupName = group.metadata.name ?? "";
     const desired = validation.ok ? desiredWorkloadEntry(node, validation.spec, this.deps.options) : undefined;
     const address = validation.ok ? validation.spec.address : node.spec.address;
     return {
@@ -127,6 +137,7 @@ export class XrayrNodeReconciler {
       atTarget: desired === undefined ? undefined : this.deps.entries.get(desired.metadata.name ?? "", namespace),
       onAddress: this.deps.fleet.entriesOn(address, namespace).map((entry) => ({ entry, ownerExists: this.deps.fleet.ownerExists(entry) })),
       unseenWriteOnAddress: this.deps.expectations.unseenOn(namespace, address),
+      group: { desired: group, live: this.deps.groups.get(groupName, namespace), createUnseen: this.deps.groupExpectations.unseenOn(namespace, groupName) },
     };
   }
 
@@ -139,36 +150,17 @@ export class XrayrNodeReconciler {
 
 
   /** Carries the steps out in order, stopping at a create whose name is taken or a refused check. */
-  private async carryOut(steps: readonly EntryAction[], log: Logger): Promise<Outcome> {
-    const { writer, expectations } = this.deps;
+  private async carryOut(steps: readonly Step[], log: Logger): Promise<Outcome> {
     for (const step of steps) {
-      const entryName = step.kind === "delete" ? step.name : (step.entry.metadata.name ?? "");
       try {
-        if (step.kind === "check") {
-          await writer.createEntry(step.entry, { dryRun: true });
-        } else if (step.kind === "apply" && step.why === "create") {
-          const ns = step.entry.metadata.namespace ?? "";
-          // Expected before it is sent: its watch event may arrive before the reply does.
-          expectations.expectCreate(ns, entryName, step.entry.spec.address ?? "");
-          if ((await writer.createEntry(step.entry)) === "exists") {
-            expectations.observedPresent(ns, entryName);
-            log.debug({ entry: entryName }, "workload entry exists already; waiting for the cache");
-            return { done: false, why: "exists" };
-          }
-          log.info({ entry: entryName, why: step.why, address: step.entry.spec.address }, "workload entry written");
-        } else if (step.kind === "apply") {
-          await writer.updateEntry(step.entry);
-          log.info({ entry: entryName, why: step.why, address: step.entry.spec.address }, "workload entry written");
-        } else {
-          const address = this.deps.entries.get(step.name, step.namespace)?.spec.address;
-          if (address !== undefined) expectations.expectDelete(step.namespace, step.uid, address);
-          await writer.deleteEntry(step.namespace, step.name, step.uid);
-          log.info({ entry: entryName, why: step.why }, "workload entry deleted");
-        }
+        if (step.kind === "apply-group" || step.kind === "delete-group") await this.carryOutGroup(step, log);
+        else if ((await this.carryOutEntry(step, log)) === "exists") return { done: false, why: "exists" };
       } catch (err) {
-        if (step.kind === "apply" && step.why === "create") expectations.observedPresent(step.entry.metadata.namespace ?? "", entryName);
         if (classifyApiError(err).kind !== "terminal" || err instanceof FencedWriteError) throw err;
-        const what = step.kind === "check" ? `the replacement WorkloadEntry ${entryName} was refused in a dry run, so the current entry stays` : `WorkloadEntry ${entryName} was refused`;
+        const what =
+          step.kind === "check"
+            ? `the replacement WorkloadEntry ${objectName(step)} was refused in a dry run, so the current entry stays`
+            : `${step.kind === "apply-group" || step.kind === "delete-group" ? "WorkloadGroup" : "WorkloadEntry"} ${objectName(step)} was refused`;
         return {
           done: false,
           why: "rejected",
@@ -177,6 +169,64 @@ export class XrayrNodeReconciler {
       }
     }
     return { done: true };
+  }
+
+  private async carryOutEntry(step: Exclude<Step, { kind: "apply-group" | "delete-group" }>, log: Logger): Promise<"done" | "exists"> {
+    const { writer, expectations } = this.deps;
+    const entryName = objectName(step);
+    if (step.kind === "check") {
+      await writer.createEntry(step.entry, { dryRun: true });
+    } else if (step.kind === "apply" && step.why === "create") {
+      const ns = step.entry.metadata.namespace ?? "";
+      // Expected before it is sent: its watch event may arrive before the reply does.
+      expectations.expectCreate(ns, entryName, step.entry.spec.address ?? "");
+      let created: "created" | "exists";
+      try {
+        created = await writer.createEntry(step.entry);
+      } catch (err) {
+        expectations.observedPresent(ns, entryName);
+        throw err;
+      }
+      if (created === "exists") {
+        expectations.observedPresent(ns, entryName);
+        log.debug({ entry: entryName }, "workload entry exists already; waiting for the cache");
+        return "exists";
+      }
+      log.info({ entry: entryName, why: step.why, address: step.entry.spec.address }, "workload entry written");
+    } else if (step.kind === "apply") {
+      await writer.updateEntry(step.entry);
+      log.info({ entry: entryName, why: step.why, address: step.entry.spec.address }, "workload entry written");
+    } else {
+      const address = this.deps.entries.get(step.name, step.namespace)?.spec.address;
+      if (address !== undefined) expectations.expectDelete(step.namespace, step.uid, address);
+      await writer.deleteEntry(step.namespace, step.name, step.uid);
+      log.info({ entry: entryName, why: step.why }, "workload entry deleted");
+    }
+    return "done";
+  }
+
+  // A group create that finds its name taken is not waited for: the group's add event brings the
+  // node back, and the plan then sees whose it is. The entry's steps are done by now.
+  private async carryOutGroup(step: Extract<Step, { kind: "apply-group" | "delete-group" }>, log: Logger): Promise<void> {
+    const { writer, groupExpectations } = this.deps;
+    const name = objectName(step);
+    if (step.kind === "delete-group") {
+      await writer.deleteGroup(step.namespace, step.name, step.uid);
+      log.info({ group: name, why: step.why }, "workload group deleted");
+    } else if (step.why === "create") {
+      const ns = step.group.metadata.namespace ?? "";
+      groupExpectations.expectCreate(ns, name, name);
+      try {
+        if ((await writer.createGroup(step.group)) === "exists") groupExpectations.observedPresent(ns, name);
+        else log.debug({ group: name }, "workload group created");
+      } catch (err) {
+        groupExpectations.observedPresent(ns, name);
+        throw err;
+      }
+    } else {
+      await writer.updateGroup(step.group);
+      log.info({ group: name, why: step.why }, "workload group written");
+    }
   }
 
   /** The cache's status, or the one we wrote moments ago if the cache has not caught up yet. */
@@ -193,7 +243,7 @@ export class XrayrNodeReconciler {
   private async report(key: string, node: XrayrNode, verdict: Verdict, entryName: string | undefined, log: Logger): Promise<void> {
     const current = this.currentStatus(key, node);
     const previous = readyCondition(current);
-    const next = nextStatus(current, verdict, node.metadata.generation, verdict.ready ? entryName : undefined, this.now());
+    const next = nextStatus(current, verdict, node.metadata.generation, entryName, this.now());
     if (sameStatus(current, next)) return;
     await this.deps.writer.patchNodeStatus(node, next);
     this.written.set(key, { uid: node.metadata.uid ?? "", status: next, at: this.now().getTime() });
@@ -211,5 +261,17 @@ export class XrayrNodeReconciler {
         log.warn({ error: errorFields(err) }, "could not record event");
       }
     }
+  }
+}
+
+function objectName(step: Step): string {
+  switch (step.kind) {
+    case "check":
+    case "apply":
+      return step.entry.metadata.name ?? "";
+    case "apply-group":
+      return step.group.metadata.name ?? "";
+    default:
+      return step.name;
   }
 }

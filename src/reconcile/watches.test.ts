@@ -1,5 +1,7 @@
 import type { XrayrNode } from "../api/v1alpha1/types.js";
 import type { WorkloadEntry } from "../istio/workloadentry.js";
+import type { WorkloadGroup } from "../istio/workloadgroup.js";
+import { desiredWorkloadGroup } from "../desired/workloadgroup.js";
 import { FakeClock } from "../controller/clock.js";
 import type { InformerEventHandler } from "../controller/informer.js";
 import { Expectations } from "./expectations.js";
@@ -121,14 +123,26 @@ describe("watchFleet", () => {
     addEventHandler(h: InformerEventHandler<T>): void { this.handlers.push(h); }
     add(o: T): void { this.items.set(`${o.metadata.namespace ?? ""}/${o.metadata.name ?? ""}`, o); for (const h of this.handlers) h.onAdd?.(o); }
     remove(o: T): void { this.items.delete(`${o.metadata.namespace ?? ""}/${o.metadata.name ?? ""}`); for (const h of this.handlers) h.onDelete?.(o); }
+    update(o: T): void {
+      const k = `${o.metadata.namespace ?? ""}/${o.metadata.name ?? ""}`;
+      const old = this.items.get(k);
+      this.items.set(k, o);
+      for (const h of this.handlers) h.onUpdate?.(o, old);
+    }
   }
-
-  test("keeps the indices the lookups answer from, clears expectations the watch has shown, and enqueues the keys", () => {
+  const setup = () => {
     const nodes = new Cache<XrayrNode>();
     const entries = new Cache<WorkloadEntry>();
+    const groups = new Cache<WorkloadGroup>();
     const expectations = new Expectations(new FakeClock());
+    const groupExpectations = new Expectations(new FakeClock());
     const queued: string[] = [];
-    const fleet = watchFleet(nodes, entries, expectations, (keys) => queued.push(...keys));
+    const fleet = watchFleet({ nodes, entries, groups }, { entries: expectations, groups: groupExpectations }, (keys) => queued.push(...keys));
+    return { nodes, entries, groups, expectations, groupExpectations, queued, fleet };
+  };
+
+  test("keeps the indices the lookups answer from, clears expectations the watch has shown, and enqueues the keys", () => {
+    const { nodes, entries, expectations, queued, fleet } = setup();
     const a = node("a", "45.1.1.1");
     nodes.add(a);
     const e = { ...entry("a-0123abcd", "45.1.1.1", "a"), metadata: { ...entry("a-0123abcd", "45.1.1.1", "a").metadata, uid: "e1" } };
@@ -146,5 +160,34 @@ describe("watchFleet", () => {
     entries.remove(e);
     expect(expectations.unseenOn("airport-prod", "45.1.1.1")).toBe(false);
     expect(queued).toEqual(["airport-prod/a", "airport-prod/a", "airport-prod/a", "airport-prod/a"]);
+  });
+
+  test("a group's events concern the node of its name, only when they change what its plan reads", () => {
+    const { nodes, groups, groupExpectations, queued } = setup();
+    const a = node("a", "45.1.1.1");
+    nodes.add(a);
+    queued.length = 0;
+    const g = { ...desiredWorkloadGroup(a, { appLabel: "xrayr", serviceAccount: "xrayr-vm" }), metadata: { ...desiredWorkloadGroup(a, { appLabel: "xrayr", serviceAccount: "xrayr-vm" }).metadata, uid: "g1", resourceVersion: "1" } };
+    // The echo of our own create: the plan already counted it as present.
+    groupExpectations.expectCreate("airport-prod", "a", "a");
+    groups.add(g);
+    expect(groupExpectations.unseenOn("airport-prod", "a")).toBe(false);
+    expect(queued).toEqual([]);
+    // A group of that name we did not just create (ours from before a restart, or anyone's): looked at.
+    groups.remove(g);
+    queued.length = 0;
+    groups.add(g);
+    expect(queued).toEqual(["airport-prod/a"]);
+    // Only the resourceVersion (a status write by someone, say): nothing to plan.
+    groups.update({ ...g, metadata: { ...g.metadata, resourceVersion: "2" } });
+    expect(queued).toEqual(["airport-prod/a"]);
+    // A label added to the workload labels narrows Kiali's selector: the node repairs it.
+    groups.update({ ...g, spec: { ...g.spec, metadata: { labels: { ...g.spec.metadata?.labels, version: "v1" } } } });
+    expect(queued).toEqual(["airport-prod/a", "airport-prod/a"]);
+    groups.remove(g);
+    expect(queued).toEqual(["airport-prod/a", "airport-prod/a", "airport-prod/a"]);
+    // The fleet's own group (deploy/istio) is named after no node: nobody to wake.
+    groups.add({ ...g, metadata: { name: "xrayr", namespace: "airport-prod", uid: "fleet" } });
+    expect(queued).toHaveLength(3);
   });
 });

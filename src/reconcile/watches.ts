@@ -6,8 +6,10 @@ import type { InformerEventHandler } from "../controller/informer.js";
 import { objectKey, splitKey } from "../controller/keys.js";
 import type { XrayrNode } from "../api/v1alpha1/types.js";
 import { nodeNameOfEntry } from "../domain/entry-name.js";
+import { nodeNameOfGroup } from "../domain/group-name.js";
 import type { WorkloadEntry } from "../istio/workloadentry.js";
-import { controllerName, controllerUid } from "../domain/ownership.js";
+import type { WorkloadGroup } from "../istio/workloadgroup.js";
+import { controllerName, controllerRef, controllerUid } from "../domain/ownership.js";
 import type { Expectations } from "./expectations.js";
 import { GroupIndex } from "./group-index.js";
 
@@ -29,16 +31,25 @@ export interface FleetLookups {
   ownerExists(entry: WorkloadEntry): boolean;
 }
 
+export interface FleetCaches {
+  nodes: WatchedCache<XrayrNode>;
+  entries: WatchedCache<WorkloadEntry>;
+  groups: WatchedCache<WorkloadGroup>;
+}
+
+/** Our writes until the watch shows them: entries by address (decision 0010), groups by name. */
+export interface FleetExpectations {
+  entries: Expectations;
+  groups: Expectations;
+}
+
 /**
- * Watches both caches: keeps the indices, tells `expectations` what the watch has shown, and
+ * Watches the caches: keeps the indices, tells the expectations what the watch has shown, and
  * hands `enqueue` the keys each event concerns. Returns the lookups the reconciler asks.
  */
-export function watchFleet(
-  nodes: WatchedCache<XrayrNode>,
-  entries: WatchedCache<WorkloadEntry>,
-  expectations: Expectations,
-  enqueue: (keys: readonly string[]) => void,
-): FleetLookups {
+export function watchFleet(caches: FleetCaches, seenBy: FleetExpectations, enqueue: (keys: readonly string[]) => void): FleetLookups {
+  const { nodes, entries, groups } = caches;
+  const expectations = seenBy.entries;
   const index = new FleetIndex();
   nodes.addEventHandler({
     onAdd: (n) => { enqueue(index.nodeChanged(n)); },
@@ -52,6 +63,31 @@ export function watchFleet(
     onDelete: (e) => {
       expectations.observedGone(e.metadata.namespace ?? "", e.metadata.name ?? "", e.metadata.uid ?? "");
       enqueue(index.entryDeleted(e));
+    },
+  });
+  // A group is named after its node: an event concerns that node, if it exists and the event
+  // changed something its plan reads (a status or resourceVersion alone does not).
+  const groupNode = (g: WorkloadGroup): string[] => {
+    const ns = g.metadata.namespace ?? "";
+    const name = nodeNameOfGroup(g.metadata.name ?? "");
+    return nodes.get(name, ns) === undefined ? [] : [`${ns}/${name}`];
+  };
+  groups.addEventHandler({
+    onAdd: (g) => {
+      // The echo of our own create: the plan has counted the group as present since it sent it
+      // (the create's expectation), so seeing it changes no plan. Anyone else's group, or ours
+      // from before a restart, is looked at.
+      const echo = seenBy.groups.observedPresent(g.metadata.namespace ?? "", g.metadata.name ?? "");
+      const node = nodes.get(nodeNameOfGroup(g.metadata.name ?? ""), g.metadata.namespace);
+      if (!(echo && node !== undefined && controllerUid(g) === node.metadata.uid)) enqueue(groupNode(g));
+    },
+    onUpdate: (g, old) => {
+      seenBy.groups.observedPresent(g.metadata.namespace ?? "", g.metadata.name ?? "");
+      if (old === undefined || groupPlanInputsChanged(old, g)) enqueue(groupNode(g));
+    },
+    onDelete: (g) => {
+      seenBy.groups.observedGone(g.metadata.namespace ?? "", g.metadata.name ?? "", g.metadata.uid ?? "");
+      enqueue(groupNode(g));
     },
   });
   const lookup = <T>(cache: WatchedCache<T>, keys: readonly string[]): T[] =>
@@ -154,6 +190,21 @@ export function planInputsChanged(old: XrayrNode, node: XrayrNode): boolean {
     old.status?.observedGeneration !== node.status?.observedGeneration ||
     old.status?.workloadEntry !== node.status?.workloadEntry ||
     JSON.stringify(old.status?.conditions) !== JSON.stringify(node.status?.conditions)
+  );
+}
+
+/** Whether a group's new version can plan differently: what compareGroup and the ownership checks read. */
+export function groupPlanInputsChanged(old: WorkloadGroup, group: WorkloadGroup): boolean {
+  const a = old.metadata;
+  const b = group.metadata;
+  return (
+    a.uid !== b.uid ||
+    a.deletionTimestamp !== b.deletionTimestamp ||
+    JSON.stringify(controllerRef(old)) !== JSON.stringify(controllerRef(group)) ||
+    JSON.stringify(a.labels) !== JSON.stringify(b.labels) ||
+    JSON.stringify(a.annotations) !== JSON.stringify(b.annotations) ||
+    JSON.stringify(old.spec.metadata) !== JSON.stringify(group.spec.metadata) ||
+    old.spec.template.serviceAccount !== group.spec.template.serviceAccount
   );
 }
 

@@ -7,6 +7,10 @@
 //  1) 30 nodes -> istiod serves 30 workloads; the stand-in knows each within 2 s of its creation
 //     (all created after it connected: learned from pushes on its one stream; without the
 //     xrayr-nodes ServiceEntry, whose pushes would mask a missing Address push)
+//  1b) each node's WorkloadGroup (Kiali's workload for the VPS): in istiod's config store, its
+//     labels selecting exactly that node's entry by Kiali's rule, and istiod's workload index and
+//     the sidecar's copy unchanged by it (no auto-registered entry, no health gate, one workload
+//     per address), also across a group deleted and recreated
 //  2) traffic from 30 addresses -> per-node counts within 5 % of the generator's ground truth;
 //     source_workload = node, source_app = xrayr, no `unknown`; verify's panel agrees; the token
 //     in XrayR's query strings reaches no log and no series
@@ -20,7 +24,8 @@
 //     X-Forwarded-For: the rightmost address is the caller, as on the sidecar
 //  6) a node's address changes -> attribution follows; the old address no longer maps to it
 //     (and 6b: a version change reaches source_version)
-//  7) retire -> the workload leaves istiod and the sidecar; later traffic from it is unknown
+//  7) retire -> the workload leaves istiod and the sidecar (and the garbage collector removes
+//     the node's group); later traffic from it is unknown
 //  8) an address handed over (a renamed VPS: the new node waits in AddressConflict until the old
 //     one is retired) -> the sidecar names the address as the new node
 import { waitConverged, waitNodeEntriesGone, waitReason } from "./support/fixtures.js";
@@ -28,12 +33,13 @@ import { e2eFile, withLogs } from "./support/harness.js";
 import { xrayrMesh } from "./support/cli.js";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { adminClient, kubectl, type XrayrNode } from "./support/kube.js";
+import { adminClient, kubectl, type WorkloadEntry, type WorkloadGroup, type XrayrNode } from "./support/kube.js";
 import { NAMESPACE, REPO } from "./support/lab.js";
 import {
   callXboard,
   clearFault,
   injectFault,
+  istiodConfigs,
   istiodWorkloads,
   meshLabDir,
   promtoolTest,
@@ -259,6 +265,91 @@ maybe("attribution (mesh lab: istiod, sidecar stand-in, Prometheus)", () => {
         expect(w?.address).toEqual([n.address]);
       }
       await Promise.all(nodes.map((n) => waitConverged(n.name, 10_000)));
+    }),
+    T,
+  );
+
+  it(
+    "1b) per-node WorkloadGroups: each selects exactly its node's entry (Kiali's rule); istiod's index and the sidecar's are unchanged by them",
+    withLogs("1b groups", async () => {
+      const admin = adminClient();
+      const live = await waitFor(
+        "a WorkloadGroup per node, controlled by it",
+        async () => {
+          const gs = await admin.groups.list("app.kubernetes.io/managed-by=xrayr-mesh-operator");
+          const missing = nodes.filter((n) => !gs.some((g) => g.metadata.name === n.name));
+          return missing.length === 0 ? gs : pending(`${missing.length} without a group`);
+        },
+        { timeoutMs: 10_000, intervalMs: 200 },
+      );
+      const entries: WorkloadEntry[] = await admin.entries.list();
+      for (const n of nodes) {
+        const node = await admin.nodes.get(n.name);
+        const g = live.find((x) => x.metadata.name === n.name) as WorkloadGroup;
+        expect(g.metadata.ownerReferences).toEqual([expect.objectContaining({ kind: "XrayrNode", name: n.name, uid: node.metadata.uid, controller: true })]);
+        expect(g.spec.metadata?.labels).toEqual({ app: "xrayr", "service.istio.io/workload-name": n.name });
+        expect(g.spec.probe).toBeUndefined();
+        // Kiali (business/workloads.go, kubernetes/filters.go FilterWorkloadEntriesBySelector):
+        // the namespace's entries whose spec.labels carry every one of the group's labels.
+        const selected = entries.filter((e) => Object.entries(g.spec.metadata?.labels ?? {}).every(([k, v]) => e.spec.labels?.[k] === v));
+        expect(selected.map((e) => e.metadata.name)).toEqual([node.status?.workloadEntry]);
+      }
+      // istiod has the groups (so what follows is about istiod with them, not without).
+      await waitFor(
+        "every group in istiod's config store",
+        async () => {
+          const inIstiod = await istiodConfigs(ep, "WorkloadGroup");
+          const missing = nodes.filter((n) => !inIstiod.some((c) => c.metadata.name === n.name && c.metadata.namespace === NAMESPACE));
+          return missing.length === 0 ? true : pending(`${missing.length} not in istiod yet`);
+        },
+        { timeoutMs: 10_000, intervalMs: 200 },
+      );
+      const noAutoRegistration = async (): Promise<void> => {
+        // No auto-registration (istiod creates such entries, controlled by the group, annotated
+        // istio.io/autoRegistrationGroup) and no health gate (istio.io/workloadController, a
+        // Healthy condition) on any entry of the namespace.
+        for (const e of await admin.entries.list()) {
+          expect(e.metadata.annotations?.["istio.io/autoRegistrationGroup"]).toBeUndefined();
+          expect(e.metadata.annotations?.["istio.io/workloadController"]).toBeUndefined();
+          expect(e.metadata.ownerReferences?.filter((r) => r.kind === "WorkloadGroup") ?? []).toEqual([]);
+          expect((e as { status?: { conditions?: { type: string }[] } }).status?.conditions?.some((c) => c.type === "Healthy") ?? false).toBe(false);
+        }
+      };
+      await noAutoRegistration();
+      const ours = (ws: Awaited<ReturnType<typeof istiodWorkloads>>) =>
+        ws.filter((w) => nodes.some((n) => n.name === w.workloadName)).sort((a, b) => a.uid.localeCompare(b.uid));
+      const before = await istiodWorkloads(ep);
+      const workloadsBefore = ours(before);
+      expect(workloadsBefore).toHaveLength(N);
+      // One workload per node's address, each from its WorkloadEntry (none from a group).
+      for (const n of nodes) expect(before.filter((w) => w.address.includes(n.address)).map((w) => w.workloadName)).toEqual([n.name]);
+      for (const w of workloadsBefore) expect(w.uid).toMatch(new RegExp(`^${clusterId}/networking.istio.io/WorkloadEntry/${NAMESPACE}/`));
+      const sidecarBefore = await standinIndex(ep);
+      const connects = await standinMetric(ep, "standin_wds_connects_total");
+
+      // A group deleted (by a person, say) and recreated by the operator: istiod sees both, and
+      // neither its index nor the sidecar's copy moves.
+      const victim = nodes[0] as Node;
+      const old = live.find((g) => g.metadata.name === victim.name) as WorkloadGroup;
+      await admin.groups.delete(victim.name);
+      const recreated = await waitFor(
+        "the group recreated by the operator, and in istiod",
+        async () => {
+          const g = await admin.groups.find(victim.name);
+          if (g === undefined || g.metadata.uid === old.metadata.uid) return pending("not recreated");
+          const inIstiod = (await istiodConfigs(ep, "WorkloadGroup")).find((c) => c.metadata.name === victim.name);
+          return inIstiod?.metadata.uid === g.metadata.uid ? g : pending("istiod has the old one");
+        },
+        { timeoutMs: 15_000, intervalMs: 100 },
+      );
+      expect(recreated.spec.metadata?.labels).toEqual(old.spec.metadata?.labels);
+      await sleep(1_500); // past istiod's debounce: any push it would make has been made
+      expect(ours(await istiodWorkloads(ep))).toEqual(workloadsBefore);
+      const sidecarAfter = await standinIndex(ep);
+      for (const n of nodes) expect(sidecarAfter.addresses[n.address]).toEqual(sidecarBefore.addresses[n.address]);
+      expect(await standinMetric(ep, "standin_wds_connects_total")).toBe(connects);
+      await noAutoRegistration();
+      note(`1b: ${N} groups, each selecting its node's entry; istiod's ${N} workloads and the sidecar's ${N} addresses unchanged across a group's delete and re-create`);
     }),
     T,
   );
@@ -771,6 +862,11 @@ maybe("attribution (mesh lab: istiod, sidecar stand-in, Prometheus)", () => {
       const r = await xrayrMesh(["retire", gone.name]);
       expect(r.code).toBe(0);
       await waitNodeEntriesGone(gone.name, 30_000);
+      // Its group goes with it: the garbage collector follows the controller reference.
+      await waitFor("the retired node's WorkloadGroup collected", async () => ((await adminClient().groups.find(gone.name)) === undefined ? true : pending("still there")), {
+        timeoutMs: 30_000,
+        intervalMs: 200,
+      });
       const tIstiod = await waitFor(
         "the workload gone from istiod",
         async () => ((await istiodWorkloads(ep)).some((w) => w.workloadName === gone.name) ? pending("still served") : Date.now() - t0),

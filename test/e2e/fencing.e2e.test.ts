@@ -69,6 +69,9 @@ describe("fencing, replacement and ownership under faults", () => {
           expect(entry.metadata.annotations?.["mesh.sigma.io/leader"]).toBe(leader.name);
           expect(entry.metadata.annotations?.["mesh.sigma.io/leader-epoch"]).toBe(String(epoch));
           expect((node.status as { writtenBy?: unknown } | undefined)?.writtenBy).toEqual({ holder: leader.name, epoch });
+          const group = await adminClient().groups.get(node.metadata.name);
+          expect(group.metadata.annotations?.["mesh.sigma.io/leader"]).toBe(leader.name);
+          expect(group.metadata.annotations?.["mesh.sigma.io/leader-epoch"]).toBe(String(epoch));
         }
 
         // A late write from an earlier term: the API server itself refuses it.
@@ -93,6 +96,17 @@ describe("fencing, replacement and ownership under faults", () => {
         // holder by kubernetes#130887 once an earlier file removed its binding (decision 0009):
         // the leader's own writes above were admitted all the same, its epoch being newer.
         expect(refused).toMatch(/the Lease xrayr-mesh-operator is held by \S+ at epoch \d+$/);
+        // ... and so a late group write (the policy covers the nodes' WorkloadGroups too).
+        const lateGroup = {
+          apiVersion: `${ENTRY_GROUP}/${ENTRY_VERSION}`,
+          kind: "WorkloadGroup",
+          metadata: { name: `${converged[0]?.node.metadata.name ?? "x"}-late`, namespace: NAMESPACE, annotations: body.metadata.annotations },
+          spec: { metadata: { labels: { app: "xrayr" } }, template: {} },
+        };
+        const groupRefused = await operatorCustomApi()
+          .createNamespacedCustomObject({ group: ENTRY_GROUP, version: ENTRY_VERSION, plural: "workloadgroups", namespace: NAMESPACE, body: lateGroup, fieldManager: "xrayr-mesh-operator" })
+          .then(() => "admitted", (err: unknown) => messageOf(err));
+        expect(groupRefused).toContain("xrayr-mesh-operator-fencing: refused a write by replica-gone");
 
         // Pause the leader past its lease, move 20 nodes, let it wake after the standby took over.
         const okBefore = await leader.writes({ outcome: "ok" });

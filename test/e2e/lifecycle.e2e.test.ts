@@ -207,7 +207,7 @@ describe("lifecycle", () => {
   );
 
   it(
-    "3) with no operator running, deleting the node gets its entry removed by the garbage collector within 30 s",
+    "3) with no operator running, deleting the node gets its entry and its WorkloadGroup removed by the garbage collector within 30 s",
     withLogs("3 gc", async () => {
       const n = await fleet.create("gc");
       const name = n.metadata.name;
@@ -219,11 +219,14 @@ describe("lifecycle", () => {
       const t0 = Date.now();
       await waitEntryGone(entry.metadata.name, 30_000);
       await waitNodeEntriesGone(name, 1_000);
-      note(`3: entry removed ${Date.now() - t0} ms after the node's deletion, no operator running`);
+      const tEntry = Date.now() - t0;
+      await waitFor("the node's WorkloadGroup collected", async () => ((await adminClient().groups.find(name)) === undefined ? true : pending("still there")), { timeoutMs: 30_000, intervalMs: 100 });
+      note(`3: entry removed ${tEntry} ms and group ${Date.now() - t0} ms after the node's deletion, no operator running`);
       if (offset >= 0) {
         const events = auditSince(offset);
         const deletes = writesBy(events, { verb: "delete", resource: "workloadentries", name: entry.metadata.name });
         expect(deletes.map((e) => e.user.username)).toEqual([GC_USER]);
+        expect(writesBy(events, { verb: "delete", resource: "workloadgroups", name }).map((e) => e.user.username)).toEqual([GC_USER]);
         expect(summarize(writesBy(events, { user: OPERATOR_USER }))).toEqual({});
       }
       await freshOperator();

@@ -32,6 +32,7 @@ const OPERATOR_RULES = [
   { apiGroups: ["mesh.sigma.io"], resources: ["xrayrnodes/status"], verbs: ["patch"] },
   { apiGroups: ["mesh.sigma.io"], resources: ["xrayrnodes/finalizers"], verbs: ["update"] },
   { apiGroups: ["networking.istio.io"], resources: ["workloadentries"], verbs: ["get", "list", "watch", "create", "patch", "delete"] },
+  { apiGroups: ["networking.istio.io"], resources: ["workloadgroups"], verbs: ["get", "list", "watch", "create", "patch", "delete"] },
   { apiGroups: ["coordination.k8s.io"], resources: ["leases"], verbs: ["create"] },
   { apiGroups: ["coordination.k8s.io"], resources: ["leases"], resourceNames: ["xrayr-mesh-operator"], verbs: ["get", "update"] },
   { apiGroups: [""], resources: ["events"], verbs: ["create"] },
@@ -122,7 +123,17 @@ describe.each(renders)("operator manifests: %s", (_name, objs) => {
     expect(binding["subjects"]).toEqual([{ kind: "ServiceAccount", name: sa["metadata"].name, namespace: sa["metadata"].namespace }]);
     expect(pod["serviceAccountName"]).toBe(sa["metadata"].name);
     expect(sa["metadata"].namespace).toBe(deploy["metadata"].namespace);
-    expect(env["LEASE_NAME"]?.value).toBe(OPERATOR_RULES[5]?.resourceNames?.[0]);
+    expect(env["LEASE_NAME"]?.value).toBe(OPERATOR_RULES.find((r) => r.resourceNames !== undefined)?.resourceNames[0]);
+  });
+
+  it("fences every object the operator writes with a leader stamp: entries, groups, node status", () => {
+    const policy = one(objs, "ValidatingAdmissionPolicy");
+    expect(policy["spec"].matchConstraints.resourceRules).toEqual([
+      { apiGroups: ["networking.istio.io"], apiVersions: ["*"], resources: ["workloadentries", "workloadgroups"], operations: ["CREATE", "UPDATE"] },
+      { apiGroups: ["mesh.sigma.io"], apiVersions: ["*"], resources: ["xrayrnodes/status"], operations: ["UPDATE"] },
+    ]);
+    const stamped = (policy["spec"].variables as Obj[]).find((v) => v["name"] === "stampedByAnnotations");
+    expect(stamped?.["expression"]).toBe("request.resource.resource in ['workloadentries', 'workloadgroups']");
   });
 
   it("creates no cluster-wide access, no Secret and no Namespace", () => {

@@ -28,6 +28,7 @@ export type ReadyReason =
   | "InvalidSpec"
   | "AddressConflict"
   | "NameTaken"
+  | "GroupNameTaken"
   | "UnownedEntry"
   | "ApplyRejected"
   | "ApplyFailed";

@@ -7,7 +7,7 @@
 // serviceAccount), and gets a new name whenever one of those changes (docs/attribution.md).
 import { randomBytes } from "node:crypto";
 import { entryName } from "../../../src/domain/entry-name.js";
-import { adminClient, NODE_API_VERSION, type Condition, type NodeSpec, type WorkloadEntry, type XrayrNode } from "./kube.js";
+import { adminClient, NODE_API_VERSION, type Condition, type Meta, type NodeSpec, type WorkloadEntry, type WorkloadGroup, type XrayrNode } from "./kube.js";
 import { NAMESPACE } from "./lab.js";
 import { pending, pool, waitFor, type Pending } from "./wait.js";
 
@@ -216,10 +216,18 @@ export class Fleet {
   }
 
   /** Creates `count` nodes with bounded concurrency; onCreated sees the running total. */
-  /** One pass over this file's nodes and all managed entries: what is not converged yet (each node: exactly one exact entry). */
-  async convergence(): Promise<{ nodes: number; entries: number; problems: string[] }> {
-    const { nodes, entries } = adminClient();
-    const [nodeList, entryList] = await Promise.all([nodes.list(this.selector), entries.list(`${MANAGED_BY}=${OPERATOR_NAME}`)]);
+  /** One pass over this file's nodes and all managed entries and groups: what is not converged yet (each node: exactly one exact entry, and its group). */
+  // withGroups: false skips the groups, for a poll over thousands of nodes where a third list
+  // a second is a load on the API server of its own; a node's group is created before its Ready
+  // status is written, so one pass with them once the nodes are Ready still finds a missing one.
+  async convergence({ withGroups = true }: { withGroups?: boolean } = {}): Promise<{ nodes: number; entries: number; groups: number; problems: string[] }> {
+    const { nodes, entries, groups } = adminClient();
+    const [nodeList, entryList, groupList] = await Promise.all([
+      nodes.list(this.selector),
+      entries.list(`${MANAGED_BY}=${OPERATOR_NAME}`),
+      withGroups ? groups.list(`${MANAGED_BY}=${OPERATOR_NAME}`) : Promise.resolve(undefined),
+    ]);
+    const groupOf = new Map((groupList ?? []).map((g) => [g.metadata.name, g]));
     const byNode = new Map<string, WorkloadEntry[]>();
     for (const e of entryList) {
       const n = e.metadata.labels?.[NODE_LABEL] ?? "";
@@ -227,10 +235,10 @@ export class Fleet {
     }
     const problems: string[] = [];
     for (const n of nodeList) {
-      const p = [...statusProblems(n), ...nodeEntryProblems(n, byNode.get(n.metadata.name) ?? [])];
+      const p = [...statusProblems(n), ...nodeEntryProblems(n, byNode.get(n.metadata.name) ?? []), ...(groupList === undefined ? [] : groupProblems(n, groupOf.get(n.metadata.name)))];
       if (p.length > 0) problems.push(`${n.metadata.name}: ${p.join("; ")}`);
     }
-    return { nodes: nodeList.length, entries: entryList.length, problems };
+    return { nodes: nodeList.length, entries: entryList.length, groups: groupList?.length ?? 0, problems };
   }
 
   async createMany(prefix: string, count: number, concurrency: number, onCreated?: (done: number) => Promise<void> | void): Promise<XrayrNode[]> {
@@ -259,12 +267,13 @@ export class Fleet {
  * when no operator runs; entries of nodes that are gone afterwards are deleted as well.
  */
 export async function deleteAndWait(selector: string, timeoutMs: number): Promise<void> {
-  const { nodes, entries } = adminClient();
+  const { nodes, entries, groups } = adminClient();
   const doomed = new Set((await nodes.list(selector)).map((n) => n.metadata.uid));
-  const owned = (await entries.list(`${MANAGED_BY}=${OPERATOR_NAME}`)).filter((e) =>
-    (e.metadata.ownerReferences ?? []).some((r) => r.kind === "XrayrNode" && doomed.has(r.uid)),
-  );
-  await pool(owned, 20, (e) => entries.delete(e.metadata.name));
+  const ownedByDoomed = (o: { metadata: Meta }): boolean => (o.metadata.ownerReferences ?? []).some((r) => r.kind === "XrayrNode" && doomed.has(r.uid));
+  // Each node's WorkloadGroup too: as many objects again for the garbage collector otherwise.
+  const ownedGroups = (await groups.list(`${MANAGED_BY}=${OPERATOR_NAME}`)).filter(ownedByDoomed);
+  await pool((await entries.list(`${MANAGED_BY}=${OPERATOR_NAME}`)).filter(ownedByDoomed), 20, (e) => entries.delete(e.metadata.name));
+  await pool(ownedGroups, 20, (g) => groups.delete(g.metadata.name));
   await nodes.deleteAll(selector);
   await entries.deleteAll(selector);
   await waitFor(
@@ -276,6 +285,18 @@ export async function deleteAndWait(selector: string, timeoutMs: number): Promis
     { timeoutMs, intervalMs: 250 },
   );
   await pool(await orphanEntries(), 20, (e) => entries.delete(e.metadata.name));
+  const live = new Set((await nodes.list()).map((n) => n.metadata.uid));
+  const orphanGroups = (await groups.list(`${MANAGED_BY}=${OPERATOR_NAME}`)).filter((g) => !(g.metadata.ownerReferences ?? []).some((r) => r.kind === "XrayrNode" && live.has(r.uid)));
+  await pool(orphanGroups, 20, (g) => groups.delete(g.metadata.name));
+}
+
+/** What is wrong with a node's WorkloadGroup: missing, not controlled by it, or not selecting its entry's workload name. */
+function groupProblems(n: XrayrNode, g: WorkloadGroup | undefined): string[] {
+  if (g === undefined) return ["no WorkloadGroup"];
+  const p: string[] = [];
+  if (!(g.metadata.ownerReferences ?? []).some((r) => r.controller === true && r.kind === "XrayrNode" && r.uid === n.metadata.uid)) p.push("group not controlled by the node");
+  if (g.spec.metadata?.labels?.["service.istio.io/workload-name"] !== n.metadata.name) p.push(`group labels ${JSON.stringify(g.spec.metadata?.labels)}`);
+  return p;
 }
 
 /** Entries managed by the operator whose XrayrNode owner no longer exists. */

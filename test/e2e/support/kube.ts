@@ -8,6 +8,7 @@ import { lab, NAMESPACE } from "./lab.js";
 // The resources' coordinates, from the same constants the operator uses.
 import { API_VERSION as NODE_API_VERSION, GROUP as NODE_GROUP, PLURAL as NODE_PLURAL, VERSION as NODE_VERSION } from "../../../src/api/v1alpha1/types.js";
 import { WE_GROUP as ENTRY_GROUP, WE_PLURAL as ENTRY_PLURAL, WE_VERSION as ENTRY_VERSION } from "../../../src/istio/workloadentry.js";
+import { WG_GROUP, WG_PLURAL, WG_VERSION } from "../../../src/istio/workloadgroup.js";
 export { ENTRY_GROUP, ENTRY_PLURAL, ENTRY_VERSION, NODE_API_VERSION, NODE_GROUP, NODE_PLURAL, NODE_VERSION };
 
 export interface OwnerRef {
@@ -63,6 +64,13 @@ export interface WorkloadEntry {
   kind: string;
   metadata: Meta;
   spec: { address?: string; labels?: Record<string, string>; serviceAccount?: string; locality?: string; [k: string]: unknown };
+}
+
+export interface WorkloadGroup {
+  apiVersion: string;
+  kind: string;
+  metadata: Meta;
+  spec: { metadata?: { labels?: Record<string, string>; annotations?: Record<string, string> }; template?: Record<string, unknown>; probe?: unknown };
 }
 
 interface List<T> {
@@ -143,6 +151,7 @@ export interface Admin {
   kc: k8s.KubeConfig;
   nodes: Resource<XrayrNode>;
   entries: Resource<WorkloadEntry>;
+  groups: Resource<WorkloadGroup>;
   core: k8s.CoreV1Api;
   coordination: k8s.CoordinationV1Api;
 }
@@ -159,6 +168,7 @@ export function adminClient(): Admin {
     kc,
     nodes: new Resource<XrayrNode>(custom, NODE_GROUP, NODE_VERSION, NODE_PLURAL, NAMESPACE),
     entries: new Resource<WorkloadEntry>(custom, ENTRY_GROUP, ENTRY_VERSION, ENTRY_PLURAL, NAMESPACE),
+    groups: new Resource<WorkloadGroup>(custom, WG_GROUP, WG_VERSION, WG_PLURAL, NAMESPACE),
     core: kc.makeApiClient(k8s.CoreV1Api),
     coordination: kc.makeApiClient(k8s.CoordinationV1Api),
   };

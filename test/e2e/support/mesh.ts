@@ -138,6 +138,12 @@ export async function istiodWorkloads(ep: Endpoints): Promise<(IstiodWorkload & 
   return (r.workloads ?? []).map((w) => ({ ...w, address: (w.addresses ?? []).map(decodeAddress) }));
 }
 
+/** The objects of one kind in istiod's config store, as its debug API serves them (/debug/configz). */
+export async function istiodConfigs(ep: Endpoints, kind: string): Promise<{ kind: string; metadata: { name: string; namespace: string; uid?: string } }[]> {
+  const all = await getJson<{ kind: string; metadata: { name: string; namespace: string; uid?: string } }[] | null>(`${ep.istiodDebug}/configz`);
+  return (all ?? []).filter((c) => c.kind === kind);
+}
+
 function decodeAddress(b64: string): string {
   const raw = Buffer.from(b64, "base64");
   if (raw.length === 4) return [...raw].join(".");
