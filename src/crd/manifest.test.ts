@@ -2,6 +2,7 @@ import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { parse } from "yaml";
 import { COUNTRY_CODES } from "./countries.js";
+import { xrayrNodeSpecShape } from "../api/v1alpha1/spec.js";
 import { CHART_CRD_FILE, CRD_FILE, renderCrdYaml, xrayrNodeCrd, type JsonSchemaProps } from "./manifest.js";
 import {
   DNS1123_LABEL_PATTERN,
@@ -99,5 +100,17 @@ describe("CRD manifest", () => {
       expect(p).not.toMatch(/\(\?[=!<]|\\[1-9]|[*+?}]\?/);
       expect(p.startsWith("^") && p.endsWith("$")).toBe(true);
     }
+  });
+});
+
+describe("the CRD's spec is the API's spec shape", () => {
+  it("has exactly its fields, with their types and required list", () => {
+    const spec = root().properties?.spec;
+    const typeOf = (s: JsonSchemaProps | undefined): unknown => ({ type: s?.type, values: s?.additionalProperties?.type });
+    const shape = xrayrNodeSpecShape.properties as Record<string, JsonSchemaProps>;
+    expect(Object.fromEntries(Object.entries(spec?.properties ?? {}).map(([k, v]) => [k, typeOf(v)]))).toEqual(
+      Object.fromEntries(Object.entries(shape).map(([k, v]) => [k, typeOf(v)])),
+    );
+    expect(spec?.required).toEqual([...xrayrNodeSpecShape.required]);
   });
 });

@@ -27,6 +27,7 @@ import {
 } from "../api/v1alpha1/patterns.js";
 import { ENTRY_NAME_SUFFIX_LENGTH } from "../domain/entry-name.js";
 import type { JsonSchemaProps, ValidationRule } from "../api/v1alpha1/schema.js";
+import { type SpecField, xrayrNodeSpecShape } from "../api/v1alpha1/spec.js";
 import { xrayrNodeStatusSchema } from "../api/v1alpha1/status.js";
 import { GROUP, KIND, PLURAL, SHORT_NAME, VERSION } from "../api/v1alpha1/types.js";
 
@@ -92,104 +93,102 @@ const LABEL_VALUE_TEXT =
 const labelKeyValid = `k.matches(${celRaw(QUALIFIED_NAME_PATTERN)}) && (!k.contains('/') || k.indexOf('/') <= ${QUALIFIED_NAME_PREFIX_MAX_LENGTH})`;
 const labelKeyReserved = `k.matches(${celRaw(RESERVED_LABEL_KEY_PATTERN)})`;
 
+// The API's spec shape (src/api/v1alpha1/spec.ts), each field with what the CRD adds to it: the
+// Record's keys must be exactly the shape's fields, so a field cannot be added to one only.
 function specSchema(): JsonSchemaProps {
+  const shape = xrayrNodeSpecShape;
+  const fields: Record<SpecField, Omit<JsonSchemaProps, "type">> = {
+    address: {
+      description:
+        "The node's IP address, exactly one IPv4 or IPv6 address in canonical form, e.g. 203.0.113.7 or " +
+        "2001:db8::7 (IPv6 lower case and compressed as RFC 5952). Hostnames, CIDRs, ports, zone ids (%eth0), " +
+        "IPv4-mapped IPv6 (::ffff:1.2.3.4) and leading zeros are rejected. Becomes the WorkloadEntry address. " +
+        "The operator may additionally refuse private and special-purpose ranges (ADDRESS_POLICY=public).",
+      maxLength: ADDRESS_MAX_LENGTH,
+      "x-kubernetes-validations": [
+        celRule(
+          "isIP(self)",
+          "spec.address",
+          "self",
+          "is not a single IPv4 or IPv6 address (no hostname, CIDR, port, zone id or IPv4-mapped IPv6), " +
+            "e.g. 203.0.113.7 or 2001:db8::7",
+        ),
+        // The message cannot show the canonical form: string(ip(self)) has no size estimate, so
+        // concatenating it exceeds the CRD's static CEL cost limit. zod (validate.ts) names it.
+        celRule(
+          "!isIP(self) || ip.isCanonical(self)",
+          "spec.address",
+          "self",
+          "is not canonical (RFC 5952 as Go prints it: lower-case hex, no leading zeros, the longest run " +
+            "of zero groups written as ::), e.g. 2001:db8::1, not 2001:DB8:0:0:0:0:0:1",
+        ),
+      ],
+    },
+    country: {
+      description:
+        "Where the node is: an officially assigned ISO 3166-1 alpha-2 country code in lower case, e.g. de, us, jp " +
+        '(the United Kingdom is gb, not uk). Becomes the WorkloadEntry label "country".',
+      enum: [...COUNTRY_CODES],
+    },
+    version: {
+      description:
+        'The node\'s version, becomes the WorkloadEntry label "version" (Istio\'s destination/source version). ' +
+        `A Kubernetes label value: ${LABEL_VALUE_TEXT}. Defaults to ${DEFAULT_VERSION}.`,
+      default: DEFAULT_VERSION,
+      maxLength: LABEL_VALUE_MAX_LENGTH,
+      pattern: LABEL_VALUE_NONEMPTY_PATTERN,
+    },
+    vpsId: {
+      description:
+        "Optional identifier of the VPS at its provider (or in Xboard), carried as a WorkloadEntry label. " +
+        `A non-empty Kubernetes label value: ${LABEL_VALUE_TEXT}.`,
+      maxLength: LABEL_VALUE_MAX_LENGTH,
+      pattern: LABEL_VALUE_NONEMPTY_PATTERN,
+    },
+    labels: {
+      description:
+        `Extra labels for the WorkloadEntry, at most ${MAX_LABELS}. Keys are Kubernetes label keys ([prefix/]name); ` +
+        `values are label values (may be empty). Reserved keys are refused: ${RESERVED_LABEL_KEYS_TEXT}.`,
+      maxProperties: MAX_LABELS,
+      additionalProperties: {
+        type: "string",
+        description: `A label value: empty, or ${LABEL_VALUE_TEXT}.`,
+        maxLength: LABEL_VALUE_MAX_LENGTH,
+        pattern: LABEL_VALUE_PATTERN,
+      },
+      "x-kubernetes-validations": [
+        // The messages name the first offending key only: join() over map keys (of unbounded
+        // size) exceeds the CRD's static CEL cost limit, indexing [0] does not.
+        celRule(
+          `self.all(k, ${labelKeyValid})`,
+          "spec.labels key",
+          `self.filter(k, !(${labelKeyValid}))[0]`,
+          `is not a valid Kubernetes label key: [prefix/]name; name ${LABEL_VALUE_TEXT}; ` +
+            `prefix a lower-case DNS subdomain of at most ${QUALIFIED_NAME_PREFIX_MAX_LENGTH} characters`,
+        ),
+        celRule(
+          `self.all(k, !${labelKeyReserved})`,
+          "spec.labels key",
+          `self.filter(k, ${labelKeyReserved})[0]`,
+          `is reserved: the operator or Istio gives meaning to ${RESERVED_LABEL_KEYS_TEXT}`,
+        ),
+      ],
+    },
+    locality: {
+      description:
+        "Optional Istio locality of the node, region[/zone[/subzone]], e.g. eu-central/fsn1/dc14: 1 to 3 non-empty " +
+        `segments separated by "/", each ${LABEL_VALUE_TEXT}. Becomes the WorkloadEntry locality.`,
+      maxLength: LOCALITY_MAX_LENGTH,
+      pattern: LOCALITY_PATTERN,
+    },
+  };
   return {
-    type: "object",
+    type: shape.type,
     description:
       "Desired state: one XrayR node (a VPS) that the operator registers in the mesh as an Istio WorkloadEntry, " +
       "so that traffic from it is attributed to this node.",
-    required: ["address", "country"],
-    properties: {
-      address: {
-        type: "string",
-        description:
-          "The node's IP address, exactly one IPv4 or IPv6 address in canonical form, e.g. 203.0.113.7 or " +
-          "2001:db8::7 (IPv6 lower case and compressed as RFC 5952). Hostnames, CIDRs, ports, zone ids (%eth0), " +
-          "IPv4-mapped IPv6 (::ffff:1.2.3.4) and leading zeros are rejected. Becomes the WorkloadEntry address. " +
-          "The operator may additionally refuse private and special-purpose ranges (ADDRESS_POLICY=public).",
-        maxLength: ADDRESS_MAX_LENGTH,
-        "x-kubernetes-validations": [
-          celRule(
-            "isIP(self)",
-            "spec.address",
-            "self",
-            "is not a single IPv4 or IPv6 address (no hostname, CIDR, port, zone id or IPv4-mapped IPv6), " +
-              "e.g. 203.0.113.7 or 2001:db8::7",
-          ),
-          // The message cannot show the canonical form: string(ip(self)) has no size estimate, so
-          // concatenating it exceeds the CRD's static CEL cost limit. zod (validate.ts) names it.
-          celRule(
-            "!isIP(self) || ip.isCanonical(self)",
-            "spec.address",
-            "self",
-            "is not canonical (RFC 5952 as Go prints it: lower-case hex, no leading zeros, the longest run " +
-              "of zero groups written as ::), e.g. 2001:db8::1, not 2001:DB8:0:0:0:0:0:1",
-          ),
-        ],
-      },
-      country: {
-        type: "string",
-        description:
-          "Where the node is: an officially assigned ISO 3166-1 alpha-2 country code in lower case, e.g. de, us, jp " +
-          '(the United Kingdom is gb, not uk). Becomes the WorkloadEntry label "country".',
-        enum: [...COUNTRY_CODES],
-      },
-      version: {
-        type: "string",
-        description:
-          'The node\'s version, becomes the WorkloadEntry label "version" (Istio\'s destination/source version). ' +
-          `A Kubernetes label value: ${LABEL_VALUE_TEXT}. Defaults to ${DEFAULT_VERSION}.`,
-        default: DEFAULT_VERSION,
-        maxLength: LABEL_VALUE_MAX_LENGTH,
-        pattern: LABEL_VALUE_NONEMPTY_PATTERN,
-      },
-      vpsId: {
-        type: "string",
-        description:
-          "Optional identifier of the VPS at its provider (or in Xboard), carried as a WorkloadEntry label. " +
-          `A non-empty Kubernetes label value: ${LABEL_VALUE_TEXT}.`,
-        maxLength: LABEL_VALUE_MAX_LENGTH,
-        pattern: LABEL_VALUE_NONEMPTY_PATTERN,
-      },
-      labels: {
-        type: "object",
-        description:
-          `Extra labels for the WorkloadEntry, at most ${MAX_LABELS}. Keys are Kubernetes label keys ([prefix/]name); ` +
-          `values are label values (may be empty). Reserved keys are refused: ${RESERVED_LABEL_KEYS_TEXT}.`,
-        maxProperties: MAX_LABELS,
-        additionalProperties: {
-          type: "string",
-          description: `A label value: empty, or ${LABEL_VALUE_TEXT}.`,
-          maxLength: LABEL_VALUE_MAX_LENGTH,
-          pattern: LABEL_VALUE_PATTERN,
-        },
-        "x-kubernetes-validations": [
-          // The messages name the first offending key only: join() over map keys (of unbounded
-          // size) exceeds the CRD's static CEL cost limit, indexing [0] does not.
-          celRule(
-            `self.all(k, ${labelKeyValid})`,
-            "spec.labels key",
-            `self.filter(k, !(${labelKeyValid}))[0]`,
-            `is not a valid Kubernetes label key: [prefix/]name; name ${LABEL_VALUE_TEXT}; ` +
-              `prefix a lower-case DNS subdomain of at most ${QUALIFIED_NAME_PREFIX_MAX_LENGTH} characters`,
-          ),
-          celRule(
-            `self.all(k, !${labelKeyReserved})`,
-            "spec.labels key",
-            `self.filter(k, ${labelKeyReserved})[0]`,
-            `is reserved: the operator or Istio gives meaning to ${RESERVED_LABEL_KEYS_TEXT}`,
-          ),
-        ],
-      },
-      locality: {
-        type: "string",
-        description:
-          "Optional Istio locality of the node, region[/zone[/subzone]], e.g. eu-central/fsn1/dc14: 1 to 3 non-empty " +
-          `segments separated by "/", each ${LABEL_VALUE_TEXT}. Becomes the WorkloadEntry locality.`,
-        maxLength: LOCALITY_MAX_LENGTH,
-        pattern: LOCALITY_PATTERN,
-      },
-    },
+    required: [...shape.required],
+    properties: Object.fromEntries(Object.entries(fields).map(([k, more]) => [k, { type: shape.properties[k as SpecField].type, ...more }])),
   };
 }
 

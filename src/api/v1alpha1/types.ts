@@ -1,11 +1,12 @@
 // The XrayrNode API, version v1alpha1: the leaf every other module builds on, so it imports
 // nothing of theirs. The CRD manifest (deploy/crds) is generated from src/crd/manifest.ts; the
-// status types are derived from the status schema itself (status.ts), the spec's from the same
-// rules the CRD's spec schema and the validation in src/crd/ are built from.
+// spec and status types are derived from the shapes the CRD's schema is built on (spec.ts,
+// status.ts).
 
+import type { XrayrNodeSpec } from "./spec.js";
 import type { Condition, TrafficStatus, XrayrNodeStatus } from "./status.js";
 
-export type { Condition, TrafficStatus, XrayrNodeStatus };
+export type { Condition, TrafficStatus, XrayrNodeSpec, XrayrNodeStatus };
 
 export const GROUP = "mesh.sigma.io";
 export const VERSION = "v1alpha1";
@@ -14,14 +15,6 @@ export const KIND = "XrayrNode";
 export const PLURAL = "xrayrnodes";
 export const SHORT_NAME = "xn";
 
-export interface XrayrNodeSpec {
-  address: string;
-  country: string;
-  version?: string;
-  vpsId?: string;
-  labels?: Record<string, string>;
-  locality?: string;
-}
 
 export type ReadyReason =
   | "Reconciled"
