@@ -1,7 +1,9 @@
 // The reads `status` and `doctor` make, kept at the edge with the writes so that the commands
 // themselves hold no API client: one method per question, each a single call.
 import * as k8s from "@kubernetes/client-node";
+import { statusCode } from "../controller/api-errors.js";
 import { WE_GROUP, WE_PLURAL, WE_VERSION, type WorkloadEntry } from "../istio/workloadentry.js";
+import { NotInstalledError } from "./xrayrnodes.js";
 
 export class ClusterReads {
   private readonly ext: k8s.ApiextensionsV1Api;
@@ -47,7 +49,14 @@ export class ClusterReads {
     return ((await this.custom.listNamespacedCustomObject({ group: WE_GROUP, version: WE_VERSION, plural, namespace })) as { items: T[] }).items;
   }
 
-  entries(namespace: string): Promise<WorkloadEntry[]> {
-    return this.istio<WorkloadEntry>(namespace, WE_PLURAL);
+  async entries(namespace: string): Promise<WorkloadEntry[]> {
+    try {
+      return await this.istio<WorkloadEntry>(namespace, WE_PLURAL);
+    } catch (err) {
+      if (statusCode(err) === 404) {
+        throw new NotInstalledError(`Istio's WorkloadEntry CRD (${WE_PLURAL}.${WE_GROUP}) is not installed`, "install Istio first (docs/install.md)", { cause: err });
+      }
+      throw err;
+    }
   }
 }

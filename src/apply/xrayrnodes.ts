@@ -34,6 +34,14 @@ export async function withRetry<T>(call: () => Promise<T>, opts: RetryOptions = 
 /** The resource's CRD is not installed: the API server has no such path (404 on a list). */
 export class NotInstalledError extends Error {
   override readonly name = "NotInstalledError";
+  constructor(
+    message: string,
+    /** What installs it, for the sentence the CLI prints. */
+    readonly fix: string,
+    options?: ErrorOptions,
+  ) {
+    super(message, options);
+  }
 }
 
 export class XrayrNodeClient {
@@ -58,7 +66,9 @@ export class XrayrNodeClient {
       return r.items;
     } catch (err) {
       // A list 404s only when the API server has no such resource: the CRD is missing.
-      if (statusCode(err) === 404) throw new NotInstalledError(`the XrayrNode CRD (${PLURAL}.${GROUP}) is not installed`, { cause: err });
+      if (statusCode(err) === 404) {
+        throw new NotInstalledError(`the XrayrNode CRD (${PLURAL}.${GROUP}) is not installed`, "install it with kubectl apply --server-side -k deploy/crds (the Helm chart installs it too)", { cause: err });
+      }
       throw err;
     }
   }

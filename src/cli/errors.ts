@@ -37,7 +37,7 @@ export function describeError(err: unknown, server?: string): string {
     return apiMessage(err);
   }
   if (err instanceof NotInstalledError) {
-    return `${err.message} in the cluster${server !== undefined ? ` at ${safeUrl(server)}` : ""}: install it with kubectl apply --server-side -k deploy/crds (the Helm chart installs it too).`;
+    return `${err.message} in the cluster${server !== undefined ? ` at ${safeUrl(server)}` : ""}: ${err.fix}.`;
   }
   // Libraries quote the URL they failed on, credentials and query included.
   const text = redactUrls(err instanceof Error ? err.message : String(err));

@@ -72,7 +72,9 @@ export function statusRows(nodes: readonly XrayrNode[], entries: readonly Worklo
 }
 
 export async function runStatus(ctx: Context, opts: { country?: string; output: "table" | "wide" | "json" }): Promise<number> {
-  const [nodes, entries] = await Promise.all([new XrayrNodeClient(ctx.kc, ctx.namespace).list(), new ClusterReads(ctx.kc).entries(ctx.namespace)]);
+  // Nodes first: on a cluster missing CRDs, ours is the one to name.
+  const nodes = await new XrayrNodeClient(ctx.kc, ctx.namespace).list();
+  const entries = await new ClusterReads(ctx.kc).entries(ctx.namespace);
   const country = opts.country !== undefined ? normaliseCountry(opts.country) : undefined;
   const rows = statusRows(country === undefined ? nodes : nodes.filter((n) => n.spec.country === country), entries);
   if (opts.output === "json") {
