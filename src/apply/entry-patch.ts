@@ -36,9 +36,14 @@ function isFieldSet(v: unknown): v is FieldSet {
 }
 
 /** `want`, plus null (remove) for every key `manager` owns under `path` that `want` lacks. */
-function withRemovals(live: WorkloadEntry, manager: string, path: readonly string[], want: Record<string, string> | undefined): Record<string, string | null> {
+export function withRemovals(
+  managedFields: readonly ManagedFieldsEntry[] | undefined,
+  manager: string,
+  path: readonly string[],
+  want: Record<string, string> | undefined,
+): Record<string, string | null> {
   const out: Record<string, string | null> = { ...want };
-  for (const k of ownedKeys(live.metadata.managedFields, manager, path)) if (!(k in out)) out[k] = null;
+  for (const k of ownedKeys(managedFields, manager, path)) if (!(k in out)) out[k] = null;
   return out;
 }
 
@@ -57,12 +62,12 @@ export function entryUpdatePatch(live: WorkloadEntry, desired: WorkloadEntry, ma
   return {
     metadata: {
       resourceVersion: live.metadata.resourceVersion,
-      labels: withRemovals(live, manager, ["metadata", "labels"], desired.metadata.labels),
-      annotations: withRemovals(live, manager, ["metadata", "annotations"], desired.metadata.annotations),
+      labels: withRemovals(mf, manager, ["metadata", "labels"], desired.metadata.labels),
+      annotations: withRemovals(mf, manager, ["metadata", "annotations"], desired.metadata.annotations),
     },
     spec: {
       address: desired.spec.address,
-      labels: withRemovals(live, manager, ["spec", "labels"], desired.spec.labels),
+      labels: withRemovals(mf, manager, ["spec", "labels"], desired.spec.labels),
       ...optional("serviceAccount"),
       ...optional("locality"),
     },

@@ -4,16 +4,11 @@
 // difference: the group's workload labels are a selector (Kiali picks the group's entries by
 // them), so every key there that is not ours is removed too, whoever set it. Pure.
 import type { WorkloadGroup } from "../istio/workloadgroup.js";
-import { ownedKeys } from "./entry-patch.js";
+import { ownedKeys, withRemovals } from "./entry-patch.js";
 
 /** The merge patch that turns `live` into `desired`, with the live resourceVersion as a precondition. */
 export function groupUpdatePatch(live: WorkloadGroup, desired: WorkloadGroup, manager: string): Record<string, unknown> {
   const mf = live.metadata.managedFields;
-  const ours = (path: readonly string[], want: Record<string, string> | undefined): Record<string, string | null> => {
-    const out: Record<string, string | null> = { ...want };
-    for (const k of ownedKeys(mf, manager, path)) if (!(k in out)) out[k] = null;
-    return out;
-  };
   const selector: Record<string, string | null> = { ...desired.spec.metadata?.labels };
   for (const k of Object.keys(live.spec.metadata?.labels ?? {})) if (!(k in selector)) selector[k] = null;
   const sa = desired.spec.template.serviceAccount;
@@ -22,8 +17,8 @@ export function groupUpdatePatch(live: WorkloadGroup, desired: WorkloadGroup, ma
   return {
     metadata: {
       resourceVersion: live.metadata.resourceVersion,
-      labels: ours(["metadata", "labels"], desired.metadata.labels),
-      annotations: ours(["metadata", "annotations"], desired.metadata.annotations),
+      labels: withRemovals(mf, manager, ["metadata", "labels"], desired.metadata.labels),
+      annotations: withRemovals(mf, manager, ["metadata", "annotations"], desired.metadata.annotations),
     },
     spec: { metadata: { labels: selector }, template },
   };
