@@ -159,6 +159,32 @@ describe("planNode", () => {
       expect(p.kind === "wait" && p.afterMs).toBeGreaterThan(0);
     });
 
+    test("two nodes swapping addresses cannot wait for each other: each removes its own old entry meanwhile", () => {
+      const x = node("jp-x", "203.0.114.60");
+      const y = node("jp-y", "203.0.114.61");
+      const xMoved = { ...x, spec: { ...x.spec, address: "203.0.114.61" } };
+      const yMoved = { ...y, spec: { ...y.spec, address: "203.0.114.60" } };
+      const [xOld, yOld] = [liveOf(x), liveOf(y)];
+      // Both moves seen before either node's pass: each finds the other's entry on its new address.
+      for (const [moved, own, other] of [[xMoved, xOld, yOld], [yMoved, yOld, xOld]] as const) {
+        const p = planNode(input(moved, [own], [], [other], new Set([other.metadata.ownerReferences?.[0]?.uid ?? ""])));
+        expect(kinds(p)).toEqual(["check", "delete"]);
+        expect(p.steps[1]).toMatchObject({ kind: "delete", name: own.metadata.name, uid: own.metadata.uid });
+        expect(p.verdict).toMatchObject({ ready: false, reason: "AddressInUse" });
+        expect(p.verdict.message).toContain(`XrayrNode airport-prod/${other.metadata.ownerReferences?.[0]?.name ?? ""}'s entry ${other.metadata.name ?? ""}`);
+        expect(p.recheckAfterMs).toBeGreaterThan(0);
+        expect(p.entryName).toBeUndefined();
+      }
+      // x's old entry gone: y's new address is free, so y is replaced as any move is; then x's.
+      expect(kinds(planNode(input(yMoved, [yOld])))).toEqual(["check", "delete", "apply"]);
+      expect(kinds(planNode(input(xMoved)))).toEqual(["apply"]);
+    });
+
+    test("a node with nothing of its own to remove still just waits for the holder to move", () => {
+      const p = planOrWait(input(newer, [], [], [liveOf(older)], new Set([older.metadata.uid ?? ""])));
+      expect(p.kind).toBe("wait");
+    });
+
     test("while a write of ours on the address is not in the cache yet, no create is planned", () => {
       const p = planOrWait({ ...input(newer), unseenWriteOnAddress: true });
       expect(p.kind === "wait" && p.why).toContain("not in the cache yet");

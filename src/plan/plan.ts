@@ -36,8 +36,9 @@ export interface Verdict {
 export type Plan =
   /** Nothing to do yet: look again after `afterMs`; the status stays as it is meanwhile. */
   | { kind: "wait"; afterMs: number; why: string }
-  /** Carry `steps` out in order (checks first, every delete before the apply), then report `verdict`. */
-  | { kind: "act"; steps: Step[]; verdict: Verdict; entryName?: string };
+  /** Carry `steps` out in order (checks first, every delete before the apply), then report `verdict`;
+   * with `recheckAfterMs`, look again that soon (the node is part way through an address handover). */
+  | { kind: "act"; steps: Step[]; verdict: Verdict; entryName?: string; recheckAfterMs?: number };
 
 /** Another entry on the node's address, and whether the XrayrNode that controls it still exists. */
 export interface EntryOnAddress {
@@ -167,7 +168,26 @@ export function planNode(input: PlanInput): Plan {
     const otherUid = controllerUid(other);
     if (otherUid === undefined || otherUid === uid || other.metadata.labels?.[MANAGED_BY_LABEL] !== MANAGER) continue;
     if (isStaleOwn(other, name, uid)) continue; // already among the deletes
-    if (ownerExists) return { kind: "wait", afterMs: ADDRESS_HANDOVER_RECHECK_MS, why: `XrayrNode ${controllerRef(other)?.name ?? "?"}'s entry ${other.metadata.name ?? "?"} is still on ${spec.address}` };
+    if (ownerExists) {
+      const holder = `XrayrNode ${ns}/${controllerRef(other)?.name ?? "?"}'s entry ${other.metadata.name ?? "?"}`;
+      if (steps.length === 0) return { kind: "wait", afterMs: ADDRESS_HANDOVER_RECHECK_MS, why: `${holder} is still on ${spec.address}` };
+      // Our own old entries go meanwhile. In a swap or a cycle of addresses each node waits for
+      // the next one's entry to leave; if every node also kept its own, none would ever leave.
+      // The dry run first, as for any replacement: a node whose new entry admission refuses
+      // keeps its old one.
+      return {
+        kind: "act",
+        steps: [{ kind: "check", entry: desired }, ...steps],
+        verdict: {
+          ready: false,
+          reason: "AddressInUse",
+          message:
+            `${holder} is still on ${spec.address}, the node it belongs to having moved away; this node's old entry is removed ` +
+            `and ${target} follows once that entry is gone`,
+        },
+        recheckAfterMs: ADDRESS_HANDOVER_RECHECK_MS,
+      };
+    }
     steps.push(del(other, `left on ${spec.address} by a deleted XrayrNode`));
   }
   if (unseenWriteOnAddress) {

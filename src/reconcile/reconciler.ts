@@ -108,6 +108,7 @@ export class XrayrNodeReconciler {
     // beside the entry, GroupNameTaken).
     await this.report(key, node, verdict, verdict === plan.verdict ? plan.entryName : undefined, log);
     if (failure !== undefined) throw failure;
+    retryAfter ??= verdict === plan.verdict ? plan.recheckAfterMs : undefined;
     return retryAfter === undefined ? undefined : { requeueAfter: retryAfter };
   }
 

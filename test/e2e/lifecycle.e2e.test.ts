@@ -8,6 +8,7 @@
 //  3) no operator, node deleted -> GC removes the entry within 30 s
 //  4) entry deleted by hand -> re-created under the same name; edited by hand -> restored in place
 //  6) two nodes on one address -> AddressConflict on the newer; the older deleted -> newer served
+//  6b) addresses swapped and rotated in a circle while no operator runs -> all served on start
 //  7) a foreign entry under the node's entry name -> NameTaken, the entry untouched; a foreign
 //     entry named exactly <node> blocks nothing
 import { auditOffset, auditSince, summarize, writesBy } from "./support/audit.js";
@@ -334,6 +335,44 @@ describe("lifecycle", () => {
       const story = watch.events.filter((ev) => onIt(ev.entry)).map((ev) => `${ev.type} ${ev.entry.metadata.name} +${ev.at - t0} ms`);
       note(`6: on ${address}: ${story.join(", ")}`);
       expect({ peak: watch.peak(onIt).count, story }).toEqual({ peak: 1, story });
+    }),
+    T,
+  );
+
+  it(
+    "6b) addresses exchanged while no operator runs (two nodes swap, three rotate in a circle): on start every node gets its entry, never two on an address",
+    withLogs("6b swap", async () => {
+      const { nodes } = adminClient();
+      const pair = [await fleet.create("swap-a"), await fleet.create("swap-b")];
+      const circle = [await fleet.create("ring-a"), await fleet.create("ring-b"), await fleet.create("ring-c")];
+      for (const n of [...pair, ...circle]) await waitConverged(n.metadata.name, 5_000);
+      // All moves are in the cache at once when the operator starts: each node's new address is
+      // held by the entry of a node that is itself waiting to move, the case a plan that only
+      // waits for the holder never gets out of.
+      expect(await op.stop()).toEqual({ code: 0, signal: null });
+      const moves = [
+        ...pair.map((n, i) => [n, pair[1 - i]] as const),
+        ...circle.map((n, i) => [n, circle[(i + 1) % circle.length]] as const),
+      ];
+      for (const [n, to] of moves) await nodes.patch(n.metadata.name, { spec: { address: to?.spec.address } });
+      const addresses = new Set([...pair, ...circle].map((n) => n.spec.address));
+      const watch = await EntryWatch.start();
+      const t0 = Date.now();
+      try {
+        await freshOperator();
+        for (const [n, to] of moves) {
+          const { entry } = await waitConverged(n.metadata.name, 10_000);
+          expect(entry.spec.address).toBe(to?.spec.address);
+        }
+        note(`6b: ${moves.length} exchanged addresses served ${Date.now() - t0} ms after the operator started`);
+        await sleep(300);
+      } finally {
+        watch.stop();
+      }
+      const peak = watch.peakPerAddress((a) => addresses.has(a));
+      if (peak.count > 1 && peak.address !== undefined) note(`6b: ${peak.address}: ${watch.story((e) => e.spec.address === peak.address).join(", ")}`);
+      expect(peak.count > 1 ? { address: peak.address, entries: peak.names } : {}).toEqual({});
+      for (const n of [...pair, ...circle]) expect(await nodeEntries(n.metadata.name)).toHaveLength(1);
     }),
     T,
   );

@@ -1,7 +1,8 @@
 // Soak: two replicas with leader election (lease 4 s), each under its own ServiceAccount (so the
 // audit log tells their writes apart) and through its own fault proxy, for SOAK_MINUTES (2 in
-// `make test`, 10 in `make soak`). Random node creates, address moves, renames (delete + create
-// under a new name on the same address) and deletes from the admin connection; random faults
+// `make test`, 10 in `make soak`). Random node creates, address moves, two nodes swapping
+// addresses, renames (delete + create under a new name on the same address) and deletes from
+// the admin connection; random faults
 // from the proxies (stall everything, cut streams, 429 storms, a late entry watch). Checked
 // throughout, on the admin connection and the audit log:
 //  - at most one WorkloadEntry per address at every state the API server went through
@@ -104,12 +105,21 @@ describe("soak", () => {
           const n = await fleet.create("soak", { address: address() });
           live.set(n.metadata.name, n);
           count(ops, "create");
-        } else if (r < 0.6) {
+        } else if (r < 0.5) {
           const old = some.spec.address;
           const n = await nodes.patch(some.metadata.name, { spec: { address: address() } });
           live.set(n.metadata.name, n);
           freed.push(old);
           count(ops, "move");
+        } else if (r < 0.6 && live.size > 1) {
+          // Two VPS exchange IPs (a provider recycling them): each node's new address is held by
+          // the other's entry, which moves at the same moment.
+          const other = pick([...live.values()].filter((n) => n !== some));
+          if (other === undefined) return;
+          const [a, b] = [some.spec.address, other.spec.address];
+          live.set(some.metadata.name, await nodes.patch(some.metadata.name, { spec: { address: b } }));
+          live.set(other.metadata.name, await nodes.patch(other.metadata.name, { spec: { address: a } }));
+          count(ops, "swap");
         } else if (r < 0.8) {
           await remove(some);
           const n = await fleet.create("soak", { address: some.spec.address });

@@ -23,6 +23,7 @@ export type ReadyReason =
   | "NameTaken"
   | "GroupNameTaken"
   | "UnownedEntry"
+  | "AddressInUse"
   | "ApplyRejected"
   | "ApplyFailed";
 

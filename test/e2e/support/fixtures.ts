@@ -215,7 +215,6 @@ export class Fleet {
     return adminClient().nodes.create(this.manifest(this.name(prefix), spec));
   }
 
-  /** Creates `count` nodes with bounded concurrency; onCreated sees the running total. */
   /** One pass over this file's nodes and all managed entries and groups: what is not converged yet (each node: exactly one exact entry, and its group). */
   // withGroups: false skips the groups, for a poll over thousands of nodes where a third list
   // a second is a load on the API server of its own; a node's group is created before its Ready
@@ -241,6 +240,7 @@ export class Fleet {
     return { nodes: nodeList.length, entries: entryList.length, groups: groupList?.length ?? 0, problems };
   }
 
+  /** Creates `count` nodes with bounded concurrency; onCreated sees the running total. */
   async createMany(prefix: string, count: number, concurrency: number, onCreated?: (done: number) => Promise<void> | void): Promise<XrayrNode[]> {
     let done = 0;
     const names = Array.from({ length: count }, () => this.name(prefix));

@@ -22,7 +22,7 @@ export function e2eFile(tag: string): Fleet {
 
 /**
  * Wraps a test body: on failure the error message gets the tails of the logs of every operator
- * this file started, and the duration of the test is noted either way.
+ * this file started (newest first), and the duration of the test is noted either way.
  */
 export function withLogs(title: string, fn: () => Promise<void>): () => Promise<void> {
   return async () => {

@@ -252,10 +252,11 @@ export async function startOperator(opts: OperatorOptions, { ready = true }: { r
   return op;
 }
 
-/** Log tails of the operators started since the last call (all of them by default). */
-export function operatorLogTails(since = 0): string {
-  return started
-    .slice(since)
+/** Log tails of the operators started so far, the newest first: the one a failing test started
+ * is then the first a reader (or a report cut to its first lines) sees. */
+export function operatorLogTails(): string {
+  return [...started]
+    .reverse()
     .map((op) => op.logTail())
     .join("\n");
 }
