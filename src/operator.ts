@@ -29,6 +29,7 @@ import { MANAGED_BY_LABEL, MANAGER } from "./desired/workloadentry.js";
 import { WE_GROUP, WE_PLURAL, WE_VERSION, type WorkloadEntry } from "./istio/workloadentry.js";
 import { WG_GROUP, WG_PLURAL, WG_VERSION, type WorkloadGroup } from "./istio/workloadgroup.js";
 import type { OperatorMetrics } from "./observability/metrics.js";
+import { NodeInfoSeries } from "./observability/node-info.js";
 import { startServer } from "./observability/server.js";
 import { Expectations } from "./reconcile/expectations.js";
 import { XrayrNodeReconciler } from "./reconcile/reconciler.js";
@@ -121,11 +122,9 @@ export async function startOperator(config: Config, log: Logger, metrics: Operat
   const fleet = watchFleet({ nodes, entries, groups }, { entries: expectations, groups: groupExpectations }, (keys) => {
     for (const key of keys) queue.add(key);
   });
-  metrics.registeredNodes = function* () {
-    for (const n of nodes.list()) {
-      if (readyCondition(n.status)?.status === "True") yield { name: n.metadata.name ?? "", country: n.spec.country, version: n.spec.version ?? "" };
-    }
-  };
+  const nodeInfo = new NodeInfoSeries(function* () {
+    for (const n of nodes.list()) if (readyCondition(n.status)?.status === "True") yield n;
+  });
   metrics.managedEntryCountries = function* () {
     for (const e of entries.list()) {
       if (e.metadata.labels?.[MANAGED_BY_LABEL] === MANAGER) yield e.spec.labels?.country ?? "unknown";
@@ -222,7 +221,7 @@ export async function startOperator(config: Config, log: Logger, metrics: Operat
     // client stuck on a dead connection, say): a failing probe gets a fresh process.
     live: () => Math.max(...informers.map((i) => i.downForMs())) < INFORMER_DOWN_LIMIT_MS,
     ready: () => informers.every((i) => i.hasSynced()),
-  });
+  }, () => nodeInfo.text());
   const shutdown = async (): Promise<void> => {
     await Promise.all(informers.map((i) => i.stop()));
     await new Promise<void>((resolve) => server.close(() => { resolve(); }));

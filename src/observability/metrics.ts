@@ -1,6 +1,6 @@
 // Prometheus metrics for the operator. Label values are bounded sets (results, verbs,
-// resources, countries), except xrayr_mesh_node_info: one series per registered node, as Istio's
-// own metrics already carry one per calling node (source_workload), which it exists to join.
+// resources, countries); xrayr_mesh_node_info, one series per registered node, is served beside
+// them (node-info.ts).
 // Node's process metrics keep their standard names (process_*, nodejs_*) so stock dashboards
 // and alerts find them.
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
@@ -9,18 +9,6 @@ export class OperatorMetrics {
   readonly registry = new Registry();
   /** Countries of the entries this operator manages, read at scrape time. */
   managedEntryCountries: () => Iterable<string> = () => [];
-  /** The nodes that have an entry (Ready), read at scrape time. */
-  registeredNodes: () => Iterable<{ name: string; country: string; version: string }> = () => [];
-  readonly nodeInfo = new Gauge({
-    name: "xrayr_mesh_node_info",
-    help: "1 for each XrayrNode that has its WorkloadEntry (Ready), with its country and XrayR version: joins Istio's per-node series (source_workload) to the node's country",
-    labelNames: ["node", "country", "version"] as const,
-    registers: [this.registry],
-    collect: () => {
-      this.nodeInfo.reset();
-      for (const n of this.registeredNodes()) this.nodeInfo.set({ node: n.name, country: n.country, version: n.version }, 1);
-    },
-  });
   // After controller-runtime's set (controller_runtime_reconcile_*, workqueue_*), each with the
   // controller's name, so a second controller in this process gets its own series.
   readonly reconciles = new Counter({

@@ -8,7 +8,8 @@ export interface Probes {
   ready: () => boolean;
 }
 
-export function startServer(host: string, port: number, registry: Registry, probes: Probes): Promise<Server> {
+/** `extra`: more of the exposition, appended to the registry's (node-info.ts). */
+export function startServer(host: string, port: number, registry: Registry, probes: Probes, extra: () => string = () => ""): Promise<Server> {
   const server = createServer((req, res) => {
     const path = (req.url ?? "/").split("?")[0];
     const probe = (ok: boolean) => {
@@ -18,7 +19,7 @@ export function startServer(host: string, port: number, registry: Registry, prob
       res.writeHead(405).end();
     } else if (path === "/metrics") {
       registry.metrics().then(
-        (body) => res.writeHead(200, { "content-type": registry.contentType }).end(body),
+        (body) => res.writeHead(200, { "content-type": registry.contentType }).end(body + extra()),
         (err: unknown) => res.writeHead(500).end(String(err)),
       );
     } else if (path === "/healthz") {

@@ -241,13 +241,25 @@ export class XrayrNodeReconciler {
     return w.status;
   }
 
+  // Kept in write order, so the expired ones are at the front: without this sweep a backfill
+  // left one status per node here for good, a second copy of every status in the heap.
+  private remember(key: string, uid: string, status: XrayrNodeStatus): void {
+    const now = this.now().getTime();
+    this.written.delete(key);
+    this.written.set(key, { uid, status, at: now });
+    for (const [k, w] of this.written) {
+      if (now - w.at <= WRITTEN_STATUS_TTL_MS) break;
+      this.written.delete(k);
+    }
+  }
+
   private async report(key: string, node: XrayrNode, verdict: Verdict, entryName: string | undefined, log: Logger): Promise<void> {
     const current = this.currentStatus(key, node);
     const previous = readyCondition(current);
     const next = nextStatus(current, verdict, node.metadata.generation, entryName, this.now());
     if (sameStatus(current, next)) return;
     await this.deps.writer.patchNodeStatus(node, next);
-    this.written.set(key, { uid: node.metadata.uid ?? "", status: next, at: this.now().getTime() });
+    this.remember(key, node.metadata.uid ?? "", next);
     if (previous?.reason === verdict.reason) return;
     // Events (and info lines) are for what a person must see: a warning, or a reason changing
     // after the first. A node's first Ready is in its status already (and its entry's create in

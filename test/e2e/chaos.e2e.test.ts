@@ -16,7 +16,7 @@ import { orphanEntries, waitConverged, waitNodeEntriesGone, type Converged } fro
 import { e2eFile, withLogs } from "./support/harness.js";
 import { adminClient, type XrayrNode } from "./support/kube.js";
 import { lab, OPERATOR_USER, REPO } from "./support/lab.js";
-import { startOperator } from "./support/operator.js";
+import { startOperator, type OperatorProcess } from "./support/operator.js";
 import { note, pending, pool, sleep, waitFor } from "./support/wait.js";
 
 const fleet = e2eFile("chaos");
@@ -56,7 +56,13 @@ async function sharedAddresses(): Promise<Record<string, string[]>> {
   return Object.fromEntries([...by].filter(([, names]) => names.length > 1));
 }
 
-async function cleanFleet(): Promise<void> {
+/** How every scenario ends: no address shared, no entry without its node, the operator alive
+ * through it all; then it is stopped and the file's nodes removed. */
+async function closingChecks(op: OperatorProcess): Promise<void> {
+  expect(await sharedAddresses()).toEqual({});
+  expect(await orphanEntries()).toEqual([]);
+  expect(op.alive).toBe(true);
+  await op.stop();
   await fleet.cleanup({ timeoutMs: 60_000 });
 }
 
@@ -122,11 +128,7 @@ describe("chaos: faults between the operator and the API server", () => {
       // Dry runs (the check before a replacement's delete) are creates in the audit log too.
       const entryCreates = writesBy(audit, { user: OPERATOR_USER, verb: "create", resource: "workloadentries" }).filter((e) => e.responseStatus?.code === 201 && !e.requestURI.includes("dryRun="));
       expect(entryCreates.length).toBe(added.length + moved.length);
-      expect(await sharedAddresses()).toEqual({});
-      expect(await orphanEntries()).toEqual([]);
-      expect(op.alive).toBe(true);
-      await op.stop();
-      await cleanFleet();
+      await closingChecks(op);
     }),
     180_000,
   );
@@ -159,11 +161,7 @@ describe("chaos: faults between the operator and the API server", () => {
       const after: Converged[] = await pool(untouched, 6, (n) => waitConverged(n.metadata.name, 5_000));
       expect(after.map((c) => [c.node.metadata.name, c.entry.metadata.uid])).toEqual(untouched.map((n) => [n.metadata.name, before.get(n.metadata.name)?.entry.metadata.uid]));
       expect(added.length).toBe(4);
-      expect(await sharedAddresses()).toEqual({});
-      expect(await orphanEntries()).toEqual([]);
-      expect(op.alive).toBe(true);
-      await op.stop();
-      await cleanFleet();
+      await closingChecks(op);
     }),
     180_000,
   );
@@ -219,11 +217,7 @@ describe("chaos: faults between the operator and the API server", () => {
       note(`chaos 3: ${watch.events.length} entry events, ${delayedChunks} chunks of the operator's entry watch held ${DELAY_MS} ms; most entries on one address at once: ${peak.count} (${peak.address ?? "-"}); converged ${converged} ms after the delay ended`);
       if (peak.count > 1 && peak.address !== undefined) note(`chaos 3: ${peak.address}: ${watch.story((e) => e.spec.address === peak.address).join(", ")}`);
       expect(peak.count > 1 ? { address: peak.address, entries: peak.names } : {}).toEqual({});
-      expect(await sharedAddresses()).toEqual({});
-      expect(await orphanEntries()).toEqual([]);
-      expect(op.alive).toBe(true);
-      await op.stop();
-      await cleanFleet();
+      await closingChecks(op);
     }),
     240_000,
   );

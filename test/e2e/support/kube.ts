@@ -6,71 +6,50 @@ import { apiMessage as messageOf, statusCode as statusOf } from "../../../src/co
 import { lab, NAMESPACE } from "./lab.js";
 
 // The resources' coordinates, from the same constants the operator uses.
-import { API_VERSION as NODE_API_VERSION, GROUP as NODE_GROUP, PLURAL as NODE_PLURAL, VERSION as NODE_VERSION } from "../../../src/api/v1alpha1/types.js";
-import { WE_GROUP as ENTRY_GROUP, WE_PLURAL as ENTRY_PLURAL, WE_VERSION as ENTRY_VERSION } from "../../../src/istio/workloadentry.js";
-import { WG_GROUP, WG_PLURAL, WG_VERSION } from "../../../src/istio/workloadgroup.js";
+import {
+  API_VERSION as NODE_API_VERSION,
+  GROUP as NODE_GROUP,
+  PLURAL as NODE_PLURAL,
+  VERSION as NODE_VERSION,
+  type Condition,
+  type ObjectMeta,
+  type OwnerReference,
+  type XrayrNodeSpec,
+  type XrayrNodeStatus,
+} from "../../../src/api/v1alpha1/types.js";
+import { WE_GROUP as ENTRY_GROUP, WE_PLURAL as ENTRY_PLURAL, WE_VERSION as ENTRY_VERSION, type WorkloadEntrySpec } from "../../../src/istio/workloadentry.js";
+import { WG_GROUP, WG_PLURAL, WG_VERSION, type WorkloadGroupSpec } from "../../../src/istio/workloadgroup.js";
 export { ENTRY_GROUP, ENTRY_PLURAL, ENTRY_VERSION, NODE_API_VERSION, NODE_GROUP, NODE_PLURAL, NODE_VERSION };
 
-export interface OwnerRef {
-  apiVersion: string;
-  kind: string;
+// The API's own types (src/api, src/istio), as the API server sends them to a plain client: a
+// stored object always has its name, and its times are RFC 3339 text.
+export type Meta = Omit<ObjectMeta, "name" | "creationTimestamp" | "deletionTimestamp" | "managedFields"> & {
   name: string;
-  uid: string;
-  controller?: boolean;
-  blockOwnerDeletion?: boolean;
-}
-
-export interface Meta {
-  name: string;
-  namespace?: string;
-  uid?: string;
-  resourceVersion?: string;
-  generation?: number;
   creationTimestamp?: string;
   deletionTimestamp?: string;
-  labels?: Record<string, string>;
-  annotations?: Record<string, string>;
-  ownerReferences?: OwnerRef[];
-}
-
-export interface Condition {
-  type: string;
-  status: string;
-  reason: string;
-  message: string;
-  lastTransitionTime?: string;
-  observedGeneration?: number;
-}
-
-export interface NodeSpec {
-  address: string;
-  country: string;
-  version?: string;
-  vpsId?: string;
-  labels?: Record<string, string>;
-  locality?: string;
-}
+};
+export type { OwnerReference as OwnerRef, Condition, XrayrNodeSpec as NodeSpec };
 
 export interface XrayrNode {
   apiVersion: string;
   kind: string;
   metadata: Meta;
-  spec: NodeSpec;
-  status?: { observedGeneration?: number; conditions?: Condition[]; workloadEntry?: string };
+  spec: XrayrNodeSpec;
+  status?: XrayrNodeStatus;
 }
 
 export interface WorkloadEntry {
   apiVersion: string;
   kind: string;
   metadata: Meta;
-  spec: { address?: string; labels?: Record<string, string>; serviceAccount?: string; locality?: string; [k: string]: unknown };
+  spec: WorkloadEntrySpec;
 }
 
 export interface WorkloadGroup {
   apiVersion: string;
   kind: string;
   metadata: Meta;
-  spec: { metadata?: { labels?: Record<string, string>; annotations?: Record<string, string> }; template?: Record<string, unknown>; probe?: unknown };
+  spec: WorkloadGroupSpec;
 }
 
 interface List<T> {
