@@ -6,7 +6,7 @@
 // and a scrape only joins the lines.
 import type { XrayrNode } from "../api/v1alpha1/types.js";
 
-export const NODE_INFO_METRIC = "xrayr_mesh_node_info";
+const NODE_INFO_METRIC = "xrayr_mesh_node_info";
 const HEADER =
   `# HELP ${NODE_INFO_METRIC} 1 for each XrayrNode that has its WorkloadEntry (Ready), with its country and XrayR version: ` +
   `joins Istio's per-node series (source_workload) to the node's country\n# TYPE ${NODE_INFO_METRIC} gauge\n`;

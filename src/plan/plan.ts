@@ -18,7 +18,8 @@ export type EntryAction =
    * before anything it replaces is deleted (decision 0007's delete-first cannot strand a node). */
   | { kind: "check"; entry: WorkloadEntry }
   | { kind: "apply"; entry: WorkloadEntry; why: "create" | "update" | "drift" }
-  | { kind: "delete"; namespace: string; name: string; uid: string; why: string };
+  /** `address`: the entry's, as the plan saw it (the delete is expected on it until the watch shows it). */
+  | { kind: "delete"; namespace: string; name: string; uid: string; address: string | undefined; why: string };
 
 /** The node's WorkloadGroup (desired/workloadgroup.ts): made after its entry, never on the attribution path. */
 export type GroupAction =
@@ -88,6 +89,7 @@ export function planNode(input: PlanInput): Plan {
     namespace: ns,
     name: e.metadata.name ?? "",
     uid: e.metadata.uid ?? "",
+    address: e.spec.address,
     why,
   });
   const own = entries.filter((e) => controllerUid(e) === uid);

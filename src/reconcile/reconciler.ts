@@ -198,8 +198,7 @@ export class XrayrNodeReconciler {
       await writer.updateEntry(step.entry);
       log.info({ entry: entryName, why: step.why, address: step.entry.spec.address }, "workload entry written");
     } else {
-      const address = this.deps.entries.get(step.name, step.namespace)?.spec.address;
-      if (address !== undefined) expectations.expectDelete(step.namespace, step.uid, address);
+      if (step.address !== undefined) expectations.expectDelete(step.namespace, step.uid, step.address);
       await writer.deleteEntry(step.namespace, step.name, step.uid);
       log.info({ entry: entryName, why: step.why }, "workload entry deleted");
     }
