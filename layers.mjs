@@ -1,6 +1,6 @@
 // The layer rules (dependency-cruiser), checked by `npm run layers` in `make check`:
 // desired state -> plan -> apply, the API types and the domain rules at the bottom, and the
-// Kubernetes client only at the edges. src/layers.test.ts shows each rule failing on a
+// Kubernetes client only at the edges. test/unit/layers.test.ts shows each rule failing on a
 // deliberate violation.
 const API_CLIENT = "^node_modules/@kubernetes/client-node";
 

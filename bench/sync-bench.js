@@ -16,7 +16,8 @@ import * as k8s from "@kubernetes/client-node";
 const repo = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 const cli = join(repo, "dist/bundle/xrayr-mesh.mjs");
 if (!existsSync(cli)) throw new Error("dist/ is missing: run npm run build first");
-const { syntheticFleet } = await import(join(repo, "dist/fleet/synthetic.js"));
+// The rows are a test fixture, not part of dist/: Node strips the types of the .ts itself.
+const { syntheticFleet } = await import(join(repo, "test/support/synthetic-fleet.ts"));
 const { desiredFleet } = await import(join(repo, "dist/fleet/desired.js"));
 // The bare client pools connections as the CLI does: the comparison is of the writes, not of
 // client-node's default of a new TLS connection per request.

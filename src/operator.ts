@@ -6,24 +6,17 @@ import type { Server } from "node:http";
 import type { Logger } from "pino";
 import { KubeWriter, writeTimeoutFor } from "./apply/writer.js";
 import type { Config } from "./config.js";
-import {
-  Controller,
-  LeaderElector,
-  PooledKubeConfig,
-  ResilientInformer,
-  WorkQueue,
-  apiMessage,
-  coordinationLeaseLock,
-  errorFields,
-  defaultControllerRateLimiter,
-  type Fence,
-  objectKey,
-  splitKey,
-  statusCode,
-  systemClock,
-  unfencedUntil,
-  withSignal,
-} from "./controller/index.js";
+import { apiMessage, errorFields, statusCode } from "./controller/api-errors.js";
+import { withSignal } from "./controller/call-options.js";
+import { systemClock } from "./controller/clock.js";
+import { Controller } from "./controller/controller.js";
+import { type Fence, unfencedUntil } from "./controller/fence.js";
+import { ResilientInformer } from "./controller/informer.js";
+import { objectKey, splitKey } from "./controller/keys.js";
+import { PooledKubeConfig } from "./controller/kubeconfig.js";
+import { coordinationLeaseLock, LeaderElector } from "./controller/leaderelection.js";
+import { defaultControllerRateLimiter } from "./controller/ratelimiter.js";
+import { WorkQueue } from "./controller/workqueue.js";
 import { GROUP, PLURAL, VERSION, type XrayrNode } from "./api/v1alpha1/types.js";
 import { MANAGED_BY_LABEL, MANAGER } from "./desired/workloadentry.js";
 import { WE_GROUP, WE_PLURAL, WE_VERSION, type WorkloadEntry } from "./istio/workloadentry.js";

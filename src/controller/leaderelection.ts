@@ -242,15 +242,6 @@ export class LeaderElector {
     }
   }
 
-  isLeader(): boolean {
-    return this.leading;
-  }
-
-  /** The holder as last observed ("" if none or not yet observed). */
-  leader(): string {
-    return this.observation?.record.holderIdentity ?? "";
-  }
-
   /**
    * Campaigns until leadership is acquired, then leads until it is lost or `signal` aborts, and
    * resolves when leadership has ended. Like client-go, it does not campaign again: a replica that

@@ -19,10 +19,4 @@ export const COUNTRY_CODES = [
   "vn", "vu", "wf", "ws", "ye", "yt", "za", "zm", "zw",
 ] as const;
 
-export type CountryCode = (typeof COUNTRY_CODES)[number];
-
 export const COUNTRY_CODE_SET: ReadonlySet<string> = new Set<string>(COUNTRY_CODES);
-
-export function isCountryCode(s: string): s is CountryCode {
-  return COUNTRY_CODE_SET.has(s);
-}

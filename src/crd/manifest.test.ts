@@ -5,6 +5,7 @@ import { COUNTRY_CODES } from "./countries.js";
 import { xrayrNodeSpecShape } from "../api/v1alpha1/spec.js";
 import { CHART_CRD_FILE, CRD_FILE, renderCrdYaml, xrayrNodeCrd, type JsonSchemaProps } from "./manifest.js";
 import {
+  ADDRESS_MAX_LENGTH,
   DNS1123_LABEL_PATTERN,
   LABEL_VALUE_NONEMPTY_PATTERN,
   LABEL_VALUE_PATTERN,
@@ -85,7 +86,7 @@ describe("CRD manifest", () => {
     expect(labelRules).toContain(RESERVED_LABEL_KEY_PATTERN);
     const addressRules = (p["address"]?.["x-kubernetes-validations"] ?? []).map((v) => v.rule);
     expect(addressRules).toEqual(["isIP(self)", "!isIP(self) || ip.isCanonical(self)"]);
-    expect(p["address"]?.maxLength).toBeDefined();
+    expect(p["address"]?.maxLength).toBe(ADDRESS_MAX_LENGTH);
     expect(r["x-kubernetes-validations"]?.[0]?.rule).toContain(DNS1123_LABEL_PATTERN);
     for (const n of RESERVED_NODE_NAMES) expect(r["x-kubernetes-validations"]?.[1]?.rule).toContain(JSON.stringify(n));
   });

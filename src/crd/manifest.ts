@@ -2,7 +2,7 @@
 // from xrayrNodeCrd() by `npm run crds`; src/crd/manifest.test.ts fails when the two drift.
 //
 // Every rule here has a twin in src/crd/validate.ts; both take their patterns from
-// src/crd/patterns.ts. OpenAPI `pattern` and CEL `matches()` are Go RE2, zod is JavaScript
+// src/api/v1alpha1/patterns.ts. OpenAPI `pattern` and CEL `matches()` are Go RE2, zod is JavaScript
 // RegExp; the patterns are written in the common subset.
 
 import { Document, isScalar, isSeq, visit } from "yaml";

@@ -1,6 +1,6 @@
 // The XrayrNode spec and name rules in zod, mirroring exactly what admission enforces with the
 // CRD from src/crd/manifest.ts (OpenAPI schema + CEL). Both read their patterns from
-// src/crd/patterns.ts. test/fixtures/validation-table.json is the shared truth: the unit test
+// src/api/v1alpha1/patterns.ts. test/fixtures/validation-table.json is the shared truth: the unit test
 // replays it here, the lab replays it against a real kube-apiserver.
 //
 // Admission behaviours mirrored here, besides the rules themselves:

@@ -1,7 +1,7 @@
 import { desiredFleet } from "./desired.js";
 import { SYNCED_BY_LABEL, SYNC_MANAGER } from "./labels.js";
 import { VPS_ID_LABEL } from "../domain/vps.js";
-import { syntheticFleet } from "./synthetic.js";
+import { syntheticFleet } from "../../test/support/synthetic-fleet.js";
 
 const opts = { namespace: "airport-prod", addressPolicy: "public" as const };
 const row = (over: Record<string, unknown> = {}) => ({ id: 1001, hostname: "JP-Tokyo-01.nodes.example.", ip: "45.76.83.243", country: "JP", status: "active", ...over });

@@ -2,7 +2,7 @@ import type { XrayrNode } from "../api/v1alpha1/types.js";
 import { desiredFleet } from "./desired.js";
 import { planSync } from "./plan.js";
 import { paginationField, parseMaxPrune, pruneBound, pruneGuard, type MaxPrune } from "./prune-guard.js";
-import { syntheticFleet, type SyntheticRow } from "./synthetic.js";
+import { syntheticFleet, type SyntheticRow } from "../../test/support/synthetic-fleet.js";
 
 const opts = { namespace: "airport-prod", addressPolicy: "public" as const };
 const source = "https://sigma-api.internal/api/vps";

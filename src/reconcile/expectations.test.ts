@@ -10,9 +10,10 @@ describe("Expectations", () => {
     expect(x.unseenOn(ns, "203.0.114.1")).toBe(true);
     expect(x.unseenOn(ns, "203.0.114.2")).toBe(false);
     expect(x.unseenOn("other", "203.0.114.1")).toBe(false);
-    x.observedPresent(ns, "jp-01-abcdef01");
+    expect(x.observedPresent(ns, "jp-01-abcdef01")).toBe(true);
     expect(x.unseenOn(ns, "203.0.114.1")).toBe(false);
-    expect(x.size()).toBe(0);
+    // Forgotten, not merely hidden: a second sighting finds nothing to clear.
+    expect(x.observedPresent(ns, "jp-01-abcdef01")).toBe(false);
   });
 
   it("holds an address from our delete until the watch shows that uid gone", () => {
@@ -42,6 +43,7 @@ describe("Expectations", () => {
     expect(x.unseenOn(ns, "203.0.114.1")).toBe(true);
     await clock.advance(1);
     expect(x.unseenOn(ns, "203.0.114.1")).toBe(false);
-    expect(x.size()).toBe(0);
+    // The lapsed record was dropped by that look, not kept around.
+    expect(x.observedPresent(ns, "jp-01-abcdef01")).toBe(false);
   });
 });

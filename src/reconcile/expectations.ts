@@ -51,11 +51,6 @@ export class Expectations {
     return false;
   }
 
-  /** How many writes are still unseen (for the metric). */
-  size(): number {
-    return this.expected.size;
-  }
-
   private add(key: string, namespace: string, address: string): void {
     this.remove(key);
     const at = `${namespace}/${address}`;

@@ -27,7 +27,7 @@ import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { SYNCED_BY_LABEL, SYNC_MANAGER } from "../../src/fleet/labels.js";
-import { retireRows, syntheticFleet, type SyntheticRow } from "../../src/fleet/synthetic.js";
+import { retireRows, syntheticFleet, type SyntheticRow } from "../support/synthetic-fleet.js";
 import { auditOffset, auditSince, summarize, writesBy } from "./support/audit.js";
 import { xrayrMesh } from "./support/cli.js";
 import { deleteAndWait, readyCondition, waitConverged, waitNodeEntriesGone } from "./support/fixtures.js";

@@ -18,8 +18,18 @@ const nested: Nested = { a: [1, 2] };
 // Only the compiler reads these.
 export const typeChecks = [badState, missing, status, nested];
 
+// Every field of the status type, each set: `Required` makes the compiler demand a value for each
+// field the type has, and an object literal may hold no field the type lacks.
+const everyField: Required<XrayrNodeStatus> = {
+  observedGeneration: 1,
+  conditions: status.conditions ?? [],
+  workloadEntry: "jp-01-0a1b2c3d",
+  writtenBy: { holder: "pod-a", epoch: 3 },
+  traffic,
+};
+
 describe("the status types derived from the status schema", () => {
-  it("the schema lists every status field the types have", () => {
-    expect(Object.keys(xrayrNodeStatusSchema.properties).sort()).toEqual(["conditions", "observedGeneration", "traffic", "workloadEntry", "writtenBy"]);
+  it("the schema lists every status field the types have, and no other", () => {
+    expect(Object.keys(xrayrNodeStatusSchema.properties).sort()).toEqual(Object.keys(everyField).sort());
   });
 });
