@@ -18,7 +18,10 @@ import { coordinationLeaseLock, LeaderElector } from "./controller/leaderelectio
 import { defaultControllerRateLimiter } from "./controller/ratelimiter.js";
 import { WorkQueue } from "./controller/workqueue.js";
 import { GROUP, PLURAL, VERSION, type XrayrNode } from "./api/v1alpha1/types.js";
-import { MANAGED_BY_LABEL, MANAGER } from "./desired/workloadentry.js";
+import { validateNode } from "./crd/validate.js";
+import { CRDS, notInstalled, type RequiredCrd } from "./domain/crds.js";
+import { isOurs } from "./domain/ownership.js";
+import { isReady } from "./domain/readiness.js";
 import { WE_GROUP, WE_PLURAL, WE_VERSION, type WorkloadEntry } from "./istio/workloadentry.js";
 import { WG_GROUP, WG_PLURAL, WG_VERSION, type WorkloadGroup } from "./istio/workloadgroup.js";
 import type { OperatorMetrics } from "./observability/metrics.js";
@@ -26,9 +29,7 @@ import { NodeInfoSeries } from "./observability/node-info.js";
 import { startServer } from "./observability/server.js";
 import { Expectations } from "./reconcile/expectations.js";
 import { XrayrNodeReconciler } from "./reconcile/reconciler.js";
-import { validateNode } from "./reconcile/validate-node.js";
 import { watchFleet } from "./reconcile/watches.js";
-import { readyCondition } from "./status/conditions.js";
 import { PrometheusClient } from "./traffic/prometheus.js";
 import { TrafficReporter } from "./traffic/reporter.js";
 
@@ -60,15 +61,11 @@ export async function startOperator(config: Config, log: Logger, metrics: Operat
   const lastError = new Map<string, unknown>();
   // A list that 404s means the resource's CRD is not installed: said at once, not after the
   // sync timeout, and the process ends so that the pod's restarts show it.
-  const notInstalled = new AbortController();
-  const MISSING: Record<string, string> = {
-    [PLURAL]: `the XrayrNode CRD (${PLURAL}.${GROUP}) is not installed in the cluster: install it with kubectl apply --server-side -k deploy/crds (the Helm chart installs it too)`,
-    [WE_PLURAL]: `Istio's WorkloadEntry CRD (${WE_PLURAL}.${WE_GROUP}) is not installed in the cluster: install Istio (docs/install.md) before the operator`,
-    [WG_PLURAL]: `Istio's WorkloadGroup CRD (${WG_PLURAL}.${WG_GROUP}) is not installed in the cluster: install Istio (docs/install.md) before the operator`,
-  };
+  const crdsMissing = new AbortController();
+  const MISSING: Record<string, RequiredCrd> = { [PLURAL]: CRDS.xrayrnodes, [WE_PLURAL]: CRDS.workloadentries, [WG_PLURAL]: CRDS.workloadgroups };
   // Every missing CRD, ours first; a second after the first 404, so each informer's first list has answered.
   const missingCrds = (): Error =>
-    new Error([PLURAL, WE_PLURAL, WG_PLURAL].filter((p) => statusCode(lastError.get(p)) === 404).map((p) => MISSING[p]).join("; "));
+    new Error([PLURAL, WE_PLURAL, WG_PLURAL].filter((p) => statusCode(lastError.get(p)) === 404).map((p) => MISSING[p]).flatMap((c) => (c === undefined ? [] : [`${notInstalled(c)}: ${c.fix}`])).join("; "));
   let missingTimer: NodeJS.Timeout | undefined;
   const informer = <T extends k8s.KubernetesObject>(group: string, version: string, plural: string) =>
     new ResilientInformer<T>({
@@ -82,7 +79,7 @@ export async function startOperator(config: Config, log: Logger, metrics: Operat
       hooks: {
         onRestart: ({ attempt, delayMs, error }) => {
           lastError.set(plural, error);
-          if (statusCode(error) === 404) missingTimer ??= setTimeout(() => { notInstalled.abort(missingCrds()); }, 1_000);
+          if (statusCode(error) === 404) missingTimer ??= setTimeout(() => { crdsMissing.abort(missingCrds()); }, 1_000);
           metrics.informerRestarts.inc({ resource: plural });
           log.warn({ resource: plural, attempt, delayMs, error: errorFields(error) }, "informer stopped; restarting");
         },
@@ -116,11 +113,11 @@ export async function startOperator(config: Config, log: Logger, metrics: Operat
     for (const key of keys) queue.add(key);
   });
   const nodeInfo = new NodeInfoSeries(function* () {
-    for (const n of nodes.list()) if (readyCondition(n.status)?.status === "True") yield n;
+    for (const n of nodes.list()) if (isReady(n)) yield n;
   });
   metrics.managedEntryCountries = function* () {
     for (const e of entries.list()) {
-      if (e.metadata.labels?.[MANAGED_BY_LABEL] === MANAGER) yield e.spec.labels?.country ?? "unknown";
+      if (isOurs(e)) yield e.spec.labels?.country ?? "unknown";
     }
   };
 
@@ -224,11 +221,11 @@ export async function startOperator(config: Config, log: Logger, metrics: Operat
   for (const i of informers) i.start();
   // A missing CRD or Role shows up as a list that keeps failing: stop with the cause instead of
   // waiting forever behind a liveness probe that cannot tell.
-  const syncDeadline = AbortSignal.any([running.signal, AbortSignal.timeout(SYNC_TIMEOUT_MS), notInstalled.signal]);
+  const syncDeadline = AbortSignal.any([running.signal, AbortSignal.timeout(SYNC_TIMEOUT_MS), crdsMissing.signal]);
   const synced = await Promise.all(informers.map((i) => i.waitForSync(syncDeadline)));
   if (!synced.every(Boolean)) {
     await shutdown();
-    if (notInstalled.signal.aborted) throw missingCrds();
+    if (crdsMissing.signal.aborted) throw missingCrds();
     const which = [PLURAL, WE_PLURAL, WG_PLURAL].filter((_p, i) => synced[i] !== true).join(" and ");
     const cause = [...lastError.values()].map((e) => apiMessage(e)).join("; ");
     throw new Error(`could not list ${which} in ${ns} within ${SYNC_TIMEOUT_MS / 1000} s${cause !== "" ? `: ${cause}` : ""} (is the CRD installed and the Role bound?)`);

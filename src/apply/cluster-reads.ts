@@ -3,7 +3,7 @@
 import * as k8s from "@kubernetes/client-node";
 import { statusCode } from "../controller/api-errors.js";
 import { WE_GROUP, WE_PLURAL, WE_VERSION, type WorkloadEntry } from "../istio/workloadentry.js";
-import { NotInstalledError } from "./xrayrnodes.js";
+import { CRDS, NotInstalledError } from "../domain/crds.js";
 
 export class ClusterReads {
   private readonly ext: k8s.ApiextensionsV1Api;
@@ -54,7 +54,7 @@ export class ClusterReads {
       return await this.istio<WorkloadEntry>(namespace, WE_PLURAL);
     } catch (err) {
       if (statusCode(err) === 404) {
-        throw new NotInstalledError(`Istio's WorkloadEntry CRD (${WE_PLURAL}.${WE_GROUP}) is not installed`, "install Istio first (docs/install.md)", { cause: err });
+        throw new NotInstalledError(CRDS.workloadentries, { cause: err });
       }
       throw err;
     }

@@ -8,7 +8,7 @@ import { GROUP, PLURAL, VERSION, type XrayrNode, type XrayrNodeStatus } from "..
 import { apiMessage, statusCode } from "../controller/api-errors.js";
 import { withSignal } from "../controller/call-options.js";
 import type { Fence, LeaderStamp } from "../controller/fence.js";
-import { MANAGER } from "../desired/workloadentry.js";
+import { MANAGER } from "../domain/ownership.js";
 import type { ObjectMeta } from "../api/v1alpha1/types.js";
 import { WE_GROUP, WE_PLURAL, WE_VERSION, type WorkloadEntry } from "../istio/workloadentry.js";
 import { WG_GROUP, WG_PLURAL, WG_VERSION, type WorkloadGroup } from "../istio/workloadgroup.js";

@@ -6,6 +6,7 @@ import { GROUP, PLURAL, VERSION, type XrayrNode } from "../api/v1alpha1/types.js
 import { classifyApiError, statusCode } from "../controller/api-errors.js";
 import { sleep, systemClock } from "../controller/clock.js";
 import { Backoff } from "../controller/ratelimiter.js";
+import { CRDS, NotInstalledError } from "../domain/crds.js";
 
 const ssa = k8s.setHeaderOptions("Content-Type", k8s.PatchStrategy.ServerSideApply);
 
@@ -28,19 +29,6 @@ export async function withRetry<T>(call: () => Promise<T>, opts: RetryOptions = 
       if (attempt >= opts.attempts || failure.kind !== "transient") throw err;
       await sleep(systemClock, Math.max(backoff.next(), failure.retryAfterMs ?? 0));
     }
-  }
-}
-
-/** The resource's CRD is not installed: the API server has no such path (404 on a list). */
-export class NotInstalledError extends Error {
-  override readonly name = "NotInstalledError";
-  constructor(
-    message: string,
-    /** What installs it, for the sentence the CLI prints. */
-    readonly fix: string,
-    options?: ErrorOptions,
-  ) {
-    super(message, options);
   }
 }
 
@@ -67,7 +55,7 @@ export class XrayrNodeClient {
     } catch (err) {
       // A list 404s only when the API server has no such resource: the CRD is missing.
       if (statusCode(err) === 404) {
-        throw new NotInstalledError(`the XrayrNode CRD (${PLURAL}.${GROUP}) is not installed`, "install it with kubectl apply --server-side -k deploy/crds (the Helm chart installs it too)", { cause: err });
+        throw new NotInstalledError(CRDS.xrayrnodes, { cause: err });
       }
       throw err;
     }

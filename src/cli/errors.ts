@@ -1,5 +1,5 @@
 // One clear sentence for every failure the user can cause or meet, never a stack trace.
-import { NotInstalledError } from "../apply/xrayrnodes.js";
+import { notInstalled, NotInstalledError } from "../domain/crds.js";
 import { apiMessage, networkCause, statusCode } from "../controller/api-errors.js";
 import { redactUrls, safeUrl } from "../observability/redact.js";
 
@@ -37,7 +37,7 @@ export function describeError(err: unknown, server?: string): string {
     return apiMessage(err);
   }
   if (err instanceof NotInstalledError) {
-    return `${err.message} in the cluster${server !== undefined ? ` at ${safeUrl(server)}` : ""}: ${err.fix}.`;
+    return `${notInstalled(err.crd, server !== undefined ? safeUrl(server) : undefined)}: ${err.crd.fix}.`;
   }
   // Libraries quote the URL they failed on, credentials and query included.
   const text = redactUrls(err instanceof Error ? err.message : String(err));

@@ -1,5 +1,6 @@
 import type { XrayrNode } from "../api/v1alpha1/types.js";
 import { REGISTERED_BY_LABEL, SYNCED_BY_LABEL, SYNC_MANAGER } from "../fleet/labels.js";
+import { MANAGED_BY_LABEL, MANAGER } from "../domain/ownership.js";
 import { VPS_ID_LABEL } from "../domain/vps.js";
 import type { WorkloadEntry } from "../istio/workloadentry.js";
 import { sourceOf, statusRows } from "./status.js";
@@ -11,7 +12,7 @@ const node = (name: string, labels: Record<string, string> = {}): XrayrNode => (
 const entry = (name: string, owner: { kind: string; apiVersion: string; uid: string }): WorkloadEntry => ({
   apiVersion: "networking.istio.io/v1",
   kind: "WorkloadEntry",
-  metadata: { name, ownerReferences: [{ ...owner, name, controller: true }] },
+  metadata: { name, labels: { [MANAGED_BY_LABEL]: MANAGER }, ownerReferences: [{ ...owner, name, controller: true }] },
   spec: {},
 });
 
@@ -35,6 +36,13 @@ describe("statusRows", () => {
     const xn = { kind: "XrayrNode", apiVersion: "mesh.sigma.io/v1alpha1", uid: "uid-a" };
     const rows = statusRows([node("a")], [entry("a-ffff0000", xn), entry("a", xn)]);
     expect(rows.map((r) => [r.entry, r.entries])).toEqual([[true, ["a", "a-ffff0000"]]]);
+  });
+
+  test("an entry the node controls but we did not write (no managed-by label) is not the node's", () => {
+    const xn = { kind: "XrayrNode", apiVersion: "mesh.sigma.io/v1alpha1", uid: "uid-a" };
+    const handMade = entry("a-ffff0000", xn);
+    handMade.metadata.labels = {};
+    expect(statusRows([node("a")], [handMade]).map((r) => [r.entry, r.entries])).toEqual([[false, []]]);
   });
 
   test("source: sigma-api's label wins over sync's (a node registered over a synced one is sigma-api's)", () => {

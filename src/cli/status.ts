@@ -8,8 +8,8 @@ import type { XrayrNode } from "../api/v1alpha1/types.js";
 import { isSynced, REGISTERED_BY_LABEL } from "../fleet/labels.js";
 import { normaliseCountry, vpsIdOf } from "../domain/vps.js";
 import type { WorkloadEntry } from "../istio/workloadentry.js";
-import { controllerUid } from "../domain/ownership.js";
-import { readyCondition } from "../status/conditions.js";
+import { controllerUid, isOurs } from "../domain/ownership.js";
+import { readyCondition } from "../domain/readiness.js";
 import type { Context } from "./context.js";
 import { age, table } from "./output.js";
 
@@ -40,12 +40,12 @@ export function sourceOf(n: XrayrNode): string {
 }
 
 export function statusRows(nodes: readonly XrayrNode[], entries: readonly WorkloadEntry[], now = new Date()): NodeStatusRow[] {
-  // An entry is the node's when the node controls it (an XrayrNode owner reference with its uid),
-  // whatever its name.
+  // An entry is the node's when it is ours and the node controls it (an XrayrNode owner
+  // reference with its uid), whatever its name.
   const controlled = new Map<string, string[]>();
   for (const e of entries) {
     const uid = controllerUid(e);
-    if (uid !== undefined) controlled.set(uid, [...(controlled.get(uid) ?? []), e.metadata.name ?? ""]);
+    if (uid !== undefined && isOurs(e)) controlled.set(uid, [...(controlled.get(uid) ?? []), e.metadata.name ?? ""]);
   }
   return [...nodes]
     .sort((a, b) => (a.metadata.name ?? "").localeCompare(b.metadata.name ?? ""))

@@ -3,7 +3,7 @@
 // when attribution is broken (traffic into Xboard from `unknown` sources).
 import { XrayrNodeClient } from "../apply/xrayrnodes.js";
 import { safeUrl, urlHasCredentials } from "../observability/redact.js";
-import { readyCondition } from "../status/conditions.js";
+import { isReady } from "../domain/readiness.js";
 import { fmtRps, type Panel } from "../traffic/panel.js";
 import { PrometheusClient, PrometheusError } from "../traffic/prometheus.js";
 import { PROMQL_DURATION, type EdgeScope } from "../traffic/queries.js";
@@ -41,7 +41,7 @@ export async function runVerify(ctx: Context, opts: VerifyOptions): Promise<numb
   const nodes = await new XrayrNodeClient(ctx.kc, ctx.namespace).list();
   // Nodes that should be sending: those with a WorkloadEntry (Ready). Others cannot be named by
   // the sidecar at all; `xrayr-mesh status` explains why.
-  const registered = nodes.filter((n) => readyCondition(n.status)?.status === "True").map((n) => n.metadata.name ?? "");
+  const registered = nodes.filter(isReady).map((n) => n.metadata.name ?? "");
   let panel: Panel;
   try {
     panel = await readPanel(prometheus, scope, registered, opts.app);

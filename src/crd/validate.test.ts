@@ -2,7 +2,8 @@ import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { z } from "zod";
 import { checkAddressPolicy } from "./address.js";
-import { describeType, validateSpecWithPolicy, validateXrayrNode, xrayrNodeSpecSchema, type ValidationIssue } from "./validate.js";
+import type { ValidationIssue } from "../domain/validity.js";
+import { describeType, validateSpecWithPolicy, validateXrayrNode, xrayrNodeSpecSchema } from "./validate.js";
 
 const rowSchema = z.strictObject({
   field: z.string().regex(/^(metadata\.name|spec\.[A-Za-z]+)$/),

@@ -32,7 +32,8 @@ import {
   RESERVED_NODE_NAMES_TEXT,
   regex,
 } from "../api/v1alpha1/patterns.js";
-import type { XrayrNodeSpec } from "../api/v1alpha1/types.js";
+import type { XrayrNode } from "../api/v1alpha1/types.js";
+import type { ValidationIssue, ValidSpec, Validity } from "../domain/validity.js";
 
 const DNS1123_LABEL_RE = regex(DNS1123_LABEL_PATTERN);
 const LABEL_VALUE_NONEMPTY_RE = regex(LABEL_VALUE_NONEMPTY_PATTERN);
@@ -40,17 +41,6 @@ const LABEL_VALUE_RE = regex(LABEL_VALUE_PATTERN);
 const QUALIFIED_NAME_RE = regex(QUALIFIED_NAME_PATTERN);
 const RESERVED_LABEL_KEY_RE = regex(RESERVED_LABEL_KEY_PATTERN);
 const LOCALITY_RE = regex(LOCALITY_PATTERN);
-
-export interface ValidationIssue {
-  /** Dotted field path as admission reports it: "metadata.name", "spec.address", "spec.labels", ... */
-  field: string;
-  /** The offending value (for spec.labels: the offending key, label value, or the whole map). */
-  value: unknown;
-  /** A full sentence naming the field and the value. */
-  message: string;
-}
-
-export type ValidationResult = { ok: true; spec: ValidXrayrNodeSpec } | { ok: false; issues: ValidationIssue[] };
 
 const q = (v: unknown): string => (typeof v === "string" ? JSON.stringify(v) : describeType(v));
 
@@ -215,10 +205,10 @@ const specObject = z.object(
  */
 export const xrayrNodeSpecSchema = z.preprocess(pruneNulls, specObject);
 
-export type ValidXrayrNodeSpec = z.output<typeof specObject>;
-
-// Compile-time check that the parsed spec is usable wherever XrayrNodeSpec is expected.
-const _specIsXrayrNodeSpec = (s: ValidXrayrNodeSpec): XrayrNodeSpec => s;
+// Compile-time checks that what the schema parses is exactly domain/validity.ts's ValidSpec.
+type Parsed = z.output<typeof specObject>;
+const _parsedIsValidSpec = (s: Parsed): ValidSpec => s;
+const _validSpecIsParsed = (s: ValidSpec): Parsed => s;
 
 function toIssue(iss: z.core.$ZodIssue): ValidationIssue {
   const [top, key] = iss.path;
@@ -232,7 +222,7 @@ function toIssue(iss: z.core.$ZodIssue): ValidationIssue {
 }
 
 /** Validate an XrayrNode's name and spec exactly as admission would. */
-export function validateXrayrNode(obj: { metadata: { name?: string }; spec: unknown }): ValidationResult {
+export function validateXrayrNode(obj: { metadata: { name?: string }; spec: unknown }): Validity {
   const issues: ValidationIssue[] = [];
   const nameMsg = nameProblem(obj.metadata.name);
   if (nameMsg !== undefined) issues.push({ field: "metadata.name", value: obj.metadata.name, message: nameMsg });
@@ -260,7 +250,7 @@ export interface SpecPolicyOptions {
  * other field's; it is the one issue with field "spec.address" on a well-formed address.
  * One implementation for the operator's verdict, `xrayr-mesh register` and `xrayr-mesh sync`.
  */
-export function validateSpecWithPolicy(name: string | undefined, spec: unknown, policy: AddressPolicy, opts: SpecPolicyOptions = {}): ValidationResult {
+export function validateSpecWithPolicy(name: string | undefined, spec: unknown, policy: AddressPolicy, opts: SpecPolicyOptions = {}): Validity {
   const v = validateXrayrNode({ metadata: { name }, spec });
   const address = v.ok ? v.spec.address : addressOf(spec);
   const p = address !== undefined && parseAddress(address).ok ? checkAddressPolicy(address, policy) : undefined;
@@ -268,6 +258,15 @@ export function validateSpecWithPolicy(name: string | undefined, spec: unknown, 
   const message = opts.policyMessage?.(address ?? "", p) ?? `spec.address: ${p.message}`;
   const issue: ValidationIssue = { field: "spec.address", value: address, message };
   return { ok: false, issues: [...(v.ok ? [] : v.issues), issue] };
+}
+
+/**
+ * The operator's verdict on a node: the CRD's own rules (admission should already have enforced
+ * them; objects written before a CRD upgrade may not meet them) plus the address policy. The
+ * reconciler, `sync`'s plan and doctor judge live nodes with this one function.
+ */
+export function validateNode(node: Pick<XrayrNode, "metadata" | "spec">, policy: AddressPolicy): Validity {
+  return validateSpecWithPolicy(node.metadata.name, node.spec, policy);
 }
 
 function addressOf(spec: unknown): string | undefined {

@@ -1,5 +1,7 @@
 import type { XrayrNode } from "../api/v1alpha1/types.js";
-import { APPLIED_HASH_ANNOTATION, appliedHash, desiredWorkloadEntry, type ValidSpec } from "./workloadentry.js";
+import { APPLIED_HASH_ANNOTATION } from "../domain/ownership.js";
+import { appliedHash, desiredWorkloadEntry } from "./workloadentry.js";
+import type { ValidSpec } from "../domain/validity.js";
 import { entryName, nodeNameOfEntry } from "../domain/entry-name.js";
 
 const node: XrayrNode = {

@@ -1,16 +1,11 @@
 // Desired state: what the WorkloadEntry for one valid XrayrNode must look like. Pure.
 import { createHash } from "node:crypto";
 import { entryName } from "../domain/entry-name.js";
-import { API_VERSION, KIND, type ObjectMeta, type OwnerReference, type XrayrNode } from "../api/v1alpha1/types.js";
-import type { ValidXrayrNodeSpec } from "../crd/validate.js";
+import { APPLIED_HASH_ANNOTATION, controlledBy, MANAGED_BY_LABEL, MANAGER, NODE_LABEL } from "../domain/ownership.js";
+import type { ObjectMeta, XrayrNode } from "../api/v1alpha1/types.js";
+import type { ValidSpec } from "../domain/validity.js";
 import { WE_API_VERSION, WE_KIND, type WorkloadEntry } from "../istio/workloadentry.js";
 
-/** The value of app.kubernetes.io/managed-by on every entry we write, and our field manager. */
-export const MANAGER = "xrayr-mesh-operator";
-export const MANAGED_BY_LABEL = "app.kubernetes.io/managed-by";
-/** Records which desired state was last applied, so keys we dropped are noticed and removed. */
-export const APPLIED_HASH_ANNOTATION = "mesh.sigma.io/applied-hash";
-export const NODE_LABEL = "mesh.sigma.io/xrayr-node";
 // Plaintext VPS: no mesh client may try mTLS towards it. Istio reads this from the entry's labels.
 const TLS_MODE_LABEL = "security.istio.io/tlsMode";
 // Istio's source_workload for the entry's workload (else it would be the entry's name).
@@ -22,9 +17,6 @@ export interface EntryOptions {
   /** WorkloadEntry.spec.serviceAccount; empty string leaves it unset. */
   serviceAccount: string;
 }
-
-/** A spec that has passed validation, with defaults filled in. */
-export type ValidSpec = ValidXrayrNodeSpec;
 
 export function desiredWorkloadEntry(node: XrayrNode, spec: ValidSpec, opts: EntryOptions): WorkloadEntry {
   const name = required(node.metadata.name, "metadata.name");
@@ -60,13 +52,6 @@ export function desiredWorkloadEntry(node: XrayrNode, spec: ValidSpec, opts: Ent
   };
   entry.metadata.annotations = { [APPLIED_HASH_ANNOTATION]: appliedHash(entry) };
   return entry;
-}
-
-/** The ownerReference that makes `node` the controller of what we write for it (GC removes it with the node). */
-export function controlledBy(node: XrayrNode): OwnerReference {
-  const name = required(node.metadata.name, "metadata.name");
-  const uid = required(node.metadata.uid, "metadata.uid");
-  return { apiVersion: API_VERSION, kind: KIND, name, uid, controller: true, blockOwnerDeletion: true };
 }
 
 /** A short, stable digest of everything we apply except the digest itself. */

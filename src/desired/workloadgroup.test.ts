@@ -4,7 +4,8 @@ import { parse } from "yaml";
 import type { XrayrNode } from "../api/v1alpha1/types.js";
 import type { WorkloadEntry } from "../istio/workloadentry.js";
 import type { WorkloadGroup } from "../istio/workloadgroup.js";
-import { desiredWorkloadEntry, type ValidSpec } from "./workloadentry.js";
+import { desiredWorkloadEntry } from "./workloadentry.js";
+import type { ValidSpec } from "../domain/validity.js";
 import { desiredWorkloadGroup, groupWorkloadLabels } from "./workloadgroup.js";
 
 const opts = { appLabel: "xrayr", serviceAccount: "xrayr-vm" };

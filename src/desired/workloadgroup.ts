@@ -9,19 +9,9 @@
 // path (docs/attribution.md, "What Kiali shows per VPS").
 import type { XrayrNode } from "../api/v1alpha1/types.js";
 import { groupName } from "../domain/group-name.js";
+import { APPLIED_HASH_ANNOTATION, controlledBy, MANAGED_BY_LABEL, MANAGER, NODE_LABEL } from "../domain/ownership.js";
 import { WG_API_VERSION, WG_KIND, type WorkloadGroup } from "../istio/workloadgroup.js";
-import {
-  APPLIED_HASH_ANNOTATION,
-  MANAGED_BY_LABEL,
-  MANAGER,
-  NODE_LABEL,
-  WORKLOAD_NAME_LABEL,
-  appliedHash,
-  controlledBy,
-  required,
-  sortKeys,
-  type EntryOptions,
-} from "./workloadentry.js";
+import { WORKLOAD_NAME_LABEL, appliedHash, required, sortKeys, type EntryOptions } from "./workloadentry.js";
 
 /**
  * The labels that make a group the workload of exactly one node's entry: `app` (Kiali's app)

@@ -1,7 +1,9 @@
 import type * as k8s from "@kubernetes/client-node";
 import type { XrayrNode } from "../api/v1alpha1/types.js";
 import type { WorkloadEntry } from "../istio/workloadentry.js";
-import { ISTIO_CRDS, runChecks, XRAYRNODE_CRD, type DoctorFacts } from "./checks.js";
+import { CRDS } from "../domain/crds.js";
+import { MANAGED_BY_LABEL, MANAGER } from "../domain/ownership.js";
+import { ISTIO_CRDS, runChecks, type DoctorFacts } from "./checks.js";
 
 const now = new Date("2026-01-01T00:00:30Z");
 const ok = <T>(value: T) => ({ ok: true as const, value });
@@ -29,6 +31,7 @@ const entry = (name: string, address?: string, owner: string | null = name.repla
   kind: "WorkloadEntry",
   metadata: {
     name,
+    labels: { [MANAGED_BY_LABEL]: MANAGER },
     ...(owner !== null ? { ownerReferences: [{ apiVersion: "mesh.sigma.io/v1alpha1", kind: "XrayrNode", name: owner, uid: `uid-${owner}`, controller: true }] } : {}),
   },
   spec: { ...(address !== undefined ? { address } : {}), labels: { app: "xrayr", country: "jp", version: "v1", "service.istio.io/workload-name": owner ?? name } },
@@ -42,7 +45,7 @@ function healthy(): DoctorFacts {
     istioNamespace: "istio-system",
     leaseName: "xrayr-mesh-operator",
     addressPolicy: "public",
-    crds: ok(new Set([...ISTIO_CRDS, XRAYRNODE_CRD])),
+    crds: ok(new Set([...ISTIO_CRDS, CRDS.xrayrnodes].map((c) => c.name))),
     namespaceObject: ok({ metadata: { name: "airport-prod", labels: { "istio-injection": "enabled" } } }),
     xboardPods: ok([xboardPod("xboard-1"), xboardPod("xboard-2")]),
     istiod: ok([{ metadata: { name: "istiod" }, spec: { selector: {}, template: { spec: { containers: [{ name: "discovery", env: [{ name: "PILOT_ENABLE_AMBIENT", value: "true" }] }] } } }, status: { availableReplicas: 1 } }]),

@@ -5,11 +5,12 @@
 import type * as k8s from "@kubernetes/client-node";
 import type { XrayrNode } from "../api/v1alpha1/types.js";
 import type { AddressPolicy } from "../crd/address.js";
+import { validateNode } from "../crd/validate.js";
 import { contestedAddresses, nodeClaim, type Claim } from "../domain/claims.js";
-import { validateNode } from "../reconcile/validate-node.js";
+import { CRDS, notInstalled } from "../domain/crds.js";
 import type { WorkloadEntry } from "../istio/workloadentry.js";
-import { controllerUid, xrayrNodeController } from "../domain/ownership.js";
-import { readyCondition } from "../status/conditions.js";
+import { controllerUid, isOurs, xrayrNodeController } from "../domain/ownership.js";
+import { isReady, readyCondition } from "../domain/readiness.js";
 
 export type Verdict = "pass" | "warn" | "fail";
 
@@ -55,25 +56,24 @@ const warn = (check: string, detail: string, fix: string): CheckResult => ({ che
 const fail = (check: string, detail: string, fix: string): CheckResult => ({ check, verdict: "fail", detail, fix });
 const unreadable = (check: string, what: string, error: string): CheckResult => warn(check, `could not read ${what}: ${error}`, "run doctor with credentials that may read it");
 
-export const ISTIO_CRDS = ["workloadentries.networking.istio.io", "workloadgroups.networking.istio.io", "serviceentries.networking.istio.io"];
-export const XRAYRNODE_CRD = "xrayrnodes.mesh.sigma.io";
+/** The Istio CRDs attribution and Kiali's view need: the operator's two and the fleet's ServiceEntry. */
+export const ISTIO_CRDS = [CRDS.workloadentries, CRDS.workloadgroups, CRDS.serviceentries];
 const PROXY = "istio-proxy";
 
 export function checkIstioCrds(f: DoctorFacts): CheckResult {
   const c = "istio-crds";
   if (!f.crds.ok) return unreadable(c, "CustomResourceDefinitions", f.crds.error);
   const crds = f.crds.value;
-  const missing = ISTIO_CRDS.filter((n) => !crds.has(n));
+  const missing = ISTIO_CRDS.filter((crd) => !crds.has(crd.name));
   if (missing.length === 0) return pass(c, "WorkloadEntry, WorkloadGroup and ServiceEntry CRDs are installed");
-  return fail(c, `missing ${missing.join(", ")}`, "install Istio's CRDs (istioctl install, or the istio/base Helm chart)");
+  return fail(c, missing.map((crd) => notInstalled(crd)).join("; "), missing[0]?.fix ?? "");
 }
 
 export function checkXrayrNodeCrd(f: DoctorFacts): CheckResult {
   const c = "xrayrnode-crd";
   if (!f.crds.ok) return unreadable(c, "CustomResourceDefinitions", f.crds.error);
-  return f.crds.value.has(XRAYRNODE_CRD)
-    ? pass(c, `${XRAYRNODE_CRD} is installed`)
-    : fail(c, `${XRAYRNODE_CRD} is not installed`, "kubectl apply --server-side -k deploy/crds");
+  const crd = CRDS.xrayrnodes;
+  return f.crds.value.has(crd.name) ? pass(c, `${crd.name} is installed`) : fail(c, notInstalled(crd), crd.fix);
 }
 
 function hasSidecar(p: k8s.V1Pod): boolean {
@@ -197,9 +197,9 @@ export function checkClientAddress(f: DoctorFacts): CheckResult {
 const subset = (want: Record<string, string> | undefined, have: Record<string, string> | undefined): boolean =>
   want !== undefined && Object.keys(want).length > 0 && Object.entries(want).every(([k, v]) => have?.[k] === v);
 
-/** The operator's entries: those an XrayrNode controls (whatever their names: <node>-<hash>). */
+/** The operator's entries: ours (domain/ownership.ts), whatever their names (<node>-<hash>). */
 function nodeEntries(f: DoctorFacts): WorkloadEntry[] {
-  return f.entries.ok ? f.entries.value.filter((e) => controllerUid(e) !== undefined) : [];
+  return f.entries.ok ? f.entries.value.filter(isOurs) : [];
 }
 
 function entryLabelSets(f: DoctorFacts): Record<string, string>[] {
@@ -266,7 +266,7 @@ export function checkNodesReady(f: DoctorFacts): CheckResult {
   if (!f.nodes.ok) return unreadable(c, "XrayrNodes", f.nodes.error);
   const nodes = f.nodes.value;
   if (nodes.length === 0) return warn(c, `no XrayrNodes in ${f.namespace}`, "register nodes (sigma-api) or run xrayr-mesh sync");
-  const bad = nodes.filter((n) => readyCondition(n.status)?.status !== "True");
+  const bad = nodes.filter((n) => !isReady(n));
   if (bad.length === 0) return pass(c, `all ${nodes.length} XrayrNodes are Ready`);
   const why = bad.map((n) => `${n.metadata.name ?? "?"} (${readyCondition(n.status)?.reason ?? "no status yet"})`);
   return fail(c, `${bad.length} of ${nodes.length} XrayrNodes are not Ready: ${some(why)}`, "xrayr-mesh status --output wide shows each reason and message");

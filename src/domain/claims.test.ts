@@ -26,12 +26,12 @@ describe("nodeClaim", () => {
   const node = { metadata: { name: "jp-1", creationTimestamp: new Date("2026-01-01T00:00:05Z") } };
 
   test("a valid node claims its validated address, with its creation time", () => {
-    expect(nodeClaim(node, { ok: true, spec: { address: "45.0.0.1" } })).toEqual({ name: "jp-1", address: "45.0.0.1", createdAt: "2026-01-01T00:00:05.000Z" });
-    expect(nodeClaim({ metadata: { name: "jp-1", creationTimestamp: "2026-01-01T00:00:05Z" } }, { ok: true, spec: { address: "45.0.0.1" } })?.createdAt).toBe("2026-01-01T00:00:05Z");
+    expect(nodeClaim(node, { ok: true, spec: { address: "45.0.0.1", country: "jp", version: "v1" } })).toEqual({ name: "jp-1", address: "45.0.0.1", createdAt: "2026-01-01T00:00:05.000Z" });
+    expect(nodeClaim({ metadata: { name: "jp-1", creationTimestamp: "2026-01-01T00:00:05Z" } }, { ok: true, spec: { address: "45.0.0.1", country: "jp", version: "v1" } })?.createdAt).toBe("2026-01-01T00:00:05Z");
   });
 
   test("an invalid node claims nothing", () => {
-    expect(nodeClaim(node, { ok: false })).toBeUndefined();
+    expect(nodeClaim(node, { ok: false, issues: [] })).toBeUndefined();
   });
 });
 

@@ -1,6 +1,7 @@
 // One IP, one workload: istiod keys workloads by address, so two entries on one address would
 // make the sidecar's attribution ambiguous. The oldest claim wins; ties go to the smaller name
 // so that every replica and every resync picks the same winner.
+import type { Validity } from "./validity.js";
 
 export interface Claim {
   name: string;
@@ -25,22 +26,19 @@ function olderThan(a: Claim, b: Claim): boolean {
   return a.name < b.name;
 }
 
-/** The part of a node's verdict (schema and address policy) a claim depends on. */
-export type ClaimValidation = { ok: true; spec: { address: string } } | { ok: false };
-
 interface ClaimingNode {
   metadata: { name?: string; creationTimestamp?: Date | string };
 }
 
 /**
  * A live node's claim on its address, or none: only a valid node claims (an invalid one gets no
- * entry, so it holds nothing), and the address claimed is the validated one. `validation` is the
- * operator's verdict on the node (reconcile/validate-node.ts), so the operator, `sync` and
+ * entry, so it holds nothing), and the address claimed is the validated one. `validity` is the
+ * operator's verdict on the node (crd/validate.ts validateNode), so the operator, `sync` and
  * doctor count the same nodes.
  */
-export function nodeClaim(node: ClaimingNode, validation: ClaimValidation): Claim | undefined {
-  if (!validation.ok) return undefined;
-  return { name: node.metadata.name ?? "", address: validation.spec.address, createdAt: createdAtOf(node) };
+export function nodeClaim(node: ClaimingNode, validity: Validity): Claim | undefined {
+  if (!validity.ok) return undefined;
+  return { name: node.metadata.name ?? "", address: validity.spec.address, createdAt: createdAtOf(node) };
 }
 
 /** Every address claimed by more than one node: its winner and the others, by the rule above. */

@@ -7,7 +7,8 @@
 // and an address is the same address in any spelling. Pure.
 import { normaliseAddress, type AddressPolicy } from "../crd/address.js";
 import { API_VERSION, KIND, type XrayrNode, type XrayrNodeSpec } from "../api/v1alpha1/types.js";
-import { addressProblem, countryProblem, labelValueProblem, validateSpecWithPolicy, type ValidXrayrNodeSpec } from "../crd/validate.js";
+import { addressProblem, countryProblem, labelValueProblem, validateSpecWithPolicy } from "../crd/validate.js";
+import type { ValidSpec } from "../domain/validity.js";
 import { normaliseCountry, rowNodeName, VPS_ID_LABEL } from "../domain/vps.js";
 import { SYNCED_BY_LABEL, SYNC_MANAGER } from "./labels.js";
 import { parseRows, type ActiveVpsRow, type InactiveVpsRow, type RowIssue, type RowWarning } from "./rows.js";
@@ -21,7 +22,7 @@ export interface DesiredNode {
   /** The object sync applies (server-side apply, field manager SYNC_MANAGER). */
   object: XrayrNode;
   /** Its spec as admission will store it (defaults filled in), for comparing with live objects. */
-  spec: ValidXrayrNodeSpec;
+  spec: ValidSpec;
   /** The row's fields that were normalised to build it. */
   warnings: RowWarning[];
 }

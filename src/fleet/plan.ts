@@ -22,9 +22,8 @@
 //   - "synced" means labelled by sync and not by sigma-api (labels.ts isSynced): a node sigma-api
 //     registered over a synced one is sigma-api's.
 import type { XrayrNode } from "../api/v1alpha1/types.js";
-import { validateXrayrNode } from "../crd/validate.js";
+import { validateNode, validateXrayrNode } from "../crd/validate.js";
 import { claimWinner, nodeClaim, type Claim } from "../domain/claims.js";
-import { validateNode } from "../reconcile/validate-node.js";
 import type { DesiredFleet, DesiredNode } from "./desired.js";
 import { vpsIdOf } from "../domain/vps.js";
 import { isSynced, REGISTERED_BY_LABEL } from "./labels.js";

@@ -3,7 +3,8 @@
 // examples/sigma-api-register builds the same object; `xrayr-mesh register` is its twin.
 import type { AddressPolicy } from "../crd/address.js";
 import { API_VERSION, KIND, type XrayrNode } from "../api/v1alpha1/types.js";
-import { validateSpecWithPolicy, type ValidationIssue } from "../crd/validate.js";
+import { validateSpecWithPolicy } from "../crd/validate.js";
+import type { ValidationIssue } from "../domain/validity.js";
 import { normaliseCountry, VPS_ID_LABEL, vpsIdOf } from "../domain/vps.js";
 import { REGISTERED_BY_LABEL, SIGMA_API_MANAGER } from "./labels.js";
 

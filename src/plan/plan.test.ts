@@ -1,5 +1,6 @@
 import type { XrayrNode } from "../api/v1alpha1/types.js";
-import { desiredWorkloadEntry, type ValidSpec } from "../desired/workloadentry.js";
+import { desiredWorkloadEntry } from "../desired/workloadentry.js";
+import type { ValidSpec } from "../domain/validity.js";
 import { entryName } from "../domain/entry-name.js";
 import type { WorkloadEntry } from "../istio/workloadentry.js";
 import { desiredWorkloadGroup } from "../desired/workloadgroup.js";

@@ -3,15 +3,11 @@
 // wait (and when to look again) or to act (the steps in order, and the verdict to report once
 // they are done).
 import type { ObjectMeta, ReadyReason, XrayrNode } from "../api/v1alpha1/types.js";
-import { APPLIED_HASH_ANNOTATION, MANAGED_BY_LABEL, MANAGER, type ValidSpec } from "../desired/workloadentry.js";
 import { claimWinner, type Claim } from "../domain/claims.js";
-import { controllerRef, controllerUid, describeController } from "../domain/ownership.js";
-import type { ValidationIssue } from "../crd/validate.js";
+import { APPLIED_HASH_ANNOTATION, controllerName, controllerRef, controllerUid, describeController, isOurs } from "../domain/ownership.js";
+import type { Validity } from "../domain/validity.js";
 import type { WorkloadEntry } from "../istio/workloadentry.js";
 import type { WorkloadGroup } from "../istio/workloadgroup.js";
-
-/** Schema and address-policy verdict on one node; see reconcile/validate-node.ts. */
-export type Validation = { ok: true; spec: ValidSpec } | { ok: false; issues: ValidationIssue[] };
 
 export type EntryAction =
   /** A server-side dry run of the create that follows: admission must accept the replacement
@@ -49,7 +45,8 @@ export interface EntryOnAddress {
 
 export interface PlanInput {
   node: XrayrNode;
-  validation: Validation;
+  /** The operator's verdict on the node (crd/validate.ts validateNode). */
+  validation: Validity;
   /** The entry the node should have (desired/workloadentry.ts), when the node is valid. */
   desired: WorkloadEntry | undefined;
   /** Every valid, live node's claim on the node's address, its own included. */
@@ -128,7 +125,7 @@ export function planNode(input: PlanInput): Plan {
       reason: "NameTaken",
       message:
         `WorkloadEntry ${ns}/${target} already exists and is not owned by this XrayrNode ` +
-        `(${describeController(atTarget, MANAGED_BY_LABEL)}); it is left untouched: delete or rename it, or rename this node`,
+        `(${describeController(atTarget)}); it is left untouched: delete or rename it, or rename this node`,
     });
   }
 
@@ -137,7 +134,7 @@ export function planNode(input: PlanInput): Plan {
   // attribution of the address to chance: the node waits for a person, and says for whom.
   const unowned = onAddress.filter(({ entry }) => controllerUid(entry) === undefined).map(({ entry }) => entry);
   if (unowned.length > 0) {
-    const names = unowned.map((e) => `${ns}/${e.metadata.name ?? "?"} (${describeController(e, MANAGED_BY_LABEL)})`).join(", ");
+    const names = unowned.map((e) => `${ns}/${e.metadata.name ?? "?"} (${describeController(e)})`).join(", ");
     return act(removeAll(`address ${spec.address} is held by an entry no XrayrNode controls`, target), {
       ready: false,
       reason: "UnownedEntry",
@@ -167,8 +164,7 @@ export function planNode(input: PlanInput): Plan {
   // wait for it; so we do while a write of ours there is not yet in the cache, which may then
   // hold an entry it does not show.
   for (const { entry: other, ownerExists } of onAddress) {
-    const otherUid = controllerUid(other);
-    if (otherUid === undefined || otherUid === uid || other.metadata.labels?.[MANAGED_BY_LABEL] !== MANAGER) continue;
+    if (!isOurs(other) || controllerUid(other) === uid) continue;
     if (isStaleOwn(other, name, uid)) continue; // already among the deletes
     if (ownerExists) {
       const holder = `XrayrNode ${ns}/${controllerRef(other)?.name ?? "?"}'s entry ${other.metadata.name ?? "?"}`;
@@ -229,7 +225,7 @@ function withGroup(plan: Plan, group: GroupInput | undefined, node: XrayrNode): 
       reason: "GroupNameTaken",
       message:
         `WorkloadGroup ${ns}/${desired.metadata.name ?? ""} already exists and is not owned by this XrayrNode ` +
-        `(${describeController(live, MANAGED_BY_LABEL)}); it is left untouched. The node's entry is in place and its traffic ` +
+        `(${describeController(live)}); it is left untouched. The node's entry is in place and its traffic ` +
         `is attributed, but Kiali shows that group as workload ${name}: delete or rename the group, or rename this node`,
     },
   };
@@ -278,6 +274,5 @@ function includes(live: Record<string, string> | undefined, want: Record<string,
 // incarnation (names are unique in a namespace, so that owner is gone). An entry controlled by
 // a node of another name is never ours to delete here, whatever its labels say.
 function isStaleOwn(obj: { metadata: ObjectMeta }, name: string, uid: string): boolean {
-  const owner = controllerUid(obj);
-  return obj.metadata.labels?.[MANAGED_BY_LABEL] === MANAGER && owner !== undefined && owner !== uid && controllerRef(obj)?.name === name;
+  return isOurs(obj) && controllerUid(obj) !== uid && controllerName(obj) === name;
 }

@@ -9,7 +9,7 @@ import type { WorkloadGroup } from "../istio/workloadgroup.js";
 import type { Writer } from "../apply/writer.js";
 import { desiredWorkloadGroup } from "../desired/workloadgroup.js";
 import { REJECTED_RETRY_MS, XrayrNodeReconciler, type Store } from "./reconciler.js";
-import { validateNode } from "./validate-node.js";
+import { validateNode } from "../crd/validate.js";
 
 class MapStore<T extends { metadata: { name?: string; namespace?: string } }> implements Store<T> {
   readonly items = new Map<string, T>();

@@ -13,8 +13,10 @@ import { nodeClaim, type Claim } from "../domain/claims.js";
 import type { WorkloadEntry } from "../istio/workloadentry.js";
 import type { WorkloadGroup } from "../istio/workloadgroup.js";
 import { FencedWriteError, type Writer } from "../apply/writer.js";
-import { planNode, type PlanInput, type Step, type Validation, type Verdict } from "../plan/plan.js";
-import { nextStatus, readyCondition, sameStatus } from "../status/conditions.js";
+import { readyCondition } from "../domain/readiness.js";
+import type { Validity } from "../domain/validity.js";
+import { planNode, type PlanInput, type Step, type Verdict } from "../plan/plan.js";
+import { nextStatus, sameStatus } from "../status/conditions.js";
 import type { Expectations } from "./expectations.js";
 import type { FleetLookups } from "./watches.js";
 
@@ -34,8 +36,8 @@ export interface ReconcilerDeps {
   groupExpectations: Expectations;
   writer: Writer;
   options: EntryOptions;
-  /** Schema and address policy together; see validateNode. */
-  validate: (node: XrayrNode) => Validation;
+  /** Schema and address policy together (crd/validate.ts validateNode). */
+  validate: (node: XrayrNode) => Validity;
   log: Logger;
   onVerdict?: (key: string, verdict: Verdict | undefined) => void;
   now?: () => Date;
@@ -54,7 +56,7 @@ type Outcome = { done: true } | { done: false; why: "exists" } | { done: false; 
 export class XrayrNodeReconciler {
   // Informer objects are replaced on every change, so object identity is a safe memo key:
   // each node is validated once per version, not once per peer's reconcile.
-  private readonly validations = new WeakMap<XrayrNode, Validation>();
+  private readonly validations = new WeakMap<XrayrNode, Validity>();
   private readonly written = new Map<string, { uid: string; status: XrayrNodeStatus; at: number }>();
   private readonly now: () => Date;
   private passes = 0;
@@ -113,7 +115,7 @@ export class XrayrNodeReconciler {
   }
 
   /** Memoised schema + policy verdict for one version of a node. */
-  validation(node: XrayrNode): Validation {
+  validation(node: XrayrNode): Validity {
     let v = this.validations.get(node);
     if (v === undefined) {
       v = this.deps.validate(node);

@@ -2,9 +2,8 @@
 // the condition's status did not change, and telling whether anything changed at all, so the
 // reconciler writes status only on a real change.
 import type { Condition, XrayrNodeStatus } from "../api/v1alpha1/types.js";
+import { READY, readyCondition } from "../domain/readiness.js";
 import type { Verdict } from "../plan/plan.js";
-
-export const READY = "Ready";
 
 export function nextStatus(
   current: XrayrNodeStatus | undefined,
@@ -13,7 +12,7 @@ export function nextStatus(
   entryName: string | undefined,
   now: Date,
 ): XrayrNodeStatus {
-  const previous = current?.conditions?.find((c) => c.type === READY);
+  const previous = readyCondition(current);
   const status: Condition["status"] = verdict.ready ? "True" : "False";
   const ready: Condition = {
     type: READY,
@@ -50,10 +49,6 @@ export function sameStatus(a: XrayrNodeStatus | undefined, b: XrayrNodeStatus): 
       );
     })
   );
-}
-
-export function readyCondition(status: XrayrNodeStatus | undefined): Condition | undefined {
-  return status?.conditions?.find((c) => c.type === READY);
 }
 
 // metav1.Time precision: whole seconds, as the API server writes them elsewhere.

@@ -6,7 +6,7 @@ import { errorFields } from "../controller/api-errors.js";
 import { type Clock, sleep, systemClock } from "../controller/clock.js";
 import { pool } from "../controller/pool.js";
 import type { XrayrNode } from "../api/v1alpha1/types.js";
-import { readyCondition } from "../status/conditions.js";
+import { isReady } from "../domain/readiness.js";
 import type { PrometheusClient } from "./prometheus.js";
 import type { EdgeScope } from "./queries.js";
 import { readPanel } from "./read.js";
@@ -66,7 +66,7 @@ export class TrafficReporter {
   /** One poll; returns how many nodes were written. */
   async pollOnce(): Promise<number> {
     const { prometheus, scope } = this.deps;
-    const ready = this.deps.nodes.list().filter((n) => n.metadata.deletionTimestamp === undefined && readyCondition(n.status)?.status === "True");
+    const ready = this.deps.nodes.list().filter((n) => n.metadata.deletionTimestamp === undefined && isReady(n));
     const panel = await readPanel(prometheus, scope, ready.map((n) => n.metadata.name ?? ""), this.deps.app);
     if (looksLikeOutage(panel, ready.map((n) => n.status?.traffic))) {
       this.emptySince ??= this.clock.now();
