@@ -27,7 +27,8 @@ import { WG_GROUP, WG_PLURAL, WG_VERSION, type WorkloadGroup } from "./istio/wor
 import type { OperatorMetrics } from "./observability/metrics.js";
 import { NodeInfoSeries } from "./observability/node-info.js";
 import { startServer } from "./observability/server.js";
-import { Expectations } from "./reconcile/expectations.js";
+import { errorPolicy } from "./reconcile/error-policy.js";
+import { AddressExpectations, NameExpectations } from "./reconcile/expectations.js";
 import { XrayrNodeReconciler } from "./reconcile/reconciler.js";
 import { watchFleet } from "./reconcile/watches.js";
 import { PrometheusClient } from "./traffic/prometheus.js";
@@ -107,9 +108,8 @@ export async function startOperator(config: Config, log: Logger, metrics: Operat
     },
   });
   const conflicts = new Set<string>();
-  const expectations = new Expectations(systemClock);
-  const groupExpectations = new Expectations(systemClock);
-  const fleet = watchFleet({ nodes, entries, groups }, { entries: expectations, groups: groupExpectations }, (keys) => {
+  const expectations = { entries: new AddressExpectations(systemClock), groups: new NameExpectations(systemClock) };
+  const fleet = watchFleet({ nodes, entries, groups }, expectations, (keys) => {
     for (const key of keys) queue.add(key);
   });
   const nodeInfo = new NodeInfoSeries(function* () {
@@ -138,7 +138,6 @@ export async function startOperator(config: Config, log: Logger, metrics: Operat
       groups,
       fleet,
       expectations,
-      groupExpectations,
       writer,
       options: { appLabel: config.appLabel, serviceAccount: config.serviceAccount },
       validate: (node) => validateNode(node, config.addressPolicy),
@@ -153,15 +152,14 @@ export async function startOperator(config: Config, log: Logger, metrics: Operat
       name: CONTROLLER,
       queue,
       reconcile: (key) => reconciler.reconcile(key),
+      errorPolicy,
       workers: config.workers,
       onResult: (r) => {
         metrics.reconcileDuration.observe({ controller: CONTROLLER }, r.durationSeconds);
-        if (r.outcome === "error") {
-          metrics.reconciles.inc({ controller: CONTROLLER, result: "error" });
+        metrics.reconciles.inc({ controller: CONTROLLER, result: r.outcome });
+        if (r.outcome === "error" || r.outcome === "terminal") {
           const { namespace, name } = splitKey(r.key);
-          log.warn({ namespace, name, retries: r.retries, error: errorFields(r.error) }, "reconcile failed; requeued with backoff");
-        } else {
-          metrics.reconciles.inc({ controller: CONTROLLER, result: r.outcome });
+          log.warn({ namespace, name, retries: r.retries, action: r.action, error: errorFields(r.error) }, "reconcile failed");
         }
       },
     });

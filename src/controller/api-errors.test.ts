@@ -6,10 +6,10 @@ const apiError = (code: number, headers: Record<string, string> = {}, message = 
 
 describe("classifyApiError", () => {
   it.each([
-    [400, "terminal"],
-    [401, "terminal"],
-    [403, "terminal"],
-    [422, "terminal"],
+    [400, "rejected"],
+    [401, "rejected"],
+    [403, "rejected"],
+    [422, "rejected"],
     [404, "not-found"],
     [410, "not-found"],
     [409, "transient"],
@@ -31,9 +31,9 @@ describe("classifyApiError", () => {
     expect(classifyApiError(apiError(429, { "retry-after": "soon" })).retryAfterMs).toBeUndefined();
   });
 
-  it("keeps a webhook's denial terminal and its message whole", () => {
+  it("keeps a webhook's denial rejected and its message whole", () => {
     const denied = apiError(403, {}, 'admission webhook "deny.example" denied the request: no new entries');
-    expect(classifyApiError(denied).kind).toBe("terminal");
+    expect(classifyApiError(denied).kind).toBe("rejected");
     expect(apiMessage(denied)).toBe('admission webhook "deny.example" denied the request: no new entries');
   });
 });

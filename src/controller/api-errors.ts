@@ -1,13 +1,16 @@
-// One reading of a failed API call, for every caller: the reconciler (ApplyFailed or
-// ApplyRejected, hot or slow retry), the CLI's retries and exit codes, the informer's restarts.
+// One reading of a failed API call, for every caller: the reconciler's error policy (ApplyFailed
+// or ApplyRejected, backoff or a slow retry), the CLI's retries and exit codes, the informer's
+// restarts. The words follow the ecosystem's: "terminal" is controller-runtime's "do not retry",
+// which no answer of the API server is by itself here, so a refusal is "rejected".
 import * as k8s from "@kubernetes/client-node";
 
 export type ApiErrorKind =
   /** Worth trying again soon: timeouts, dropped connections, 429, 5xx, 409 conflicts. */
   | "transient"
   /** The server understood and refused (400, 401, 403, 422, an admission webhook's denial): the
-   * same request fails the same way until someone changes something. */
-  | "terminal"
+   * same request fails the same way until someone changes something, so it is not worth trying
+   * again soon (the reconciler looks again every 15 s, the CLI not at all). */
+  | "rejected"
   | "not-found";
 
 export interface ApiErrorClass {
@@ -25,7 +28,7 @@ export function classifyApiError(err: unknown): ApiErrorClass {
   const withRetry = (kind: ApiErrorKind): ApiErrorClass => (retryAfterMs === undefined ? { kind, code } : { kind, code, retryAfterMs });
   if (code === 404 || code === 410) return withRetry("not-found");
   if (code === 409 || code === 429 || code >= 500) return withRetry("transient");
-  return withRetry("terminal");
+  return withRetry("rejected");
 }
 
 /** The HTTP status of a client-node ApiException, if the error is one. */

@@ -1,6 +1,6 @@
 import * as k8s from "@kubernetes/client-node";
 import { FakeClock } from "./clock.js";
-import { Controller, type ReconcileReport, type ReconcileResult } from "./controller.js";
+import { Controller, type ErrorPolicy, type ReconcileReport, type ReconcileResult } from "./controller.js";
 import { ItemExponentialFailureRateLimiter } from "./ratelimiter.js";
 import { WorkQueue } from "./workqueue.js";
 
@@ -19,7 +19,7 @@ function deferred(): Deferred {
   return { promise, resolve };
 }
 
-function setup(reconcile: (key: string) => Promise<ReconcileResult | undefined>, workers = 1, preload: string[] = []) {
+function setup(reconcile: (key: string) => Promise<ReconcileResult | undefined>, workers = 1, preload: string[] = [], errorPolicy?: ErrorPolicy) {
   const clock = new FakeClock();
   const queue = new WorkQueue({ clock, rateLimiter: new ItemExponentialFailureRateLimiter(5, 1000) });
   const reports: ReconcileReport[] = [];
@@ -30,6 +30,7 @@ function setup(reconcile: (key: string) => Promise<ReconcileResult | undefined>,
     clock,
     reconcile: async (key) => (await reconcile(key)) ?? undefined,
     onResult: (r) => reports.push(r),
+    ...(errorPolicy === undefined ? {} : { errorPolicy }),
   });
   for (const key of preload) queue.add(key);
   const abort = new AbortController();
@@ -202,10 +203,31 @@ describe("Controller", () => {
     for (let i = 0; i < 5; i++) queue.add("a"); // events for the key during the hold
     await clock.advance(10_000);
     expect(calls).toEqual([0, 3000, 6000]);
-    expect(reports.map((r) => [r.outcome, r.retryAfterMs])).toEqual([
-      ["error", 3000],
-      ["error", 3000],
+    expect(reports.map((r) => [r.outcome, r.action])).toEqual([
+      ["error", { requeue: "backoff", notBeforeMs: 3000 }],
+      ["error", { requeue: "backoff", notBeforeMs: 3000 }],
       ["success", undefined],
+    ]);
+    abort.abort();
+    await running;
+  });
+
+  it("an error policy may look again at a set time, without backoff, or not retry at all", async () => {
+    const calls: [string, number][] = [];
+    const policy: ErrorPolicy = (key) => (key === "slow" ? { requeue: "after", afterMs: 15_000 } : { requeue: "never" });
+    const { queue, clock, reports, abort, running } = setup((key) => {
+      calls.push([key, clock.now()]);
+      return Promise.reject(new Error(`${key} refused`));
+    }, 1, [], policy);
+    queue.add("slow");
+    queue.add("gone");
+    await clock.advance(40_000);
+    expect(calls).toEqual([["slow", 0], ["gone", 0], ["slow", 15_000], ["slow", 30_000]]);
+    expect(reports.map((r) => [r.key, r.outcome, r.action, r.retries])).toEqual([
+      ["slow", "error", { requeue: "after", afterMs: 15_000 }, 0],
+      ["gone", "terminal", { requeue: "never" }, 0],
+      ["slow", "error", { requeue: "after", afterMs: 15_000 }, 0],
+      ["slow", "error", { requeue: "after", afterMs: 15_000 }, 0],
     ]);
     abort.abort();
     await running;

@@ -1,6 +1,9 @@
 // The reconcile loop, after controller-runtime's controller: workers pull keys from the queue and
 // reconcile them; the queue's rules (dedup, one worker per key, backoff) do the rest. Reconcilers are
 // level-based: they get a key, not an event, and must converge from whatever state they find.
+// What a failed reconcile means for its key is one function beside the reconcile, as kube-rs's
+// error_policy: back off (controller-runtime's default for an error), look again at a set time,
+// or not retry at all (controller-runtime's TerminalError).
 
 import { classifyApiError } from "./api-errors.js";
 import { type Clock, sleep, systemClock } from "./clock.js";
@@ -15,7 +18,27 @@ export interface ReconcileResult {
 // some paths only (Promise<ReconcileResult | undefined>) fit.
 export type Reconciler = (key: string) => Promise<ReconcileResult | undefined> | Promise<void>;
 
-export type ReconcileOutcome = "success" | "requeue" | "error";
+/** What happens to a key whose reconcile threw. */
+export type ErrorAction =
+  /** Requeued under the queue's rate limit (per-key exponential backoff within the overall bucket), no sooner than `notBeforeMs`. */
+  | { requeue: "backoff"; notBeforeMs?: number }
+  /** Looked at again after exactly this long, without backoff: the failure will not mend sooner. */
+  | { requeue: "after"; afterMs: number }
+  /** Not retried (controller-runtime's TerminalError): the next event or resync brings the key back, if anything does. */
+  | { requeue: "never" };
+
+export type ErrorPolicy = (key: string, error: unknown) => ErrorAction;
+
+/** controller-runtime's answer to any error: back off, no sooner than the server's Retry-After
+ * (a 429 or 503 with Retry-After is the server saying when it will take this again; retrying
+ * sooner only adds to the load it is shedding). */
+export const backoffOnError: ErrorPolicy = (_key, error) => {
+  const { retryAfterMs } = classifyApiError(error);
+  return retryAfterMs === undefined ? { requeue: "backoff" } : { requeue: "backoff", notBeforeMs: retryAfterMs };
+};
+
+/** "error": the reconcile threw and its key is retried as the error policy said; "terminal": it threw and is not retried. */
+export type ReconcileOutcome = "success" | "requeue" | "error" | "terminal";
 
 export interface ReconcileReport {
   controller: string;
@@ -24,12 +47,12 @@ export interface ReconcileReport {
   durationSeconds: number;
   /** Set when outcome is "requeue". */
   requeueAfter?: number;
-  /** Set when outcome is "error". */
+  /** Set when outcome is "error" or "terminal". */
   error?: unknown;
-  /** Consecutive failures of this key, counting this one when it failed. */
+  /** What the error policy decided for the key; set with `error`. */
+  action?: ErrorAction;
+  /** Consecutive failures of this key under backoff, counting this one when it backed off. */
   retries: number;
-  /** Set when the error carried the server's Retry-After: the key waits at least this long. */
-  retryAfterMs?: number;
 }
 
 export interface ControllerOptions {
@@ -39,6 +62,8 @@ export interface ControllerOptions {
   reconcile: Reconciler;
   /** Keys reconciled concurrently; the queue guarantees distinct keys. Defaults to 1. */
   workers?: number;
+  /** What a failed reconcile means for its key; default backoffOnError. */
+  errorPolicy?: ErrorPolicy;
   /** Called after every reconcile, for logging and metrics. Must not throw. */
   onResult?: (report: ReconcileReport) => void;
   clock?: Clock;
@@ -53,6 +78,7 @@ export class Controller {
   readonly name: string;
   private readonly queue: WorkQueue;
   private readonly reconcile: Reconciler;
+  private readonly errorPolicy: ErrorPolicy;
   private readonly workers: number;
   private readonly onResult: (report: ReconcileReport) => void;
   private readonly clock: Clock;
@@ -63,6 +89,7 @@ export class Controller {
     this.name = options.name;
     this.queue = options.queue;
     this.reconcile = options.reconcile;
+    this.errorPolicy = options.errorPolicy ?? backoffOnError;
     this.workers = options.workers ?? 1;
     this.onResult = options.onResult ?? (() => undefined);
     this.clock = options.clock ?? systemClock;
@@ -130,12 +157,16 @@ export class Controller {
       this.queue.addAfter(key, requeueAfter);
       return { controller: this.name, key, outcome: "requeue", requeueAfter, durationSeconds: elapsed(), retries: 0 };
     } catch (error) {
-      // A 429 (or 503) with Retry-After is the server saying when it will take this again;
-      // retrying sooner only adds to the load it is shedding.
-      const { retryAfterMs } = classifyApiError(error);
-      this.queue.addRateLimited(key, retryAfterMs);
-      const report: ReconcileReport = { controller: this.name, key, outcome: "error", error, durationSeconds: elapsed(), retries: this.queue.numRequeues(key) };
-      return retryAfterMs === undefined ? report : { ...report, retryAfterMs };
+      const action = this.errorPolicy(key, error);
+      if (action.requeue === "backoff") {
+        this.queue.addRateLimited(key, action.notBeforeMs);
+      } else {
+        // Not under backoff: a later failure starts its backoff from the beginning.
+        this.queue.forget(key);
+        if (action.requeue === "after") this.queue.addAfter(key, action.afterMs);
+      }
+      const outcome = action.requeue === "never" ? "terminal" : "error";
+      return { controller: this.name, key, outcome, error, action, durationSeconds: elapsed(), retries: this.queue.numRequeues(key) };
     }
   }
 

@@ -34,6 +34,15 @@ export function isOurs(obj: Owned): boolean {
   return obj.metadata.labels?.[MANAGED_BY_LABEL] === MANAGER && controllerUid(obj) !== undefined;
 }
 
+/**
+ * Ours, and controlled by an XrayrNode of this very name that is not this node (uid): an earlier
+ * incarnation, gone since names are unique in a namespace. An object controlled by a node of
+ * another name is never taken for this node's leftover, whatever its labels say.
+ */
+export function isLeftByEarlierNode(obj: Owned, name: string, uid: string): boolean {
+  return isOurs(obj) && controllerUid(obj) !== uid && controllerName(obj) === name;
+}
+
 /** The object's controller reference, whatever its kind. */
 export function controllerRef(obj: Owned): OwnerReference | undefined {
   return obj.metadata.ownerReferences?.find((r) => r.controller === true);

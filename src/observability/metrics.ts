@@ -13,7 +13,9 @@ export class OperatorMetrics {
   // controller's name, so a second controller in this process gets its own series.
   readonly reconciles = new Counter({
     name: "xrayr_mesh_reconcile_total",
-    help: "Reconciles by outcome: success, requeue (retry scheduled without error) or error",
+    help:
+      "Reconciles by outcome: success, requeue (looked at again later, without error), error (retried as the error policy says: " +
+      "backoff, or every 15 s for a write the API server refused) or terminal (not retried: the write was fenced after this replica's leadership ended)",
     labelNames: ["controller", "result"] as const,
     registers: [this.registry],
   });

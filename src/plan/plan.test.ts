@@ -3,9 +3,7 @@ import { desiredWorkloadEntry } from "../desired/workloadentry.js";
 import type { ValidSpec } from "../domain/validity.js";
 import { entryName } from "../domain/entry-name.js";
 import type { WorkloadEntry } from "../istio/workloadentry.js";
-import { desiredWorkloadGroup } from "../desired/workloadgroup.js";
-import type { WorkloadGroup } from "../istio/workloadgroup.js";
-import { compareEntry, compareGroup, planNode as planOrWait, type Plan, type PlanInput } from "./plan.js";
+import { compareEntry, planNode as planOrWait, type Plan, type PlanInput } from "./plan.js";
 
 const opts = { appLabel: "xrayr", serviceAccount: "xrayr-vm" };
 
@@ -276,62 +274,5 @@ describe("compareEntry", () => {
     live.spec.serviceAccount = "hand-set";
     live.spec.locality = "eu/west";
     expect(compareEntry(live, bare)).toBeUndefined();
-  });
-});
-
-describe("planNode: the node's WorkloadGroup", () => {
-  const a = node("jp-01", "203.0.114.1");
-  const target = entryName("jp-01", { address: "203.0.114.1", app: "xrayr", version: "v1", serviceAccount: "xrayr-vm" });
-  const desiredGroup = desiredWorkloadGroup(a, opts);
-  const groupOf = (n: XrayrNode, edit: (g: WorkloadGroup) => void = () => undefined): WorkloadGroup => {
-    const g = structuredClone(desiredWorkloadGroup(n, opts));
-    g.metadata.uid = `group-${n.metadata.uid ?? ""}`;
-    edit(g);
-    return g;
-  };
-  const withGroup = (i: PlanInput, live?: WorkloadGroup, createUnseen = false): PlanInput => ({ ...i, group: { desired: desiredGroup, live, createUnseen } });
-
-  test("a new node: its entry first, then its group", () => {
-    const p = planNode(withGroup(input(a)));
-    expect(kinds(p)).toEqual(["apply", "apply-group"]);
-    expect(p.steps[1]).toEqual({ kind: "apply-group", group: desiredGroup, why: "create" });
-    expect(p.verdict).toMatchObject({ ready: true, reason: "Reconciled" });
-  });
-
-  test("its group in place: nothing to write; our create not yet seen: not created twice", () => {
-    expect(planNode(withGroup(input(a, [liveOf(a)]), groupOf(a))).steps).toEqual([]);
-    expect(planNode(withGroup(input(a, [liveOf(a)]), undefined, true)).steps).toEqual([]);
-  });
-
-  test("a label added to its workload labels narrows Kiali's selector: drift, repaired", () => {
-    const live = groupOf(a, (g) => { g.spec.metadata = { labels: { ...g.spec.metadata?.labels, version: "v1" } }; });
-    expect(planNode(withGroup(input(a, [liveOf(a)]), live)).steps).toEqual([{ kind: "apply-group", group: desiredGroup, why: "drift" }]);
-    expect(compareGroup(groupOf(a, (g) => { g.metadata.labels = { ...g.metadata.labels, team: "ops" }; }), desiredGroup)).toBeUndefined();
-    expect(compareGroup(groupOf(a, (g) => { g.metadata.annotations = { "mesh.sigma.io/applied-hash": "old" }; }), desiredGroup)).toBe("update");
-  });
-
-  test("a group left by an earlier XrayrNode of this name is replaced", () => {
-    const earlier = groupOf(node("jp-01", "203.0.114.1", "2025-01-01T00:00:00Z", "uid-earlier"));
-    const p = planNode(withGroup(input(a, [liveOf(a)]), earlier));
-    expect(p.steps).toEqual([
-      { kind: "delete-group", namespace: "airport-prod", name: "jp-01", uid: earlier.metadata.uid, why: "left by an earlier XrayrNode of this name" },
-      { kind: "apply-group", group: desiredGroup, why: "create" },
-    ]);
-  });
-
-  test("a group of that name that is not ours: untouched, GroupNameTaken; the entry is still written and named", () => {
-    const foreign = groupOf(a, (g) => { g.metadata.ownerReferences = []; g.metadata.labels = { team: "edge" }; });
-    const p = planNode(withGroup(input(a), foreign));
-    expect(kinds(p)).toEqual(["apply"]);
-    expect(p.entryName).toBe(target);
-    expect(p.verdict).toMatchObject({ ready: false, reason: "GroupNameTaken" });
-    expect(p.verdict.message).toContain("WorkloadGroup airport-prod/jp-01 already exists and is not owned by this XrayrNode (controlled by no object)");
-  });
-
-  test("a node that gets no entry (AddressConflict) has its group left alone", () => {
-    const older = node("jp-00", "203.0.114.1", "2025-01-01T00:00:00Z");
-    const p = planNode(withGroup(input(a, [], [older]), undefined));
-    expect(p.verdict).toMatchObject({ reason: "AddressConflict" });
-    expect(p.steps).toEqual([]);
   });
 });

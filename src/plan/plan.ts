@@ -1,13 +1,14 @@
 // Plan: compare one XrayrNode's desired entry with the live ones and decide what to do. Pure,
 // over plain data: the reconciler gathers the input from its caches, and the plan is either to
 // wait (and when to look again) or to act (the steps in order, and the verdict to report once
-// they are done).
-import type { ObjectMeta, ReadyReason, XrayrNode } from "../api/v1alpha1/types.js";
+// they are done). The node's WorkloadGroup has its own plan (group.ts), made once the entry is
+// in place.
+import type { ReadyReason, XrayrNode } from "../api/v1alpha1/types.js";
 import { claimWinner, type Claim } from "../domain/claims.js";
-import { APPLIED_HASH_ANNOTATION, controllerName, controllerRef, controllerUid, describeController, isOurs } from "../domain/ownership.js";
+import { APPLIED_HASH_ANNOTATION, controllerRef, controllerUid, describeController, isLeftByEarlierNode, isOurs } from "../domain/ownership.js";
 import type { Validity } from "../domain/validity.js";
 import type { WorkloadEntry } from "../istio/workloadentry.js";
-import type { WorkloadGroup } from "../istio/workloadgroup.js";
+import { includes } from "./maps.js";
 
 export type EntryAction =
   /** A server-side dry run of the create that follows: admission must accept the replacement
@@ -17,16 +18,10 @@ export type EntryAction =
   /** `address`: the entry's, as the plan saw it (the delete is expected on it until the watch shows it). */
   | { kind: "delete"; namespace: string; name: string; uid: string; address: string | undefined; why: string };
 
-/** The node's WorkloadGroup (desired/workloadgroup.ts): made after its entry, never on the attribution path. */
-export type GroupAction =
-  | { kind: "apply-group"; group: WorkloadGroup; why: "create" | "update" | "drift" }
-  | { kind: "delete-group"; namespace: string; name: string; uid: string; why: string };
-
-export type Step = EntryAction | GroupAction;
-
-export interface Verdict {
+/** A condition's verdict: its status (True when `ready`), reason and message. */
+export interface Verdict<R extends string = ReadyReason> {
   ready: boolean;
-  reason: ReadyReason;
+  reason: R;
   message: string;
 }
 
@@ -35,7 +30,7 @@ export type Plan =
   | { kind: "wait"; afterMs: number; why: string }
   /** Carry `steps` out in order (checks first, every delete before the apply), then report `verdict`;
    * with `recheckAfterMs`, look again that soon (the node is part way through an address handover). */
-  | { kind: "act"; steps: Step[]; verdict: Verdict; entryName?: string; recheckAfterMs?: number };
+  | { kind: "act"; steps: EntryAction[]; verdict: Verdict; entryName?: string; recheckAfterMs?: number };
 
 /** Another entry on the node's address, and whether the XrayrNode that controls it still exists. */
 export interface EntryOnAddress {
@@ -59,17 +54,6 @@ export interface PlanInput {
   onAddress: readonly EntryOnAddress[];
   /** A create or delete of ours on the desired address that the watch has not shown yet. */
   unseenWriteOnAddress: boolean;
-  /** The node's WorkloadGroup; without it the plan leaves groups alone. */
-  group?: GroupInput;
-}
-
-export interface GroupInput {
-  /** The group the node should have (desired/workloadgroup.ts). */
-  desired: WorkloadGroup;
-  /** The live group of that name, whoever controls it. */
-  live: WorkloadGroup | undefined;
-  /** A create of that group by us that the watch has not shown yet (the cache would say it is missing). */
-  createUnseen: boolean;
 }
 
 // A node waiting for another node's entry to leave its address, or for the watch to show our
@@ -92,7 +76,7 @@ export function planNode(input: PlanInput): Plan {
   const own = entries.filter((e) => controllerUid(e) === uid);
   // Left by an earlier XrayrNode of this name: the garbage collector would remove them too, but
   // only after its own delay, and meanwhile they would still hold their address.
-  const stale = entries.filter((e) => isStaleOwn(e, name, uid)).map((e) => del(e, "left by an earlier XrayrNode of this name"));
+  const stale = entries.filter((e) => isLeftByEarlierNode(e, name, uid)).map((e) => del(e, "left by an earlier XrayrNode of this name"));
   const removeAll = (why: string, keep?: string): EntryAction[] => [
     ...stale,
     ...own.filter((e) => e.metadata.name !== keep).map((e) => del(e, why)),
@@ -119,7 +103,7 @@ export function planNode(input: PlanInput): Plan {
   }
 
   const target = desired.metadata.name ?? "";
-  if (atTarget !== undefined && controllerUid(atTarget) !== uid && !isStaleOwn(atTarget, name, uid)) {
+  if (atTarget !== undefined && controllerUid(atTarget) !== uid && !isLeftByEarlierNode(atTarget, name, uid)) {
     return act(removeAll("its identity changed and the new entry's name is taken"), {
       ready: false,
       reason: "NameTaken",
@@ -156,7 +140,7 @@ export function planNode(input: PlanInput): Plan {
   if (current !== undefined) {
     const why = compareEntry(current, desired);
     if (why !== undefined) steps.push({ kind: "apply", entry: desired, why });
-    return withGroup(act(steps, reconciled, target), input.group, node);
+    return act(steps, reconciled, target);
   }
 
   // One address, one entry, at every moment: another node's entry still on the address (its
@@ -165,7 +149,7 @@ export function planNode(input: PlanInput): Plan {
   // hold an entry it does not show.
   for (const { entry: other, ownerExists } of onAddress) {
     if (!isOurs(other) || controllerUid(other) === uid) continue;
-    if (isStaleOwn(other, name, uid)) continue; // already among the deletes
+    if (isLeftByEarlierNode(other, name, uid)) continue; // already among the deletes
     if (ownerExists) {
       const holder = `XrayrNode ${ns}/${controllerRef(other)?.name ?? "?"}'s entry ${other.metadata.name ?? "?"}`;
       if (steps.length === 0) return { kind: "wait", afterMs: ADDRESS_HANDOVER_RECHECK_MS, why: `${holder} is still on ${spec.address}` };
@@ -193,60 +177,7 @@ export function planNode(input: PlanInput): Plan {
   }
   if (steps.length > 0) steps.unshift({ kind: "check", entry: desired });
   steps.push({ kind: "apply", entry: desired, why: "create" });
-  return withGroup(act(steps, reconciled, target), input.group, node);
-}
-
-/**
- * The entry's plan, then the group's steps: the entry first, since it is what attribution needs
- * and the group is only Kiali's handle on it. A group of the node's name that is not ours is
- * left untouched and reported (GroupNameTaken, like NameTaken for an entry), but the entry is
- * still written: traffic stays attributed, only Kiali's workload page shows the other group.
- */
-function withGroup(plan: Plan, group: GroupInput | undefined, node: XrayrNode): Plan {
-  if (plan.kind !== "act" || group === undefined) return plan;
-  const ns = node.metadata.namespace ?? "";
-  const name = node.metadata.name ?? "";
-  const uid = node.metadata.uid ?? "";
-  const { desired, live, createUnseen } = group;
-  const create: GroupAction = { kind: "apply-group", group: desired, why: "create" };
-  if (live === undefined) return createUnseen ? plan : { ...plan, steps: [...plan.steps, create] };
-  if (controllerUid(live) === uid) {
-    const why = compareGroup(live, desired);
-    return why === undefined ? plan : { ...plan, steps: [...plan.steps, { kind: "apply-group", group: desired, why }] };
-  }
-  if (isStaleOwn(live, name, uid)) {
-    const del: GroupAction = { kind: "delete-group", namespace: ns, name: live.metadata.name ?? "", uid: live.metadata.uid ?? "", why: "left by an earlier XrayrNode of this name" };
-    return { ...plan, steps: [...plan.steps, del, create] };
-  }
-  return {
-    ...plan,
-    verdict: {
-      ready: false,
-      reason: "GroupNameTaken",
-      message:
-        `WorkloadGroup ${ns}/${desired.metadata.name ?? ""} already exists and is not owned by this XrayrNode ` +
-        `(${describeController(live)}); it is left untouched. The node's entry is in place and its traffic ` +
-        `is attributed, but Kiali shows that group as workload ${name}: delete or rename the group, or rename this node`,
-    },
-  };
-}
-
-/** Why the live group must be re-applied, or undefined when it already matches. */
-export function compareGroup(live: WorkloadGroup, desired: WorkloadGroup): "update" | "drift" | undefined {
-  if (live.metadata.annotations?.[APPLIED_HASH_ANNOTATION] !== desired.metadata.annotations?.[APPLIED_HASH_ANNOTATION]) {
-    return "update";
-  }
-  // The workload labels are a selector (Kiali picks the group's entries by them): a key added by
-  // anyone narrows it, so they must be exactly ours. Elsewhere only the fields we set count.
-  const same =
-    sameMap(live.spec.metadata?.labels, desired.spec.metadata?.labels) &&
-    (desired.spec.template.serviceAccount === undefined || live.spec.template.serviceAccount === desired.spec.template.serviceAccount) &&
-    includes(live.metadata.labels, desired.metadata.labels);
-  return same ? undefined : "drift";
-}
-
-function sameMap(a: Record<string, string> | undefined, b: Record<string, string> | undefined): boolean {
-  return Object.keys(a ?? {}).length === Object.keys(b ?? {}).length && includes(a, b);
+  return act(steps, reconciled, target);
 }
 
 /** Why the live entry must be re-applied, or undefined when it already matches. */
@@ -264,15 +195,4 @@ export function compareEntry(live: WorkloadEntry, desired: WorkloadEntry): "upda
     includes(live.spec.labels, desired.spec.labels) &&
     includes(live.metadata.labels, desired.metadata.labels);
   return same ? undefined : "drift";
-}
-
-function includes(live: Record<string, string> | undefined, want: Record<string, string> | undefined): boolean {
-  return Object.entries(want ?? {}).every(([k, v]) => live?.[k] === v);
-}
-
-// Ours (an entry or a group), and controlled by an XrayrNode of this very name that is not this node: an earlier
-// incarnation (names are unique in a namespace, so that owner is gone). An entry controlled by
-// a node of another name is never ours to delete here, whatever its labels say.
-function isStaleOwn(obj: { metadata: ObjectMeta }, name: string, uid: string): boolean {
-  return isOurs(obj) && controllerUid(obj) !== uid && controllerName(obj) === name;
 }

@@ -1,17 +1,21 @@
-// Our own writes, remembered until the watch shows them (client-go's expectations, by address).
-// The caches lag the API server: right after we create an entry the cache does not have it,
-// and right after we delete one the cache still does. A plan made in that gap could put a
-// second entry on an address that already has one, which the sidecars would keep for days
-// (docs/decisions/0010). So every create and delete of ours is recorded with its address, the
-// entries informer's events clear them, and the planner makes no create on an address with a
-// write of ours still unseen.
+// Our own writes, remembered until the watch shows them (client-go's expectations). The caches
+// lag the API server: right after we create an object the cache does not have it, and right
+// after we delete one the cache still does. A plan made in that gap would act on a state that
+// is already gone (docs/decisions/0010):
+//   - entries, by address: a second entry on an address that already has one would be kept by
+//     the sidecars for days, so the planner makes no create on an address with a write of ours
+//     still unseen;
+//   - groups, by name: one group a node, of the node's name; a create not yet seen must not be
+//     sent twice, and its echo need not wake the node.
+// The informers' events (reconcile/watches.ts) clear what they show.
 import type { Clock } from "../controller/clock.js";
 
-// A write the watch never shows (the object changed again before a relist, say) stops holding
-// its address after this; the informer's relist has long brought the cache up to date by then.
+// A write the watch never shows (the object changed again before a relist, say) stops being
+// expected after this; the informer's relist has long brought the cache up to date by then.
 export const EXPECTATION_TTL_MS = 60_000;
 
-export class Expectations {
+/** Entry creates and deletes of ours, asked about by address. */
+export class AddressExpectations {
   // What is expected, by key: "create ns/name" (a create's watch event matches by name) or
   // "delete uid"; and the same keys by address, which is what the planner asks about.
   private readonly expected = new Map<string, { address: string; at: number }>();
@@ -68,5 +72,37 @@ export class Expectations {
     keys?.delete(key);
     if (keys?.size === 0) this.byAddress.delete(e.address);
     return true;
+  }
+}
+
+/** Group creates of ours, asked about by the group's name. */
+export class NameExpectations {
+  /** When each expected create was sent, by "namespace/name". */
+  private readonly sent = new Map<string, number>();
+
+  constructor(private readonly clock: Clock) {}
+
+  expectCreate(namespace: string, name: string): void {
+    this.sent.set(`${namespace}/${name}`, this.clock.now());
+  }
+
+  /** The watch shows an object of that name: a create of it has been seen (true if one was expected). */
+  observedPresent(namespace: string, name: string): boolean {
+    return this.sent.delete(`${namespace}/${name}`);
+  }
+
+  /** The watch shows the object gone: whatever create of that name was expected is over. */
+  observedGone(namespace: string, name: string): void {
+    this.sent.delete(`${namespace}/${name}`);
+  }
+
+  /** Whether a create of ours of that name is not yet in the cache. */
+  unseen(namespace: string, name: string): boolean {
+    const key = `${namespace}/${name}`;
+    const at = this.sent.get(key);
+    if (at === undefined) return false;
+    if (this.clock.now() - at < EXPECTATION_TTL_MS) return true;
+    this.sent.delete(key);
+    return false;
   }
 }

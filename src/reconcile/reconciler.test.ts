@@ -1,31 +1,43 @@
+// The reconciler over the real watch mapping (watches.ts watchFleet) on in-memory caches: the
+// lookups a reconcile asks (nodes on an address, a node's entries, the entries on an address,
+// whether an entry's node exists) are the operator's own indices, kept by the caches' events, so
+// a fault in them fails here. The writer records what would be written; the e2e suite proves
+// the same against a real API server.
 import * as k8s from "@kubernetes/client-node";
 import { pino } from "pino";
+import { MemoryCache } from "../../test/support/memory-cache.js";
+import type { XrayrNode, XrayrNodeStatus } from "../api/v1alpha1/types.js";
+import { FencedWriteError, type Writer } from "../apply/writer.js";
 import { FakeClock } from "../controller/clock.js";
 import { NotLeaderError } from "../controller/fence.js";
-import { Expectations } from "./expectations.js";
-import type { XrayrNode, XrayrNodeStatus } from "../api/v1alpha1/types.js";
+import { validateNode } from "../crd/validate.js";
+import { desiredWorkloadEntry } from "../desired/workloadentry.js";
+import { desiredWorkloadGroup } from "../desired/workloadgroup.js";
+import { groupCondition, readyCondition } from "../domain/readiness.js";
 import type { WorkloadEntry } from "../istio/workloadentry.js";
 import type { WorkloadGroup } from "../istio/workloadgroup.js";
-import type { Writer } from "../apply/writer.js";
-import { desiredWorkloadGroup } from "../desired/workloadgroup.js";
-import { REJECTED_RETRY_MS, XrayrNodeReconciler, type Store } from "./reconciler.js";
-import { validateNode } from "../crd/validate.js";
+import { errorPolicy, REJECTED_RETRY_MS } from "./error-policy.js";
+import { AddressExpectations, NameExpectations } from "./expectations.js";
+import { XrayrNodeReconciler } from "./reconciler.js";
+import { watchFleet } from "./watches.js";
 
-class MapStore<T extends { metadata: { name?: string; namespace?: string } }> implements Store<T> {
-  readonly items = new Map<string, T>();
-  put(o: T): void { this.items.set(`${o.metadata.namespace ?? ""}/${o.metadata.name ?? ""}`, o); }
-  get(name: string, namespace?: string): T | undefined { return this.items.get(`${namespace ?? ""}/${name}`); }
-  list(): readonly T[] { return [...this.items.values()]; }
-}
+const NS = "airport-prod";
+const OPTS = { appLabel: "xrayr", serviceAccount: "xrayr-vm" };
 
-// Records what would be written; the e2e suite proves the same against a real API server.
+// Records what would be written. With `echo`, each write also lands in the caches at once, as a
+// watch that delivers instantly would show it.
 class RecordingWriter implements Writer {
   calls: string[] = [];
   statuses: XrayrNodeStatus[] = [];
   failApply: Error | undefined;
   failDryRun: Error | undefined;
   failStatus: Error | undefined;
+  failGroup: Error | undefined;
   taken = new Set<string>();
+  takenGroups = new Set<string>();
+  echo: Caches | undefined;
+  private uids = 0;
+
   createEntry(e: WorkloadEntry, options: { dryRun?: boolean } = {}): Promise<"created" | "exists"> {
     if (options.dryRun === true) {
       this.calls.push(`check ${e.metadata.name ?? ""}`);
@@ -33,84 +45,120 @@ class RecordingWriter implements Writer {
     }
     this.calls.push(`create ${e.metadata.name ?? ""}`);
     if (this.failApply) return Promise.reject(this.failApply);
-    return Promise.resolve(this.taken.has(e.metadata.name ?? "") ? "exists" : "created");
+    if (this.taken.has(e.metadata.name ?? "")) return Promise.resolve("exists");
+    this.echo?.entries.put({ ...e, metadata: { ...e.metadata, uid: `entry-uid-${++this.uids}` } });
+    return Promise.resolve("created");
   }
   updateEntry(e: WorkloadEntry): Promise<void> {
     this.calls.push(`update ${e.metadata.name ?? ""}`);
     return this.failApply ? Promise.reject(this.failApply) : Promise.resolve();
   }
-  deleteEntry(_ns: string, name: string): Promise<void> { this.calls.push(`delete ${name}`); return Promise.resolve(); }
-  takenGroups = new Set<string>();
-  failGroup: Error | undefined;
+  deleteEntry(ns: string, name: string): Promise<void> {
+    this.calls.push(`delete ${name}`);
+    const live = this.echo?.entries.get(name, ns);
+    if (live !== undefined) this.echo?.entries.remove(live);
+    return Promise.resolve();
+  }
   createGroup(g: WorkloadGroup): Promise<"created" | "exists"> {
     this.calls.push(`create-group ${g.metadata.name ?? ""}`);
     if (this.failGroup) return Promise.reject(this.failGroup);
-    return Promise.resolve(this.takenGroups.has(g.metadata.name ?? "") ? "exists" : "created");
+    if (this.takenGroups.has(g.metadata.name ?? "")) return Promise.resolve("exists");
+    this.echo?.groups.put({ ...g, metadata: { ...g.metadata, uid: `group-uid-${++this.uids}` } });
+    return Promise.resolve("created");
   }
-  updateGroup(g: WorkloadGroup): Promise<void> { this.calls.push(`update-group ${g.metadata.name ?? ""}`); return Promise.resolve(); }
-  deleteGroup(_ns: string, name: string): Promise<void> { this.calls.push(`delete-group ${name}`); return Promise.resolve(); }
+  updateGroup(g: WorkloadGroup): Promise<void> {
+    this.calls.push(`update-group ${g.metadata.name ?? ""}`);
+    return this.failGroup ? Promise.reject(this.failGroup) : Promise.resolve();
+  }
+  deleteGroup(ns: string, name: string): Promise<void> {
+    this.calls.push(`delete-group ${name}`);
+    const live = this.echo?.groups.get(name, ns);
+    if (live !== undefined) this.echo?.groups.remove(live);
+    return Promise.resolve();
+  }
   patchNodeStatus(n: XrayrNode, s: XrayrNodeStatus): Promise<void> {
     if (this.failStatus) return Promise.reject(this.failStatus);
     this.calls.push(`status ${n.metadata.name ?? ""}`);
     this.statuses.push(s);
+    const live = this.echo?.nodes.get(n.metadata.name ?? "", n.metadata.namespace);
+    if (live !== undefined) this.echo?.nodes.put({ ...live, status: s });
     return Promise.resolve();
   }
-  patchNodeTraffic(n: XrayrNode): Promise<void> { this.calls.push(`traffic ${n.metadata.name ?? ""}`); return Promise.resolve(); }
+  patchNodeTraffic(n: XrayrNode): Promise<void> {
+    this.calls.push(`traffic ${n.metadata.name ?? ""}`);
+    return Promise.resolve();
+  }
   recordEvent(n: XrayrNode, type: string, reason: string): Promise<void> {
     this.calls.push(`event ${n.metadata.name ?? ""} ${type} ${reason}`);
     return Promise.resolve();
   }
 }
 
-function setup() {
-  const nodes = new MapStore<XrayrNode>();
-  const entries = new MapStore<WorkloadEntry>();
-  const groups = new MapStore<WorkloadGroup>();
+interface Caches {
+  nodes: MemoryCache<XrayrNode>;
+  entries: MemoryCache<WorkloadEntry>;
+  groups: MemoryCache<WorkloadGroup>;
+}
+
+function setup(validate = (n: XrayrNode) => validateNode(n, "public")) {
+  const caches: Caches = { nodes: new MemoryCache<XrayrNode>(), entries: new MemoryCache<WorkloadEntry>(), groups: new MemoryCache<WorkloadGroup>() };
   const writer = new RecordingWriter();
-  const expectations = new Expectations(new FakeClock());
-  const groupExpectations = new Expectations(new FakeClock());
+  const expectations = { entries: new AddressExpectations(new FakeClock()), groups: new NameExpectations(new FakeClock()) };
+  const queued: string[] = [];
+  const fleet = watchFleet(caches, expectations, (keys) => queued.push(...keys));
   const reconciler = new XrayrNodeReconciler({
-    nodes, entries, groups, writer, expectations, groupExpectations,
-    fleet: {
-      nodesOn: (a: string) => nodes.list().filter((n) => n.spec.address === a),
-      entriesOf: (name: string) => entries.list().filter((e) => e.metadata.ownerReferences?.[0]?.name === name),
-      entriesOn: (address: string) => entries.list().filter((e) => e.spec.address === address),
-      ownerExists: (e: WorkloadEntry) => nodes.list().some((n) => n.metadata.uid === e.metadata.ownerReferences?.[0]?.uid),
-    },
-    options: { appLabel: "xrayr", serviceAccount: "xrayr-vm" },
-    validate: (n) => validateNode(n, "public"),
+    ...caches,
+    fleet,
+    expectations,
+    writer,
+    options: OPTS,
+    validate,
     log: pino({ level: "silent" }),
     now: () => new Date("2026-11-26T12:00:00Z"),
   });
-  return { nodes, entries, groups, writer, reconciler, expectations, groupExpectations };
+  return { ...caches, writer, reconciler, expectations, queued };
 }
 
-const node = (name: string, address: string): XrayrNode => ({
-  metadata: { name, namespace: "airport-prod", uid: `uid-${name}`, generation: 1, creationTimestamp: "2026-11-01T00:00:00Z" },
+const node = (name: string, address: string, extra: Partial<XrayrNode["metadata"]> = {}): XrayrNode => ({
+  metadata: { name, namespace: NS, uid: `uid-${name}`, generation: 1, creationTimestamp: "2026-11-01T00:00:00Z", ...extra },
   spec: { address, country: "jp" },
 });
 
+function appliedEntry(n: XrayrNode, uid = "entry-uid"): WorkloadEntry {
+  const v = validateNode(n, "public");
+  if (!v.ok) throw new Error("fixture invalid");
+  const e = desiredWorkloadEntry(n, v.spec, OPTS);
+  e.metadata.uid = uid;
+  return e;
+}
+
+function appliedGroup(n: XrayrNode): WorkloadGroup {
+  const g = desiredWorkloadGroup(n, OPTS);
+  g.metadata.uid = "group-uid";
+  return g;
+}
+
+const refused = (message: string) => new k8s.ApiException(403, "denied", JSON.stringify({ kind: "Status", message }), {});
+const ENTRY = /^create jp-01-[0-9a-f]{8}$/;
+
 describe("XrayrNodeReconciler", () => {
-  test("a new node: entry created, then its group, status written, no event (its first Ready is in the status)", async () => {
+  test("a new node: entry created, then its group; Ready and WorkloadGroupReady True; no event (its first Ready is in the status)", async () => {
     const { nodes, writer, reconciler } = setup();
     nodes.put(node("jp-01", "45.76.1.1"));
-    await reconciler.reconcile("airport-prod/jp-01");
-    expect(writer.calls).toEqual([expect.stringMatching(/^create jp-01-[0-9a-f]{8}$/), "create-group jp-01", "status jp-01"]);
+    await reconciler.reconcile(`${NS}/jp-01`);
+    expect(writer.calls).toEqual([expect.stringMatching(ENTRY), "create-group jp-01", "status jp-01"]);
     expect(writer.statuses[0]).toMatchObject({ observedGeneration: 1, workloadEntry: expect.stringMatching(/^jp-01-[0-9a-f]{8}$/) as unknown });
+    expect(readyCondition(writer.statuses[0])).toMatchObject({ status: "True", reason: "Reconciled" });
+    expect(groupCondition(writer.statuses[0])).toMatchObject({ status: "True", reason: "Reconciled" });
   });
 
-  test("steady state: no write of any kind", async () => {
+  test("steady state, with every write back in the caches: no write of any kind", async () => {
     const { nodes, entries, groups, writer, reconciler } = setup();
-    const n = node("jp-01", "45.76.1.1");
-    nodes.put(n);
-    await reconciler.reconcile("airport-prod/jp-01");
-    // Feed back what the API server would now hold.
-    const applied = structuredClone(await appliedEntry(n));
-    entries.put(applied);
-    groups.put(appliedGroup(n));
-    nodes.put({ ...n, status: writer.statuses[0] });
+    writer.echo = { nodes, entries, groups };
+    nodes.put(node("jp-01", "45.76.1.1"));
+    await reconciler.reconcile(`${NS}/jp-01`);
     writer.calls = [];
-    await reconciler.reconcile("airport-prod/jp-01");
+    await reconciler.reconcile(`${NS}/jp-01`);
     expect(writer.calls).toEqual([]);
   });
 
@@ -118,10 +166,11 @@ describe("XrayrNodeReconciler", () => {
     const { nodes, entries, writer, reconciler } = setup();
     const n = node("jp-01", "45.76.1.1");
     nodes.put(n);
-    await reconciler.reconcile("airport-prod/jp-01");
-    entries.put(await appliedEntry(n)); // the entry event arrives first; the node's status lags
+    await reconciler.reconcile(`${NS}/jp-01`);
+    entries.put(appliedEntry(n)); // the entry event arrives first; the node's status lags
     writer.calls = [];
-    await reconciler.reconcile("airport-prod/jp-01");
+    writer.takenGroups.add("jp-01"); // and the group's is not in yet either
+    await reconciler.reconcile(`${NS}/jp-01`);
     expect(writer.calls).toEqual([]);
   });
 
@@ -130,107 +179,140 @@ describe("XrayrNodeReconciler", () => {
     const n = node("jp-01", "45.76.1.1");
     nodes.put(n);
     writer.failApply = new Error("connection refused");
-    await expect(reconciler.reconcile("airport-prod/jp-01")).rejects.toThrow("connection refused");
-    expect(writer.calls).toEqual([expect.stringMatching(/^create jp-01-[0-9a-f]{8}$/), "status jp-01", "event jp-01 Warning ApplyFailed"]);
+    await expect(reconciler.reconcile(`${NS}/jp-01`)).rejects.toThrow("connection refused");
+    expect(writer.calls).toEqual([expect.stringMatching(ENTRY), "status jp-01", "event jp-01 Warning ApplyFailed"]);
     nodes.put({ ...n, status: writer.statuses[0] });
     writer.failApply = undefined;
     writer.calls = [];
-    await reconciler.reconcile("airport-prod/jp-01");
-    expect(writer.calls).toEqual([expect.stringMatching(/^create jp-01-[0-9a-f]{8}$/), "create-group jp-01", "status jp-01", "event jp-01 Normal Reconciled"]);
+    await reconciler.reconcile(`${NS}/jp-01`);
+    expect(writer.calls).toEqual([expect.stringMatching(ENTRY), "create-group jp-01", "status jp-01", "event jp-01 Normal Reconciled"]);
   });
 
   test("a create that finds its name taken (the cache lags) reports nothing and looks again soon", async () => {
     const { nodes, writer, reconciler } = setup();
     const n = node("jp-01", "45.76.1.1");
     nodes.put(n);
-    writer.taken.add((await appliedEntry(n)).metadata.name ?? "");
-    expect(await reconciler.reconcile("airport-prod/jp-01")).toEqual({ requeueAfter: expect.any(Number) as unknown });
-    expect(writer.calls).toEqual([expect.stringMatching(/^create jp-01-[0-9a-f]{8}$/)]);
+    writer.taken.add(appliedEntry(n).metadata.name ?? "");
+    expect(await reconciler.reconcile(`${NS}/jp-01`)).toEqual({ requeueAfter: expect.any(Number) as unknown });
+    expect(writer.calls).toEqual([expect.stringMatching(ENTRY)]);
   });
 
   test("a node being deleted keeps its address claim until it is gone", async () => {
     const { nodes, writer, reconciler } = setup();
-    const old = node("jp-old", "45.76.1.9");
-    nodes.put({ ...old, metadata: { ...old.metadata, creationTimestamp: "2026-10-01T00:00:00Z", deletionTimestamp: "2026-11-26T11:00:00Z" } });
+    nodes.put(node("jp-old", "45.76.1.9", { creationTimestamp: "2026-10-01T00:00:00Z", deletionTimestamp: "2026-11-26T11:00:00Z" }));
     nodes.put(node("jp-new", "45.76.1.9"));
-    await reconciler.reconcile("airport-prod/jp-new");
+    await reconciler.reconcile(`${NS}/jp-new`);
     expect(writer.calls).toEqual(["status jp-new", "event jp-new Warning AddressConflict"]);
+    expect(groupCondition(writer.statuses[0])).toMatchObject({ status: "False", reason: "EntryNotReady" });
   });
 
   test.each([
     ["policy refusal", "hk-01", "10.1.2.3", "10.0.0.0/8"],
     ["a reserved name (stored before admission refused it)", "unknown", "45.76.1.3", 'metadata.name "unknown" is reserved'],
-  ])("%s: InvalidSpec, no entry, a Warning event", async (_, name, address, why) => {
+  ])("%s: InvalidSpec, no entry, one Warning event (the group's waiting adds none)", async (_, name, address, why) => {
     const { nodes, writer, reconciler } = setup();
     nodes.put(node(name, address));
-    await reconciler.reconcile(`airport-prod/${name}`);
+    await reconciler.reconcile(`${NS}/${name}`);
     expect(writer.calls).toEqual([`status ${name}`, `event ${name} Warning InvalidSpec`]);
-    expect(writer.statuses[0]?.conditions?.[0]?.message).toContain(why);
+    expect(readyCondition(writer.statuses[0])?.message).toContain(why);
   });
 
-  test("a failed apply reports ApplyFailed and rethrows so the queue backs off", async () => {
+  test("a failed apply reports ApplyFailed and rethrows; the error policy backs the key off", async () => {
     const { nodes, writer, reconciler } = setup();
     nodes.put(node("jp-01", "45.76.1.1"));
     writer.failApply = new Error("connection refused");
-    await expect(reconciler.reconcile("airport-prod/jp-01")).rejects.toThrow("connection refused");
-    expect(writer.statuses[0]?.conditions?.[0]).toMatchObject({ status: "False", reason: "ApplyFailed" });
-    expect(writer.statuses[0]?.conditions?.[0]?.message).toContain("connection refused");
+    const thrown = await reconciler.reconcile(`${NS}/jp-01`).catch((e: unknown) => e);
+    expect(thrown).toBe(writer.failApply);
+    expect(errorPolicy(`${NS}/jp-01`, thrown)).toEqual({ requeue: "backoff" });
+    expect(readyCondition(writer.statuses[0])).toMatchObject({ status: "False", reason: "ApplyFailed" });
+    expect(readyCondition(writer.statuses[0])?.message).toMatch(/^writing WorkloadEntry airport-prod\/jp-01-[0-9a-f]{8} failed: connection refused; retrying with backoff$/);
   });
 
-  const refused = (message: string) => new k8s.ApiException(403, "denied", JSON.stringify({ kind: "Status", message }), {});
-
-  test("an entry the API server refuses outright is ApplyRejected with its message, retried slowly, not thrown", async () => {
+  test("an entry the API server refuses outright is ApplyRejected with its message; the error policy looks again in 15 s", async () => {
     const { nodes, writer, reconciler } = setup();
     nodes.put(node("jp-01", "45.76.1.1"));
     writer.failApply = refused('admission webhook "deny.lab" denied the request: no new entries today');
-    const result = await reconciler.reconcile("airport-prod/jp-01");
-    expect(result).toEqual({ requeueAfter: REJECTED_RETRY_MS });
-    expect(writer.statuses[0]?.conditions?.[0]).toMatchObject({ status: "False", reason: "ApplyRejected" });
-    expect(writer.statuses[0]?.conditions?.[0]?.message).toContain("no new entries today");
+    const thrown = await reconciler.reconcile(`${NS}/jp-01`).catch((e: unknown) => e);
+    expect(errorPolicy(`${NS}/jp-01`, thrown)).toEqual({ requeue: "after", afterMs: REJECTED_RETRY_MS });
+    expect(readyCondition(writer.statuses[0])).toMatchObject({ status: "False", reason: "ApplyRejected" });
+    expect(readyCondition(writer.statuses[0])?.message).toContain("no new entries today");
+    expect(groupCondition(writer.statuses[0])).toMatchObject({ status: "False", reason: "EntryNotReady" });
   });
 
   test("a replacement refused in its dry run leaves the old entry in place", async () => {
     const { nodes, entries, writer, reconciler } = setup();
     const before = node("jp-01", "45.76.1.1");
-    entries.put(await appliedEntry(before));
+    entries.put(appliedEntry(before));
     nodes.put({ ...before, spec: { ...before.spec, version: "v2" } });
     writer.failDryRun = refused('admission webhook "deny.lab" denied the request: frozen');
-    await reconciler.reconcile("airport-prod/jp-01");
+    await expect(reconciler.reconcile(`${NS}/jp-01`)).rejects.toBe(writer.failDryRun);
     expect(writer.calls.filter((c) => !c.startsWith("status") && !c.startsWith("event"))).toEqual([expect.stringMatching(/^check jp-01-/)]);
-    expect(writer.statuses[0]?.conditions?.[0]).toMatchObject({ reason: "ApplyRejected" });
-    expect(writer.statuses[0]?.conditions?.[0]?.message).toContain("the current entry stays");
+    expect(readyCondition(writer.statuses[0])).toMatchObject({ reason: "ApplyRejected" });
+    expect(readyCondition(writer.statuses[0])?.message).toContain("the current entry stays");
   });
 
-  test("a replica that no longer leads writes no status about the write it could not send", async () => {
+  test.each([
+    ["its fence refused the write", new NotLeaderError("lost the lease")],
+    ["the API server's fencing policy refused it", new FencedWriteError("ValidatingAdmissionPolicy 'xrayr-mesh-operator-fencing' denied request")],
+  ])("a replica whose leadership ended (%s) writes no status, and the key is not retried", async (_why, err) => {
     const { nodes, writer, reconciler } = setup();
     nodes.put(node("jp-01", "45.76.1.1"));
-    writer.failApply = new NotLeaderError("lost the lease");
-    await expect(reconciler.reconcile("airport-prod/jp-01")).rejects.toThrow(NotLeaderError);
+    writer.failApply = err;
+    await expect(reconciler.reconcile(`${NS}/jp-01`)).rejects.toBe(err);
     expect(writer.statuses).toEqual([]);
+    expect(errorPolicy(`${NS}/jp-01`, err)).toEqual({ requeue: "never" });
   });
 
   test("its own create, not yet in the cache, holds the address: the next pass waits instead of creating again", async () => {
     const { nodes, writer, reconciler, expectations } = setup();
     nodes.put(node("jp-01", "45.76.1.1"));
-    await reconciler.reconcile("airport-prod/jp-01");
-    expect(expectations.unseenOn("airport-prod", "45.76.1.1")).toBe(true);
+    await reconciler.reconcile(`${NS}/jp-01`);
+    expect(expectations.entries.unseenOn(NS, "45.76.1.1")).toBe(true);
     const creates = writer.calls.filter((c) => c.startsWith("create")).length;
-    const again = await reconciler.reconcile("airport-prod/jp-01");
+    const again = await reconciler.reconcile(`${NS}/jp-01`);
     expect(again?.requeueAfter).toBeGreaterThan(0);
     expect(writer.calls.filter((c) => c.startsWith("create")).length).toBe(creates);
   });
 
-  test("a group of the node's name that is not ours: left untouched, GroupNameTaken, the entry still written and named", async () => {
+  test("entries left by an earlier node of the same name, found by the watch's index, are deleted before the create", async () => {
+    const { nodes, entries, writer, reconciler } = setup();
+    const earlier = node("jp-01", "45.76.1.1", { uid: "uid-earlier" });
+    entries.put(appliedEntry(earlier, "entry-earlier"));
+    nodes.put(node("jp-01", "45.76.1.1"));
+    await reconciler.reconcile(`${NS}/jp-01`);
+    expect(writer.calls.slice(0, 3)).toEqual([expect.stringMatching(/^check jp-01-/), expect.stringMatching(/^delete jp-01-/), expect.stringMatching(ENTRY)]);
+  });
+
+  test("an entry on the address whose node is gone (the index finds it; its owner is not in the cache) goes first", async () => {
+    const { nodes, entries, writer, reconciler } = setup();
+    entries.put(appliedEntry(node("jp-gone", "45.76.1.1", { uid: "uid-gone" }), "entry-gone"));
+    nodes.put(node("jp-01", "45.76.1.1"));
+    await reconciler.reconcile(`${NS}/jp-01`);
+    expect(writer.calls.slice(0, 3)).toEqual([expect.stringMatching(/^check jp-01-/), expect.stringMatching(/^delete jp-gone-/), expect.stringMatching(ENTRY)]);
+  });
+
+  test("an entry on the address whose node still exists (moving away) holds the newcomer back", async () => {
+    const { nodes, entries, writer, reconciler } = setup();
+    const mover = node("jp-mover", "45.76.1.7");
+    nodes.put(mover);
+    entries.put(appliedEntry(node("jp-mover", "45.76.1.1"), "entry-mover"));
+    nodes.put(node("jp-01", "45.76.1.1"));
+    expect(await reconciler.reconcile(`${NS}/jp-01`)).toEqual({ requeueAfter: expect.any(Number) as unknown });
+    expect(writer.calls).toEqual([]);
+  });
+
+  test("a group of the node's name that is not ours: untouched; Ready stays True (traffic is attributed), WorkloadGroupReady False GroupNameTaken", async () => {
     const { nodes, groups, writer, reconciler } = setup();
     nodes.put(node("jp-01", "45.76.1.1"));
     const foreign = appliedGroup(node("jp-01", "45.76.1.1"));
     foreign.metadata.ownerReferences = [];
     foreign.metadata.labels = { team: "edge" };
     groups.put(foreign);
-    await reconciler.reconcile("airport-prod/jp-01");
-    expect(writer.calls).toEqual([expect.stringMatching(/^create jp-01-[0-9a-f]{8}$/), "status jp-01", "event jp-01 Warning GroupNameTaken"]);
-    expect(writer.statuses[0]?.conditions?.[0]).toMatchObject({ status: "False", reason: "GroupNameTaken" });
-    expect(writer.statuses[0]?.conditions?.[0]?.message).toContain("WorkloadGroup airport-prod/jp-01 already exists");
+    await reconciler.reconcile(`${NS}/jp-01`);
+    expect(writer.calls).toEqual([expect.stringMatching(ENTRY), "status jp-01", "event jp-01 Warning GroupNameTaken"]);
+    expect(readyCondition(writer.statuses[0])).toMatchObject({ status: "True", reason: "Reconciled" });
+    expect(groupCondition(writer.statuses[0])).toMatchObject({ status: "False", reason: "GroupNameTaken" });
+    expect(groupCondition(writer.statuses[0])?.message).toContain("WorkloadGroup airport-prod/jp-01 already exists");
     expect(writer.statuses[0]?.workloadEntry).toMatch(/^jp-01-[0-9a-f]{8}$/);
   });
 
@@ -238,56 +320,36 @@ describe("XrayrNodeReconciler", () => {
     const { nodes, writer, reconciler } = setup();
     nodes.put(node("jp-01", "45.76.1.1"));
     writer.takenGroups.add("jp-01");
-    expect(await reconciler.reconcile("airport-prod/jp-01")).toBeUndefined();
+    expect(await reconciler.reconcile(`${NS}/jp-01`)).toBeUndefined();
     expect(writer.calls).toEqual([expect.stringMatching(/^create jp-01-/), "create-group jp-01", "status jp-01"]);
   });
 
-  test("a refused group write is ApplyRejected and names the group", async () => {
+  test("a refused group write: the entry stands (Ready True, named), WorkloadGroupReady ApplyRejected names the group; looked at again in 15 s", async () => {
     const { nodes, writer, reconciler } = setup();
     nodes.put(node("jp-01", "45.76.1.1"));
     writer.failGroup = refused("workloadgroups.networking.istio.io is forbidden");
-    expect(await reconciler.reconcile("airport-prod/jp-01")).toEqual({ requeueAfter: REJECTED_RETRY_MS });
-    expect(writer.statuses[0]?.conditions?.[0]).toMatchObject({ status: "False", reason: "ApplyRejected" });
-    expect(writer.statuses[0]?.conditions?.[0]?.message).toContain("WorkloadGroup jp-01 was refused");
-    expect(writer.statuses[0]?.workloadEntry).toBeUndefined();
+    const thrown = await reconciler.reconcile(`${NS}/jp-01`).catch((e: unknown) => e);
+    expect(thrown).toBe(writer.failGroup);
+    expect(errorPolicy(`${NS}/jp-01`, thrown)).toEqual({ requeue: "after", afterMs: REJECTED_RETRY_MS });
+    expect(readyCondition(writer.statuses[0])).toMatchObject({ status: "True", reason: "Reconciled" });
+    expect(groupCondition(writer.statuses[0])).toMatchObject({ status: "False", reason: "ApplyRejected" });
+    expect(groupCondition(writer.statuses[0])?.message).toContain("WorkloadGroup jp-01 was refused");
+    expect(writer.statuses[0]?.workloadEntry).toMatch(/^jp-01-[0-9a-f]{8}$/);
   });
 
   test("a node that is gone or being deleted is left to the garbage collector", async () => {
     const { nodes, writer, reconciler } = setup();
-    await reconciler.reconcile("airport-prod/missing");
-    nodes.put({ ...node("jp-02", "45.76.1.2"), metadata: { ...node("jp-02", "45.76.1.2").metadata, deletionTimestamp: "2026-11-26T11:00:00Z" } });
-    await reconciler.reconcile("airport-prod/jp-02");
+    await reconciler.reconcile(`${NS}/missing`);
+    nodes.put(node("jp-02", "45.76.1.2", { deletionTimestamp: "2026-11-26T11:00:00Z" }));
+    await reconciler.reconcile(`${NS}/jp-02`);
     expect(writer.calls).toEqual([]);
   });
 
   test("validation is computed once per object version, not once per peer", async () => {
     let calls = 0;
-    const { nodes, entries } = setup();
-    const reconciler = new XrayrNodeReconciler({
-      nodes, entries, groups: new MapStore<WorkloadGroup>(), writer: new RecordingWriter(),
-      expectations: new Expectations(new FakeClock()), groupExpectations: new Expectations(new FakeClock()),
-      fleet: { nodesOn: (a: string) => nodes.list().filter((n) => n.spec.address === a), entriesOf: () => [], entriesOn: () => [], ownerExists: () => false },
-      options: { appLabel: "xrayr", serviceAccount: "" },
-      validate: (n) => { calls++; return validateNode(n, "any"); },
-      log: pino({ level: "silent" }),
-    });
+    const { nodes, reconciler } = setup((n) => { calls++; return validateNode(n, "any"); });
     for (let i = 0; i < 50; i++) nodes.put(node(`n-${i}`, `45.76.2.${i}`));
-    for (let i = 0; i < 50; i++) await reconciler.reconcile(`airport-prod/n-${i}`);
+    for (let i = 0; i < 50; i++) await reconciler.reconcile(`${NS}/n-${i}`);
     expect(calls).toBe(50);
   });
 });
-
-function appliedGroup(n: XrayrNode): WorkloadGroup {
-  const g = desiredWorkloadGroup(n, { appLabel: "xrayr", serviceAccount: "xrayr-vm" });
-  g.metadata.uid = "group-uid";
-  return g;
-}
-
-async function appliedEntry(n: XrayrNode): Promise<WorkloadEntry> {
-  const { desiredWorkloadEntry } = await import("../desired/workloadentry.js");
-  const v = validateNode(n, "public");
-  if (!v.ok) throw new Error("fixture invalid");
-  const e = desiredWorkloadEntry(n, v.spec, { appLabel: "xrayr", serviceAccount: "xrayr-vm" });
-  e.metadata.uid = "entry-uid";
-  return e;
-}

@@ -1,24 +1,25 @@
-// Reconcile one XrayrNode: read it and its entries from the informer caches (never from the
-// event, so every pass is idempotent), gather the plan's input, plan, carry the plan out, and
-// report the verdict in the node's status.
+// Reconcile one XrayrNode: read it and its objects from the informer caches (never from the
+// event, so every pass is idempotent), gather the plans' input, plan the entry and then the
+// group, carry the plans out, and report the verdicts in the node's status. What a failed write
+// means is error-policy.ts's, for the status and for the key alike.
 import type { Logger } from "pino";
 import type { ReconcileResult } from "../controller/controller.js";
-import { apiMessage, classifyApiError, errorFields } from "../controller/api-errors.js";
-import { NotLeaderError } from "../controller/fence.js";
+import { errorFields } from "../controller/api-errors.js";
 import { splitKey } from "../controller/keys.js";
-import type { XrayrNode, XrayrNodeStatus } from "../api/v1alpha1/types.js";
+import type { Condition, XrayrNode, XrayrNodeStatus } from "../api/v1alpha1/types.js";
 import { desiredWorkloadEntry, type EntryOptions } from "../desired/workloadentry.js";
 import { desiredWorkloadGroup } from "../desired/workloadgroup.js";
 import { nodeClaim, type Claim } from "../domain/claims.js";
+import { groupCondition, readyCondition } from "../domain/readiness.js";
+import type { Validity } from "../domain/validity.js";
 import type { WorkloadEntry } from "../istio/workloadentry.js";
 import type { WorkloadGroup } from "../istio/workloadgroup.js";
-import { FencedWriteError, type Writer } from "../apply/writer.js";
-import { readyCondition } from "../domain/readiness.js";
-import type { Validity } from "../domain/validity.js";
-import { planNode, type PlanInput, type Step, type Verdict } from "../plan/plan.js";
-import { nextStatus, sameStatus } from "../status/conditions.js";
-import type { Expectations } from "./expectations.js";
-import type { FleetLookups } from "./watches.js";
+import type { Writer } from "../apply/writer.js";
+import { groupWaitsForEntry, planGroup, type GroupAction, type GroupPlan } from "../plan/group.js";
+import { planNode, type EntryAction, type PlanInput, type Verdict } from "../plan/plan.js";
+import { nextStatus, sameStatus, type Verdicts } from "../status/conditions.js";
+import { failureVerdict, leadershipEnded, type FailedWrite } from "./error-policy.js";
+import type { FleetExpectations, FleetLookups } from "./watches.js";
 
 /** What the reconciler needs of an informer cache. */
 export interface Store<T> {
@@ -31,14 +32,14 @@ export interface ReconcilerDeps {
   groups: Store<WorkloadGroup>;
   /** The indexed questions (nodes on an address, a node's entries, ...): see watches.ts. */
   fleet: FleetLookups;
-  expectations: Expectations;
-  /** Our group creates until the watch shows them, keyed by the group's name (one group a node). */
-  groupExpectations: Expectations;
+  /** Our writes until the watch shows them: entries by address, groups by name. */
+  expectations: FleetExpectations;
   writer: Writer;
   options: EntryOptions;
   /** Schema and address policy together (crd/validate.ts validateNode). */
   validate: (node: XrayrNode) => Validity;
   log: Logger;
+  /** The node's Ready verdict after each pass; undefined once the node is gone. */
   onVerdict?: (key: string, verdict: Verdict | undefined) => void;
   now?: () => Date;
 }
@@ -47,11 +48,19 @@ export interface ReconcilerDeps {
 // the watch has delivered our own status write (an entry event right after a create does that)
 // would otherwise write the same status, and record the same event, twice.
 const WRITTEN_STATUS_TTL_MS = 10_000;
-// A write the API server refused outright (a webhook's denial, 403, 422) fails the same way
-// until a person changes something: tried again this often, not in a hot backoff loop.
-export const REJECTED_RETRY_MS = 15_000;
+// Our own entry create, or someone's, that the watch has not delivered yet: the entry's add
+// event brings the node back; this is the fallback.
+const NAME_TAKEN_RECHECK_MS = 500;
 
-type Outcome = { done: true } | { done: false; why: "exists" } | { done: false; why: "rejected"; verdict: Verdict };
+/** A write that failed, with what it was for the condition's message. */
+class WriteFailed extends Error {
+  constructor(
+    readonly write: FailedWrite,
+    override readonly cause: unknown,
+  ) {
+    super(`${write.kind} ${write.name}`);
+  }
+}
 
 export class XrayrNodeReconciler {
   // Informer objects are replaced on every change, so object identity is a safe memo key:
@@ -69,7 +78,7 @@ export class XrayrNodeReconciler {
     const { namespace = "", name } = splitKey(key);
     const node = this.deps.nodes.get(name, namespace);
     if (node === undefined || node.metadata.deletionTimestamp !== undefined) {
-      // Gone: the garbage collector removes its entry; nothing of ours to report.
+      // Gone: the garbage collector removes its entry and group; nothing of ours to report.
       this.written.delete(key);
       this.deps.onVerdict?.(key, undefined);
       return undefined;
@@ -81,37 +90,33 @@ export class XrayrNodeReconciler {
       log.debug({ why: plan.why }, "waiting");
       return { requeueAfter: plan.afterMs };
     }
+    // The group is planned once the entry is in place; until then it waits for it.
+    const group = plan.verdict.ready ? planGroup(this.gatherGroup(node, namespace)) : undefined;
 
-    let verdict = plan.verdict;
-    let failure: Error | undefined;
-    let retryAfter: number | undefined;
+    let verdicts: Verdicts = { ready: plan.verdict, group: group?.verdict ?? groupWaitsForEntry(plan.verdict) };
+    let failure: WriteFailed | undefined;
     try {
-      const outcome = await this.carryOut(plan.steps, log);
-      // Our own create, or someone's, that the watch has not delivered yet: the entry's add
-      // event brings this node back, and the plan then sees whose it is.
-      if (!outcome.done && outcome.why === "exists") return { requeueAfter: 500 };
-      if (!outcome.done) {
-        verdict = outcome.verdict;
-        retryAfter = REJECTED_RETRY_MS;
-      }
+      if ((await this.carryOutEntry(plan.steps, log)) === "exists") return { requeueAfter: NAME_TAKEN_RECHECK_MS };
     } catch (err) {
-      // Not the leader any more: nothing more may be written, the status included.
-      if (err instanceof NotLeaderError || err instanceof FencedWriteError) throw err;
-      failure = err instanceof Error ? err : new Error(String(err));
-      verdict = {
-        ready: false,
-        reason: "ApplyFailed",
-        message: `writing the WorkloadEntry or WorkloadGroup of ${namespace}/${name} failed: ${apiMessage(err)}; retrying with backoff`,
-      };
+      failure = this.failed(err);
+      const ready = failureVerdict(failure.cause, failure.write);
+      verdicts = { ready, group: groupWaitsForEntry(ready) };
     }
-    this.deps.onVerdict?.(key, verdict);
-    // The entry is named in the status whenever the plan's own verdict stands: its steps were
-    // all carried out, so the entry it names is in place (also when Ready is False for a reason
-    // beside the entry, GroupNameTaken).
-    await this.report(key, node, verdict, verdict === plan.verdict ? plan.entryName : undefined, log);
-    if (failure !== undefined) throw failure;
-    retryAfter ??= verdict === plan.verdict ? plan.recheckAfterMs : undefined;
-    return retryAfter === undefined ? undefined : { requeueAfter: retryAfter };
+    if (failure === undefined && group !== undefined) {
+      try {
+        await this.carryOutGroup(group, log);
+      } catch (err) {
+        failure = this.failed(err);
+        verdicts = { ...verdicts, group: failureVerdict(failure.cause, failure.write) };
+      }
+    }
+    this.deps.onVerdict?.(key, verdicts.ready);
+    // The entry is named in the status whenever the entry's plan stands: its steps were all
+    // carried out, so the entry it names is in place (whatever became of the group).
+    await this.report(key, node, verdicts, verdicts.ready === plan.verdict ? plan.entryName : undefined, log);
+    // The controller's error policy (error-policy.ts) decides when the key is looked at again.
+    if (failure !== undefined) throw failure.cause;
+    return plan.recheckAfterMs === undefined ? undefined : { requeueAfter: plan.recheckAfterMs };
   }
 
   /** Memoised schema + policy verdict for one version of a node. */
@@ -124,11 +129,17 @@ export class XrayrNodeReconciler {
     return v;
   }
 
-  // The plan's input, as plain data read from the caches now.
+  // A failed write; one that ended with our leadership goes up as it is: nothing more may be
+  // written, the status included.
+  private failed(err: unknown): WriteFailed {
+    if (!(err instanceof WriteFailed)) throw err;
+    if (leadershipEnded(err.cause)) throw err.cause;
+    return err;
+  }
+
+  // The entry plan's input, as plain data read from the caches now.
   private gather(node: XrayrNode, namespace: string): PlanInput {
     const validation = this.validation(node);
-    const group = desiredWorkloadGroup(node, this.deps.options);
-    const groupName = group.metadata.name ?? "";
     const desired = validation.ok ? desiredWorkloadEntry(node, validation.spec, this.deps.options) : undefined;
     const address = validation.ok ? validation.spec.address : node.spec.address;
     return {
@@ -139,9 +150,14 @@ export class XrayrNodeReconciler {
       entries: this.deps.fleet.entriesOf(node.metadata.name ?? "", namespace),
       atTarget: desired === undefined ? undefined : this.deps.entries.get(desired.metadata.name ?? "", namespace),
       onAddress: this.deps.fleet.entriesOn(address, namespace).map((entry) => ({ entry, ownerExists: this.deps.fleet.ownerExists(entry) })),
-      unseenWriteOnAddress: this.deps.expectations.unseenOn(namespace, address),
-      group: { desired: group, live: this.deps.groups.get(groupName, namespace), createUnseen: this.deps.groupExpectations.unseenOn(namespace, groupName) },
+      unseenWriteOnAddress: this.deps.expectations.entries.unseenOn(namespace, address),
     };
+  }
+
+  private gatherGroup(node: XrayrNode, namespace: string) {
+    const desired = desiredWorkloadGroup(node, this.deps.options);
+    const name = desired.metadata.name ?? "";
+    return { node, desired, live: this.deps.groups.get(name, namespace), createUnseen: this.deps.expectations.groups.unseen(namespace, name) };
   }
 
   // Claims on an address. A node being deleted keeps its claim: its entry stays until the node
@@ -151,32 +167,22 @@ export class XrayrNodeReconciler {
     return [...this.deps.fleet.nodesOn(address)].flatMap((n) => nodeClaim(n, this.validation(n)) ?? []);
   }
 
-
-  /** Carries the steps out in order, stopping at a create whose name is taken or a refused check. */
-  private async carryOut(steps: readonly Step[], log: Logger): Promise<Outcome> {
+  /** Carries the entry's steps out in order, stopping at a create whose name is taken. */
+  private async carryOutEntry(steps: readonly EntryAction[], log: Logger): Promise<"done" | "exists"> {
     for (const step of steps) {
+      const write = entryWrite(step);
       try {
-        if (step.kind === "apply-group" || step.kind === "delete-group") await this.carryOutGroup(step, log);
-        else if ((await this.carryOutEntry(step, log)) === "exists") return { done: false, why: "exists" };
+        if ((await this.entryStep(step, write.name, log)) === "exists") return "exists";
       } catch (err) {
-        if (classifyApiError(err).kind !== "terminal" || err instanceof FencedWriteError) throw err;
-        const what =
-          step.kind === "check"
-            ? `the replacement WorkloadEntry ${objectName(step)} was refused in a dry run, so the current entry stays`
-            : `${step.kind === "apply-group" || step.kind === "delete-group" ? "WorkloadGroup" : "WorkloadEntry"} ${objectName(step)} was refused`;
-        return {
-          done: false,
-          why: "rejected",
-          verdict: { ready: false, reason: "ApplyRejected", message: `${what}: ${apiMessage(err)}; tried again every ${REJECTED_RETRY_MS / 1000} s` },
-        };
+        throw new WriteFailed(write, err);
       }
     }
-    return { done: true };
+    return "done";
   }
 
-  private async carryOutEntry(step: Exclude<Step, { kind: "apply-group" | "delete-group" }>, log: Logger): Promise<"done" | "exists"> {
-    const { writer, expectations } = this.deps;
-    const entryName = objectName(step);
+  private async entryStep(step: EntryAction, entryName: string, log: Logger): Promise<"done" | "exists"> {
+    const { writer } = this.deps;
+    const expectations = this.deps.expectations.entries;
     if (step.kind === "check") {
       await writer.createEntry(step.entry, { dryRun: true });
     } else if (step.kind === "apply" && step.why === "create") {
@@ -208,21 +214,32 @@ export class XrayrNodeReconciler {
   }
 
   // A group create that finds its name taken is not waited for: the group's add event brings the
-  // node back, and the plan then sees whose it is. The entry's steps are done by now.
-  private async carryOutGroup(step: Extract<Step, { kind: "apply-group" | "delete-group" }>, log: Logger): Promise<void> {
-    const { writer, groupExpectations } = this.deps;
-    const name = objectName(step);
+  // node back, and the plan then sees whose it is.
+  private async carryOutGroup(plan: GroupPlan, log: Logger): Promise<void> {
+    for (const step of plan.steps) {
+      const write = groupWrite(step);
+      try {
+        await this.groupStep(step, write.name, log);
+      } catch (err) {
+        throw new WriteFailed(write, err);
+      }
+    }
+  }
+
+  private async groupStep(step: GroupAction, name: string, log: Logger): Promise<void> {
+    const { writer } = this.deps;
+    const expectations = this.deps.expectations.groups;
     if (step.kind === "delete-group") {
       await writer.deleteGroup(step.namespace, step.name, step.uid);
       log.info({ group: name, why: step.why }, "workload group deleted");
     } else if (step.why === "create") {
       const ns = step.group.metadata.namespace ?? "";
-      groupExpectations.expectCreate(ns, name, name);
+      expectations.expectCreate(ns, name);
       try {
-        if ((await writer.createGroup(step.group)) === "exists") groupExpectations.observedPresent(ns, name);
+        if ((await writer.createGroup(step.group)) === "exists") expectations.observedPresent(ns, name);
         else log.debug({ group: name }, "workload group created");
       } catch (err) {
-        groupExpectations.observedPresent(ns, name);
+        expectations.observedPresent(ns, name);
         throw err;
       }
     } else {
@@ -254,38 +271,44 @@ export class XrayrNodeReconciler {
     }
   }
 
-  private async report(key: string, node: XrayrNode, verdict: Verdict, entryName: string | undefined, log: Logger): Promise<void> {
+  private async report(key: string, node: XrayrNode, verdicts: Verdicts, entryName: string | undefined, log: Logger): Promise<void> {
     const current = this.currentStatus(key, node);
-    const previous = readyCondition(current);
-    const next = nextStatus(current, verdict, node.metadata.generation, entryName, this.now());
+    const next = nextStatus(current, verdicts, node.metadata.generation, entryName, this.now());
     if (sameStatus(current, next)) return;
     await this.deps.writer.patchNodeStatus(node, next);
     this.remember(key, node.metadata.uid ?? "", next);
+    await this.tell(node, "Ready", readyCondition(current), verdicts.ready, log);
+    // A group waiting for the entry, or following it back, adds nothing a person must see: Ready's
+    // reason and its event say it already.
+    const previousGroup = groupCondition(current);
+    if (verdicts.group.reason !== "EntryNotReady" && previousGroup?.reason !== "EntryNotReady") await this.tell(node, "WorkloadGroupReady", previousGroup, verdicts.group, log);
+  }
+
+  // Events (and info lines) are for what a person must see: a warning, or a reason changing after
+  // the first. A node's first Reconciled is in its status already (and its entry's create in the
+  // log); an Event for it was a third of all writes in a backfill of the fleet.
+  private async tell(node: XrayrNode, condition: string, previous: Condition | undefined, verdict: Verdict<string>, log: Logger): Promise<void> {
     if (previous?.reason === verdict.reason) return;
-    // Events (and info lines) are for what a person must see: a warning, or a reason changing
-    // after the first. A node's first Ready is in its status already (and its entry's create in
-    // the line above); an Event for it was a third of all writes in a backfill of the fleet.
     const worthTelling = previous !== undefined || !verdict.ready;
-    log[worthTelling ? "info" : "debug"]({ ready: verdict.ready, reason: verdict.reason, detail: verdict.message }, "ready condition changed");
-    if (worthTelling) {
-      try {
-        await this.deps.writer.recordEvent(node, verdict.ready ? "Normal" : "Warning", verdict.reason, verdict.message);
-      } catch (err) {
-        // An event is a courtesy; failing to record one must not fail the reconcile.
-        log.warn({ error: errorFields(err) }, "could not record event");
-      }
+    log[worthTelling ? "info" : "debug"]({ condition, ready: verdict.ready, reason: verdict.reason, detail: verdict.message }, "condition changed");
+    if (!worthTelling) return;
+    try {
+      await this.deps.writer.recordEvent(node, verdict.ready ? "Normal" : "Warning", verdict.reason, verdict.message);
+    } catch (err) {
+      // An event is a courtesy; failing to record one must not fail the reconcile.
+      log.warn({ error: errorFields(err) }, "could not record event");
     }
   }
 }
 
-function objectName(step: Step): string {
-  switch (step.kind) {
-    case "check":
-    case "apply":
-      return step.entry.metadata.name ?? "";
-    case "apply-group":
-      return step.group.metadata.name ?? "";
-    default:
-      return step.name;
-  }
+function entryWrite(step: EntryAction): FailedWrite {
+  if (step.kind === "delete") return { kind: "WorkloadEntry", namespace: step.namespace, name: step.name };
+  const { name = "", namespace = "" } = step.entry.metadata;
+  return { kind: "WorkloadEntry", namespace, name, ...(step.kind === "check" ? { dryRun: true } : {}) };
+}
+
+function groupWrite(step: GroupAction): FailedWrite {
+  if (step.kind === "delete-group") return { kind: "WorkloadGroup", namespace: step.namespace, name: step.name };
+  const { name = "", namespace = "" } = step.group.metadata;
+  return { kind: "WorkloadGroup", namespace, name };
 }

@@ -3,8 +3,8 @@ import type { WorkloadEntry } from "../istio/workloadentry.js";
 import type { WorkloadGroup } from "../istio/workloadgroup.js";
 import { desiredWorkloadGroup } from "../desired/workloadgroup.js";
 import { FakeClock } from "../controller/clock.js";
-import type { InformerEventHandler } from "../controller/informer.js";
-import { Expectations } from "./expectations.js";
+import { MemoryCache } from "../../test/support/memory-cache.js";
+import { AddressExpectations, NameExpectations } from "./expectations.js";
 import { FleetIndex, nodeKeyOfEntry, planInputsChanged, watchFleet } from "./watches.js";
 
 const node = (name: string, address: string, extra: Partial<XrayrNode["metadata"]> = {}): XrayrNode => ({
@@ -116,26 +116,12 @@ describe("entries no XrayrNode controls", () => {
 });
 
 describe("watchFleet", () => {
-  class Cache<T extends { metadata: { name?: string; namespace?: string } }> {
-    readonly items = new Map<string, T>();
-    private readonly handlers: InformerEventHandler<T>[] = [];
-    get(name: string, namespace?: string): T | undefined { return this.items.get(`${namespace ?? ""}/${name}`); }
-    addEventHandler(h: InformerEventHandler<T>): void { this.handlers.push(h); }
-    add(o: T): void { this.items.set(`${o.metadata.namespace ?? ""}/${o.metadata.name ?? ""}`, o); for (const h of this.handlers) h.onAdd?.(o); }
-    remove(o: T): void { this.items.delete(`${o.metadata.namespace ?? ""}/${o.metadata.name ?? ""}`); for (const h of this.handlers) h.onDelete?.(o); }
-    update(o: T): void {
-      const k = `${o.metadata.namespace ?? ""}/${o.metadata.name ?? ""}`;
-      const old = this.items.get(k);
-      this.items.set(k, o);
-      for (const h of this.handlers) h.onUpdate?.(o, old);
-    }
-  }
   const setup = () => {
-    const nodes = new Cache<XrayrNode>();
-    const entries = new Cache<WorkloadEntry>();
-    const groups = new Cache<WorkloadGroup>();
-    const expectations = new Expectations(new FakeClock());
-    const groupExpectations = new Expectations(new FakeClock());
+    const nodes = new MemoryCache<XrayrNode>();
+    const entries = new MemoryCache<WorkloadEntry>();
+    const groups = new MemoryCache<WorkloadGroup>();
+    const expectations = new AddressExpectations(new FakeClock());
+    const groupExpectations = new NameExpectations(new FakeClock());
     const queued: string[] = [];
     const fleet = watchFleet({ nodes, entries, groups }, { entries: expectations, groups: groupExpectations }, (keys) => queued.push(...keys));
     return { nodes, entries, groups, expectations, groupExpectations, queued, fleet };
@@ -144,10 +130,10 @@ describe("watchFleet", () => {
   test("keeps the indices the lookups answer from, clears expectations the watch has shown, and enqueues the keys", () => {
     const { nodes, entries, expectations, queued, fleet } = setup();
     const a = node("a", "45.1.1.1");
-    nodes.add(a);
+    nodes.put(a);
     const e = { ...entry("a-0123abcd", "45.1.1.1", "a"), metadata: { ...entry("a-0123abcd", "45.1.1.1", "a").metadata, uid: "e1" } };
     expectations.expectCreate("airport-prod", "a-0123abcd", "45.1.1.1");
-    entries.add(e);
+    entries.put(e);
     expect(expectations.unseenOn("airport-prod", "45.1.1.1")).toBe(false);
     expect(fleet.nodesOn("45.1.1.1")).toEqual([a]);
     expect(fleet.entriesOf("a", "airport-prod")).toEqual([e]);
@@ -165,29 +151,29 @@ describe("watchFleet", () => {
   test("a group's events concern the node of its name, only when they change what its plan reads", () => {
     const { nodes, groups, groupExpectations, queued } = setup();
     const a = node("a", "45.1.1.1");
-    nodes.add(a);
+    nodes.put(a);
     queued.length = 0;
     const g = { ...desiredWorkloadGroup(a, { appLabel: "xrayr", serviceAccount: "xrayr-vm" }), metadata: { ...desiredWorkloadGroup(a, { appLabel: "xrayr", serviceAccount: "xrayr-vm" }).metadata, uid: "g1", resourceVersion: "1" } };
     // The echo of our own create: the plan already counted it as present.
-    groupExpectations.expectCreate("airport-prod", "a", "a");
-    groups.add(g);
-    expect(groupExpectations.unseenOn("airport-prod", "a")).toBe(false);
+    groupExpectations.expectCreate("airport-prod", "a");
+    groups.put(g);
+    expect(groupExpectations.unseen("airport-prod", "a")).toBe(false);
     expect(queued).toEqual([]);
     // A group of that name we did not just create (ours from before a restart, or anyone's): looked at.
     groups.remove(g);
     queued.length = 0;
-    groups.add(g);
+    groups.put(g);
     expect(queued).toEqual(["airport-prod/a"]);
     // Only the resourceVersion (a status write by someone, say): nothing to plan.
-    groups.update({ ...g, metadata: { ...g.metadata, resourceVersion: "2" } });
+    groups.put({ ...g, metadata: { ...g.metadata, resourceVersion: "2" } });
     expect(queued).toEqual(["airport-prod/a"]);
     // A label added to the workload labels narrows Kiali's selector: the node repairs it.
-    groups.update({ ...g, spec: { ...g.spec, metadata: { labels: { ...g.spec.metadata?.labels, version: "v1" } } } });
+    groups.put({ ...g, spec: { ...g.spec, metadata: { labels: { ...g.spec.metadata?.labels, version: "v1" } } } });
     expect(queued).toEqual(["airport-prod/a", "airport-prod/a"]);
     groups.remove(g);
     expect(queued).toEqual(["airport-prod/a", "airport-prod/a", "airport-prod/a"]);
     // The fleet's own group (deploy/istio) is named after no node: nobody to wake.
-    groups.add({ ...g, metadata: { name: "xrayr", namespace: "airport-prod", uid: "fleet" } });
+    groups.put({ ...g, metadata: { name: "xrayr", namespace: "airport-prod", uid: "fleet" } });
     expect(queued).toHaveLength(3);
   });
 });

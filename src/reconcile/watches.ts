@@ -10,7 +10,7 @@ import { nodeNameOfGroup } from "../domain/group-name.js";
 import type { WorkloadEntry } from "../istio/workloadentry.js";
 import type { WorkloadGroup } from "../istio/workloadgroup.js";
 import { controllerName, controllerRef, controllerUid } from "../domain/ownership.js";
-import type { Expectations } from "./expectations.js";
+import type { AddressExpectations, NameExpectations } from "./expectations.js";
 import { GroupIndex } from "./group-index.js";
 
 /** What watching needs of an informer: its cache, and its events. */
@@ -39,8 +39,8 @@ export interface FleetCaches {
 
 /** Our writes until the watch shows them: entries by address (decision 0010), groups by name. */
 export interface FleetExpectations {
-  entries: Expectations;
-  groups: Expectations;
+  entries: AddressExpectations;
+  groups: NameExpectations;
 }
 
 /**
@@ -86,7 +86,7 @@ export function watchFleet(caches: FleetCaches, seenBy: FleetExpectations, enque
       if (old === undefined || groupPlanInputsChanged(old, g)) enqueue(groupNode(g));
     },
     onDelete: (g) => {
-      seenBy.groups.observedGone(g.metadata.namespace ?? "", g.metadata.name ?? "", g.metadata.uid ?? "");
+      seenBy.groups.observedGone(g.metadata.namespace ?? "", g.metadata.name ?? "");
       enqueue(groupNode(g));
     },
   });

@@ -13,7 +13,9 @@ export const xrayrNodeStatusSchema = {
       },
       conditions: {
         type: "array",
-        description: 'Current conditions. "Ready" is True when the WorkloadEntry matches the spec.',
+        description:
+          'Current conditions. "Ready" is True when the node\'s WorkloadEntry matches the spec, so its traffic is attributed to it; ' +
+          '"WorkloadGroupReady" is True when its WorkloadGroup is in place too, so Kiali shows the VPS as a workload (never part of Ready).',
         "x-kubernetes-list-type": "map",
         "x-kubernetes-list-map-keys": ["type"],
         maxItems: 16,
@@ -37,7 +39,7 @@ export const xrayrNodeStatusSchema = {
               type: "string",
               description:
                 "Machine-readable CamelCase reason for the last transition, e.g. Reconciled, InvalidSpec, " +
-                "AddressConflict, NameTaken, ApplyFailed.",
+                "AddressConflict, NameTaken, ApplyFailed; GroupNameTaken and EntryNotReady for WorkloadGroupReady.",
               minLength: 1,
               maxLength: 1024,
               pattern: "^[A-Za-z]([A-Za-z0-9_,:]*[A-Za-z0-9_])?$",

@@ -16,19 +16,19 @@ export const PLURAL = "xrayrnodes";
 export const SHORT_NAME = "xn";
 
 
+/** The reasons of the Ready condition: whether the node's WorkloadEntry is in place (its traffic attributed). */
 export type ReadyReason =
   | "Reconciled"
   | "InvalidSpec"
   | "AddressConflict"
   | "NameTaken"
-  | "GroupNameTaken"
   | "UnownedEntry"
   | "AddressInUse"
   | "ApplyRejected"
   | "ApplyFailed";
 
-
-
+/** The reasons of the WorkloadGroupReady condition: whether Kiali can open the VPS as a workload. */
+export type GroupReason = "Reconciled" | "GroupNameTaken" | "EntryNotReady" | "ApplyRejected" | "ApplyFailed";
 
 export interface ObjectMeta {
   name?: string;
