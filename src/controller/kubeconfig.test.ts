@@ -1,7 +1,10 @@
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { CoreV1Api, HttpMethod, RequestContext } from "@kubernetes/client-node";
-import { PooledKubeConfig } from "./kubeconfig.js";
+import { operatorKubeConfig, PooledKubeConfig } from "./kubeconfig.js";
 
 // A made-up CA: the Agent is only constructed here, never connected.
 const CA = Buffer.from("-----BEGIN CERTIFICATE-----\nMIIBAA==\n-----END CERTIFICATE-----\n").toString("base64");
@@ -57,5 +60,19 @@ test("API clients send the process's User-Agent, so the audit log tells replicas
     expect(agents).toEqual(["xrayr-mesh-operator/pod-a"]);
   } finally {
     await new Promise<void>((resolve) => server.close(() => { resolve(); }));
+  }
+});
+
+test("the operator reads the kubeconfig file it is given, else the pod's service account", () => {
+  const dir = mkdtempSync(join(tmpdir(), "xrayr-kubeconfig-"));
+  try {
+    const file = join(dir, "kubeconfig");
+    writeFileSync(file, kubeconfig);
+    expect(operatorKubeConfig(file, "ua").getCurrentCluster()?.server).toBe("https://127.0.0.1:6443");
+    const inCluster = operatorKubeConfig(undefined, "ua").getCurrentCluster();
+    expect(inCluster?.name).toBe("inCluster");
+    expect(inCluster?.caFile).toBe("/var/run/secrets/kubernetes.io/serviceaccount/ca.crt");
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
   }
 });

@@ -53,6 +53,17 @@ export class PooledKubeConfig extends KubeConfig {
   }
 }
 
+/**
+ * The operator's kubeconfig: the file it was given (AIRPORT_KUBECONFIG or KUBECONFIG), else the
+ * pod's service account (in-cluster), the way the chart runs it.
+ */
+export function operatorKubeConfig(file: string | undefined, userAgent: string): PooledKubeConfig {
+  const kc = new PooledKubeConfig(userAgent);
+  if (file !== undefined) kc.loadFromFile(file);
+  else kc.loadFromCluster();
+  return kc;
+}
+
 // Where client-node's loadFromDefault finds the in-cluster credentials (its own constant is not exported).
 const SERVICE_ACCOUNT_TOKEN = "/var/run/secrets/kubernetes.io/serviceaccount/token";
 
