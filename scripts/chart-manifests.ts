@@ -70,7 +70,7 @@ for (const [file, kinds] of Object.entries(FILES)) {
       /* missing: stale */
     }
     if (have !== text) {
-      console.error(`${path} differs from the chart's default render (run: make manifests)`);
+      console.error(`${path} differs from the chart's default render (run: make generate)`);
       stale++;
     }
   }

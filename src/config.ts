@@ -17,34 +17,75 @@ const bool = (def: boolean) =>
 const dnsLabel = regex(DNS1123_LABEL_PATTERN);
 const labelValue = regex(LABEL_VALUE_NONEMPTY_PATTERN);
 
-const envSchema = z.object({
-  AIRPORT_NAMESPACE: z.string().regex(dnsLabel, "must be a namespace name (DNS-1123 label)").max(63).default("airport-prod"),
-  AIRPORT_KUBECONFIG: z.string().min(1).optional(),
-  KUBECONFIG: z.string().min(1).optional(),
-  WORKLOAD_SERVICE_ACCOUNT: z.union([z.literal(""), z.string().regex(dnsLabel, "must be a ServiceAccount name or empty").max(63)]).default("xrayr-vm"),
-  WORKLOAD_APP_LABEL: z.string().regex(labelValue, "must be a label value").max(63).default("xrayr"),
-  ADDRESS_POLICY: z.enum(["public", "any"]).default("public"),
-  LEADER_ELECTION: bool(true),
-  LEASE_NAME: z.string().regex(dnsLabel).max(63).default("xrayr-mesh-operator"),
-  LEASE_DURATION_SECONDS: seconds(15),
-  RENEW_DEADLINE_SECONDS: seconds(10),
-  RETRY_PERIOD_SECONDS: seconds(2),
-  POD_NAME: z.string().min(1).optional(),
-  METRICS_ADDR: z.string().regex(/^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]*):\d{1,5}$/, "must be host:port, e.g. 0.0.0.0:8080").default("0.0.0.0:8080"),
-  LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace"]).default("info"),
-  WORKERS: z.coerce.number().int().min(1).max(64).default(4),
-  RESYNC_SECONDS: z.coerce.number().positive().max(86400).default(300),
-  PROMETHEUS_URL: z.url({ protocol: /^https?$/, error: "must be an http(s) URL of a Prometheus server" }).optional(),
-  XBOARD_WORKLOAD: z.string().regex(labelValue, "must be a workload name").max(63).default(DEFAULT_XBOARD_WORKLOAD),
+// Each variable's meaning (and, where the default is worked out at start, how it reads) is its
+// metadata: README's environment table is generated from this schema (make generate).
+export const envSchema = z.object({
+  AIRPORT_NAMESPACE: z
+    .string()
+    .regex(dnsLabel, "must be a namespace name (DNS-1123 label)")
+    .max(63)
+    .default("airport-prod")
+    .meta({ description: "namespace watched (XrayrNodes, entries, groups, the Lease)" }),
+  AIRPORT_KUBECONFIG: z.string().min(1).optional().meta({ description: "kubeconfig file", shown: "in-cluster" }),
+  KUBECONFIG: z.string().min(1).optional().meta({ description: "kubeconfig file, when AIRPORT_KUBECONFIG is unset", shown: "in-cluster" }),
+  WORKLOAD_SERVICE_ACCOUNT: z
+    .union([z.literal(""), z.string().regex(dnsLabel, "must be a ServiceAccount name or empty").max(63)])
+    .default("xrayr-vm")
+    .meta({ description: "`spec.serviceAccount` of every entry (empty: none)" }),
+  WORKLOAD_APP_LABEL: z.string().regex(labelValue, "must be a label value").max(63).default("xrayr").meta({ description: "the entries' `app` label (Kiali's app name)" }),
+  ADDRESS_POLICY: z
+    .enum(["public", "any"])
+    .default("public")
+    .meta({
+      description:
+        "`public` refuses loopback, private, link-local, CGNAT, multicast, unspecified, reserved and documentation ranges; `any` accepts them",
+    }),
+  LEADER_ELECTION: bool(true).meta({ description: "Lease-based leader election (only the leader writes)" }),
+  LEASE_NAME: z.string().regex(dnsLabel).max(63).default("xrayr-mesh-operator").meta({ description: "the Lease's name" }),
+  LEASE_DURATION_SECONDS: seconds(15).meta({ description: "how long a leader's Lease lasts without a renewal" }),
+  RENEW_DEADLINE_SECONDS: seconds(10).meta({ description: "how long a leader keeps trying to renew before it stops writing" }),
+  RETRY_PERIOD_SECONDS: seconds(2).meta({ description: "how often the Lease is tried (renewed, or campaigned for)" }),
+  POD_NAME: z.string().min(1).optional().meta({ description: "leader identity", shown: "hostname-pid" }),
+  METRICS_ADDR: z
+    .string()
+    .regex(/^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]*):\d{1,5}$/, "must be host:port, e.g. 0.0.0.0:8080")
+    .default("0.0.0.0:8080")
+    .meta({ description: "`/metrics`, `/healthz`, `/readyz`" }),
+  LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace"]).default("info").meta({ description: "pino level" }),
+  WORKERS: z.coerce.number().int().min(1).max(64).default(4).meta({ description: "concurrent reconciles (never two for one node)" }),
+  RESYNC_SECONDS: z.coerce.number().positive().max(86400).default(300).meta({ description: "full resync period (a steady-state resync writes nothing)" }),
+  PROMETHEUS_URL: z
+    .url({ protocol: /^https?$/, error: "must be an http(s) URL of a Prometheus server" })
+    .optional()
+    .meta({ description: "with it, the leader writes `status.traffic` (requests/min, error ratio, p99, last seen) shown by `kubectl get xn`", shown: "unset (off)" }),
+  XBOARD_WORKLOAD: z
+    .string()
+    .regex(labelValue, "must be a workload name")
+    .max(63)
+    .default(DEFAULT_XBOARD_WORKLOAD)
+    .meta({ description: "the destination workload of `status.traffic`" }),
   // Two XrayR update periods (60 s each): a window that can fall between two polls of a node
   // would flip it between Active and Silent, and every flip is a write.
-  TRAFFIC_WINDOW: z.string().regex(PROMQL_DURATION, "must be a PromQL duration such as 2m").default("2m"),
-  TRAFFIC_POLL_SECONDS: z.coerce.number().min(1).max(3600).default(20),
-  TRAFFIC_MIN_WRITE_SECONDS: z.coerce.number().min(0).max(86400).default(300),
-  TRAFFIC_ERROR_THRESHOLD: z.coerce.number().min(0).max(1).default(0.01),
+  TRAFFIC_WINDOW: z.string().regex(PROMQL_DURATION, "must be a PromQL duration such as 2m").default("2m").meta({ description: "the rate window of `status.traffic`" }),
+  TRAFFIC_POLL_SECONDS: z.coerce.number().min(1).max(3600).default(20).meta({ description: "the poll period of `status.traffic`" }),
+  TRAFFIC_MIN_WRITE_SECONDS: z.coerce
+    .number()
+    .min(0)
+    .max(86400)
+    .default(300)
+    .meta({ description: "at most one traffic write per node per period; sooner (but not within a minute of the last) when a node goes silent/active or crosses the error ratio" }),
+  TRAFFIC_ERROR_THRESHOLD: z.coerce.number().min(0).max(1).default(0.01).meta({ description: "the error ratio a node is failing above (recovery: under half of it)" }),
   // The whole fleet's status.traffic writes, not one node's: at 10,000 nodes a per-node
   // interval alone would be ~30 writes/s of refreshes.
-  TRAFFIC_MAX_WRITES_PER_SECOND: z.coerce.number().min(0.1).max(1000).default(5),
+  TRAFFIC_MAX_WRITES_PER_SECOND: z.coerce
+    .number()
+    .min(0.1)
+    .max(1000)
+    .default(5)
+    .meta({
+      description:
+        "the whole fleet's budget for `status.traffic` writes, spaced over each poll: silent/active changes first, then error crossings, first numbers, refreshes (oldest first); what does not fit waits a poll",
+    }),
 });
 
 export type Env = z.infer<typeof envSchema>;

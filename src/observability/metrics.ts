@@ -53,7 +53,7 @@ export class OperatorMetrics {
   });
   readonly entries = new Gauge({
     name: "xrayr_mesh_workload_entries",
-    help: "WorkloadEntries managed by this operator, by country",
+    help: "WorkloadEntries of this operator (its managed-by label, controlled by an XrayrNode), by country",
     labelNames: ["country"] as const,
     registers: [this.registry],
     collect: () => {
@@ -91,7 +91,9 @@ export class OperatorMetrics {
   });
   readonly prometheusFaults = new Counter({
     name: "xrayr_mesh_traffic_prometheus_faults_total",
-    help: "Traffic polls that wrote nothing because Prometheus failed (unreachable) or answered with no XrayR -> Xboard edge while nodes were active (empty)",
+    help:
+      "Traffic polls that wrote nothing because Prometheus failed (unreachable) or answered with no XrayR -> Xboard edge while nodes " +
+      "were active (empty: a fleet does not go silent in one poll; after 5 minutes of an empty edge it is believed)",
     labelNames: ["why"] as const,
     registers: [this.registry],
   });

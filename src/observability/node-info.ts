@@ -6,10 +6,15 @@
 // and a scrape only joins the lines.
 import type { XrayrNode } from "../api/v1alpha1/types.js";
 
-const NODE_INFO_METRIC = "xrayr_mesh_node_info";
-const HEADER =
-  `# HELP ${NODE_INFO_METRIC} 1 for each XrayrNode that has its WorkloadEntry (Ready), with its country and XrayR version: ` +
-  `joins Istio's per-node series (source_workload) to the node's country\n# TYPE ${NODE_INFO_METRIC} gauge\n`;
+/** The series, as README's metrics table lists it beside the registry's. */
+export const NODE_INFO = {
+  name: "xrayr_mesh_node_info",
+  type: "gauge",
+  labels: ["node", "country", "version"],
+  help: "1 for each XrayrNode that has its WorkloadEntry (Ready), with its country and XrayR version: joins Istio's per-node series (source_workload) to the node's country",
+} as const;
+const NODE_INFO_METRIC = NODE_INFO.name;
+const HEADER = `# HELP ${NODE_INFO_METRIC} ${NODE_INFO.help}\n# TYPE ${NODE_INFO_METRIC} ${NODE_INFO.type}\n`;
 
 export class NodeInfoSeries {
   private readonly lines = new WeakMap<XrayrNode, string>();

@@ -1,7 +1,7 @@
 // The Grafana dashboard of the fleet (deploy/istio/observability/xrayr-mesh-dashboard.json and its
 // ConfigMap), built with Grafana's foundation SDK. Every query comes from queries.ts with the
 // dashboard's template variables as the scope, so a panel shows what `xrayr-mesh verify` reports.
-// `make dashboard` rewrites the files; dashboard.test.ts fails when they differ from this.
+// `make generate` rewrites the files; `make verify` and test/unit/generated.test.ts fail when they differ from this.
 // Not part of the operator's build (tsconfig.build.json): the SDK is a devDependency.
 import {
   CustomVariableBuilder,
@@ -89,7 +89,7 @@ export function buildDashboard(): Dashboard {
   // eslint-disable-next-line @typescript-eslint/no-deprecated
   const d = new DashboardBuilder("XrayR -> Xboard (xrayr-mesh)")
     .uid(DASHBOARD_UID)
-    .description("Generated from src/traffic/dashboard.ts (make dashboard); the queries are xrayr-mesh verify's (src/traffic/queries.ts).")
+    .description("Generated from src/traffic/dashboard.ts (make generate); the queries are xrayr-mesh verify's (src/traffic/queries.ts).")
     .tags(["xrayr-mesh", "istio"])
     .time({ from: "now-1h", to: "now" })
     .refresh("30s")
@@ -192,7 +192,7 @@ export function renderDashboardConfigMap(): string {
     data: { "xrayr-mesh-dashboard.json": renderDashboardJson() },
   };
   const header = [
-    "# Code generated from src/traffic/dashboard.ts (make dashboard); DO NOT EDIT.",
+    "# Code generated from src/traffic/dashboard.ts (make generate); DO NOT EDIT.",
     "# The xrayr-mesh Grafana dashboard for Grafana's dashboard sidecar (grafana chart:",
     "# sidecar.dashboards.enabled=true, label grafana_dashboard). Same content as xrayr-mesh-dashboard.json.",
     "#   kubectl apply --server-side -f deploy/istio/observability/xrayr-mesh-dashboard.configmap.yaml",

@@ -1,10 +1,10 @@
 // What ships: the chart's render (deploy/operator/ is its default render, proven equal by
 // `make chart-check`, which also runs this file on fresh `helm template` outputs through
 // CHART_RENDERS), the Dockerfile, and the Istio side in deploy/istio/. No helm binary needed here.
-//   UPDATE_DEPLOY=1 rewrites the generated alert rules in deploy/istio/observability/prometheus-values.yaml.
-import { existsSync, readFileSync, writeFileSync } from "node:fs";
+// The chart-installed Prometheus's copy of the alert rules is generated (make generate): test/unit/generated.test.ts.
+import { existsSync, readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
-import { parse, parseAllDocuments, parseDocument } from "yaml";
+import { parse, parseAllDocuments } from "yaml";
 import { loadConfig } from "../../src/config.js";
 import { validateXrayrNode } from "../../src/crd/validate.js";
 import { desiredWorkloadEntry } from "../../src/desired/workloadentry.js";
@@ -286,7 +286,6 @@ describe("deploy/istio", () => {
 
 describe("alerts", () => {
   const rule = parse(read("deploy/istio/observability/prometheusrule.yaml")) as Obj;
-  const valuesPath = "deploy/istio/observability/prometheus-values.yaml";
 
   it("alert on a silent node, 5xx > 1 %, p99 > 1 s and traffic from unknown sources", () => {
     const alerts = (rule["spec"].groups as Obj[]).flatMap((g) => g["rules"] as Obj[]);
@@ -298,16 +297,6 @@ describe("alerts", () => {
     expect(byName["XrayrToXboard5xxRatioHigh"]).toMatch(/response_code=~"5\.\."[\s\S]*> 0\.01\s*$/);
     expect(byName["XrayrToXboardLatencyP99High"]).toMatch(/histogram_quantile\(0\.99,[\s\S]*> 1000\s*$/);
     expect(byName["XboardTrafficFromUnknownSource"]).toContain('source_workload="unknown"');
-  });
-
-  it("gives the chart-installed Prometheus the same rules (UPDATE_DEPLOY=1 regenerates)", () => {
-    const doc = parseDocument(read(valuesPath));
-    if (process.env["UPDATE_DEPLOY"] === "1") {
-      doc.setIn(["serverFiles", "alerting_rules.yml"], doc.createNode(rule["spec"]));
-      writeFileSync(repo(valuesPath), doc.toString({ lineWidth: 0 }));
-    }
-    const values = parse(read(valuesPath)) as Obj;
-    expect(values["serverFiles"]["alerting_rules.yml"]).toEqual(rule["spec"]);
   });
 
   it("has the files the runbook names", () => {
