@@ -71,11 +71,14 @@ export class XrayrNodeClient {
     }
   }
 
-  /** Server-side apply of the whole object as `manager`; `force` takes over fields others own. */
-  async apply(node: XrayrNode, manager: string, { force = true }: { force?: boolean } = {}): Promise<XrayrNode> {
+  /**
+   * Server-side apply of the whole object as `manager`; `force` takes over fields others own;
+   * `dryRun`: admission judges it and nothing is stored.
+   */
+  async apply(node: XrayrNode, manager: string, { force = true, dryRun = false }: { force?: boolean; dryRun?: boolean } = {}): Promise<XrayrNode> {
     const name = node.metadata.name ?? "";
     const r: unknown = await withRetry(() =>
-      this.custom.patchNamespacedCustomObject({ ...this.base, name, body: node, fieldManager: manager, force }, ssa),
+      this.custom.patchNamespacedCustomObject({ ...this.base, name, body: node, fieldManager: manager, force, ...(dryRun ? { dryRun: "All" } : {}) }, ssa),
     );
     return r as XrayrNode;
   }
@@ -83,13 +86,18 @@ export class XrayrNodeClient {
   /**
    * Deletes the node; with preconditions, only if it is still that object (uid) as it was read
    * (resourceVersion): otherwise the API server answers 409 and nothing is deleted. Returns
-   * false if it was already gone.
+   * false if it was already gone. `dryRun`: admission judges it and nothing is deleted.
    */
-  async delete(name: string, preconditions: { uid?: string; resourceVersion?: string } = {}): Promise<boolean> {
+  async delete(name: string, preconditions: { uid?: string; resourceVersion?: string } = {}, { dryRun = false }: { dryRun?: boolean } = {}): Promise<boolean> {
     const given = Object.fromEntries(Object.entries(preconditions).filter(([, v]) => v !== ""));
     try {
       await withRetry(() =>
-        this.custom.deleteNamespacedCustomObject({ ...this.base, name, ...(Object.keys(given).length > 0 ? { body: { preconditions: given } } : {}) }),
+        this.custom.deleteNamespacedCustomObject({
+          ...this.base,
+          name,
+          ...(dryRun ? { dryRun: "All" } : {}),
+          ...(Object.keys(given).length > 0 ? { body: { preconditions: given } } : {}),
+        }),
       );
       return true;
     } catch (err) {

@@ -5,9 +5,9 @@ import { loadContext } from "./context.js";
 
 const KUBECONFIG = `apiVersion: v1
 kind: Config
-clusters: [{name: c, cluster: {server: "https://k8s.example:6443"}}]
+clusters: [{name: c, cluster: {server: "https://k8s.example:6443"}}, {name: staging, cluster: {server: "https://staging.example:6443"}}]
 users: [{name: u, user: {token: t}}]
-contexts: [{name: x, context: {cluster: c, user: u}}]
+contexts: [{name: x, context: {cluster: c, user: u}}, {name: stage, context: {cluster: staging, user: u}}]
 current-context: x
 `;
 
@@ -56,5 +56,29 @@ describe("loadContext without --kubeconfig", () => {
     process.env.KUBECONFIG = join(home, "k.yaml");
     writeFileSync(process.env.KUBECONFIG, KUBECONFIG);
     expect(loadContext({ namespace: "xboard" }).namespace).toBe("xboard");
+  });
+});
+
+describe("--context", () => {
+  let dir = "";
+  let file = "";
+  beforeEach(() => {
+    dir = mkdtempSync(join(tmpdir(), "xrayr-mesh-ctx-"));
+    file = join(dir, "kubeconfig");
+    writeFileSync(file, KUBECONFIG);
+  });
+  afterEach(() => {
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  test("picks that context's cluster; without it, the current-context's", () => {
+    expect(loadContext({ kubeconfig: file, namespace: "airport-prod" }).server).toBe("https://k8s.example:6443");
+    expect(loadContext({ kubeconfig: file, context: "stage", namespace: "airport-prod" }).server).toBe("https://staging.example:6443");
+  });
+
+  test("a context the kubeconfig does not have is one sentence naming the ones it has", () => {
+    expect(() => loadContext({ kubeconfig: file, context: "prod", namespace: "airport-prod" })).toThrow(
+      '--context "prod" is not in the kubeconfig (its contexts: x, stage).',
+    );
   });
 });

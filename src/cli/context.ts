@@ -1,5 +1,6 @@
 // The global flags every command shares: which cluster (--kubeconfig / AIRPORT_KUBECONFIG,
-// else KUBECONFIG or in-cluster) and which namespace (--namespace / AIRPORT_NAMESPACE).
+// else KUBECONFIG or in-cluster; --context, else the kubeconfig's current-context) and which
+// namespace (--namespace / AIRPORT_NAMESPACE).
 import { existsSync } from "node:fs";
 import type { KubeConfig } from "@kubernetes/client-node";
 import { hasDefaultKubeconfig, PooledKubeConfig } from "../controller/kubeconfig.js";
@@ -10,6 +11,7 @@ export const DEFAULT_NAMESPACE = "airport-prod";
 
 export interface GlobalOptions {
   kubeconfig?: string;
+  context?: string;
   namespace: string;
 }
 
@@ -38,6 +40,13 @@ export function loadContext(opts: GlobalOptions): Context {
   } catch (err) {
     if (err instanceof CliError) throw err;
     throw new CliError(`cannot load the kubeconfig${file !== undefined ? ` ${file}` : ""}: ${err instanceof Error ? err.message : String(err)}.`);
+  }
+  if (opts.context !== undefined) {
+    const names = kc.getContexts().map((c) => c.name);
+    if (!names.includes(opts.context)) {
+      throw new CliError(`--context ${JSON.stringify(opts.context)} is not in the kubeconfig (its contexts: ${names.length > 0 ? names.join(", ") : "none"}).`);
+    }
+    kc.setCurrentContext(opts.context);
   }
   const cluster = kc.getCurrentCluster();
   if (cluster === null) {

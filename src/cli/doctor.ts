@@ -8,10 +8,11 @@ import { XrayrNodeClient } from "../apply/xrayrnodes.js";
 import { runChecks, type DoctorFacts, type Fact, type IstioResource } from "../doctor/checks.js";
 import type { Context } from "./context.js";
 import { describeError } from "./errors.js";
-import { table } from "./output.js";
+import { print, table, type Format, type Printable } from "./output.js";
+import type { CheckResult } from "../doctor/checks.js";
 
 export interface DoctorOptions {
-  output: "table" | "json";
+  output: Format;
   xboardSelector: string;
   xboardService: string;
   istioNamespace: string;
@@ -66,16 +67,21 @@ export async function gatherFacts(ctx: Context, opts: DoctorOptions): Promise<Do
   };
 }
 
+/** The checks' results as doctor prints them. */
+export function doctorView(results: readonly CheckResult[], namespace: string, server: string): Printable {
+  return {
+    data: () => ({ namespace, server, results }),
+    table: () => {
+      const failed = results.filter((r) => r.verdict === "fail").length;
+      const warned = results.filter((r) => r.verdict === "warn").length;
+      const rows = results.flatMap((r) => [[r.verdict.toUpperCase(), r.check, r.detail], ...(r.fix !== "" ? [["", "", `fix: ${r.fix}`]] : [])]);
+      return `Doctor for ${namespace} at ${server}\n${table(["VERDICT", "CHECK", "DETAIL"], rows)}\n${results.length - failed - warned} passed, ${warned} warned, ${failed} failed.`;
+    },
+  };
+}
+
 export async function runDoctor(ctx: Context, opts: DoctorOptions): Promise<number> {
   const results = runChecks(await gatherFacts(ctx, opts));
-  const failed = results.filter((r) => r.verdict === "fail").length;
-  const warned = results.filter((r) => r.verdict === "warn").length;
-  if (opts.output === "json") {
-    process.stdout.write(`${JSON.stringify({ namespace: ctx.namespace, server: ctx.server, results }, null, 2)}\n`);
-  } else {
-    const rows = results.flatMap((r) => [[r.verdict.toUpperCase(), r.check, r.detail], ...(r.fix !== "" ? [["", "", `fix: ${r.fix}`]] : [])]);
-    process.stdout.write(`Doctor for ${ctx.namespace} at ${ctx.server}\n${table(["VERDICT", "CHECK", "DETAIL"], rows)}\n`);
-    process.stdout.write(`${results.length - failed - warned} passed, ${warned} warned, ${failed} failed.\n`);
-  }
-  return failed > 0 ? 1 : 0;
+  print(doctorView(results, ctx.namespace, ctx.server), opts.output);
+  return results.some((r) => r.verdict === "fail") ? 1 : 0;
 }

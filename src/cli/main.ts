@@ -1,6 +1,8 @@
-// xrayr-mesh: the fleet CLI. Commands: sync, register, retire, status, doctor, verify (one file each
-// beside this one). Global flags: --kubeconfig / AIRPORT_KUBECONFIG, --namespace /
-// AIRPORT_NAMESPACE (default airport-prod). Errors are one sentence on stderr.
+// xrayr-mesh: the fleet CLI. Commands: sync, register, retire, status, doctor, verify, version (one
+// file each beside this one). Global flags, before or after the command as kubectl takes them:
+// --kubeconfig / AIRPORT_KUBECONFIG, --context, --namespace / AIRPORT_NAMESPACE (default
+// airport-prod). Every command prints through output.ts: -o table|wide|json|yaml. Errors are one
+// sentence on stderr.
 // Exit status: 0 fine; 1 the command found problems (invalid rows, failed checks, a write the
 // API server refused: admission 422, conflict 409, forbidden 403); 2 usage or setup errors (bad
 // flag, unreadable input or kubeconfig, cluster unreachable, credentials refused, a read before
@@ -14,9 +16,11 @@ import { runDoctor, type DoctorOptions } from "./doctor.js";
 import { CliError, describeError } from "./errors.js";
 import { runRegister, runRetire } from "./register.js";
 import { DEFAULT_TOKEN_ENV } from "./source.js";
+import { outputOption, print, type Format } from "./output.js";
 import { runStatus } from "./status.js";
 import { runSync, type SyncOptions } from "./sync.js";
 import { runVerify, type VerifyOptions } from "./verify.js";
+import { versionView } from "./version.js";
 
 function positiveInt(max: number) {
   return (v: string): number => {
@@ -44,6 +48,7 @@ export function buildProgram(exit: (code: number) => void): Command {
   const program = new Command("xrayr-mesh")
     .description("The XrayR fleet in airport-prod: sync from sigma-api, register and retire nodes, status, doctor")
     .addOption(new Option("--kubeconfig <file>", "kubeconfig of airport-prod's cluster").env("AIRPORT_KUBECONFIG"))
+    .addOption(new Option("--context <name>", "the kubeconfig context to use (default: its current-context)"))
     .addOption(new Option("-n, --namespace <namespace>", "namespace of the XrayrNodes").env("AIRPORT_NAMESPACE").default(DEFAULT_NAMESPACE))
     .showHelpAfterError("(run with --help for usage)")
     .configureOutput({ outputError: (s, write) => { write(s.replace(/^error: /, "xrayr-mesh: ")); } })
@@ -76,8 +81,13 @@ export function buildProgram(exit: (code: number) => void): Command {
         `with --prune, the most nodes one sync may delete (default ${DEFAULT_MAX_PRUNE_PERCENT}% of the synced nodes, at least ${DEFAULT_MAX_PRUNE_MIN}); 100% also accepts a list that looks partial`,
       ).argParser(maxPrune),
     )
-    .option("--dry-run", "print the plan and stop", false)
-    .addOption(new Option("-o, --output <format>", "plan and result format").choices(["table", "json"]).default("table"))
+    .addOption(
+      new Option("--dry-run [mode]", "client (or no value): print the plan and stop; server: send every write as a server-side dry run (admission judges it, nothing is stored)")
+        .choices(["client", "server"])
+        .preset("client")
+        .default(false),
+    )
+    .addOption(outputOption())
     .addOption(policyOption())
     .addOption(new Option("--concurrency <n>", "API calls in flight at once").argParser(positiveInt(64)).default(8))
     .addOption(new Option("--token-env <name>", "environment variable holding the bearer token for an http(s) --from").default(DEFAULT_TOKEN_ENV))
@@ -92,32 +102,34 @@ export function buildProgram(exit: (code: number) => void): Command {
     .option("--vps-id <id>", "sigma-api's id of the VPS")
     .option("--force", "take the node over even when it stands for another VPS (a different vps-id)", false)
     .addOption(policyOption())
+    .addOption(outputOption())
     .action(
-      act(async (name: string, o: { address: string; country: string; version?: string; vpsId?: string; addressPolicy: AddressPolicy; force: boolean }) =>
+      act(async (name: string, o: { address: string; country: string; version?: string; vpsId?: string; addressPolicy: AddressPolicy; force: boolean; output: Format }) =>
         runRegister(
           ctx(),
           { name, address: o.address, country: o.country, ...(o.version !== undefined ? { version: o.version } : {}), ...(o.vpsId !== undefined ? { vpsId: o.vpsId } : {}) },
-          { addressPolicy: o.addressPolicy, force: o.force },
+          { addressPolicy: o.addressPolicy, force: o.force, output: o.output },
         ),
       ),
     );
 
   program
     .command("retire <name>")
-    .description("retire a VPS as sigma-api does: delete its XrayrNode (the WorkloadEntry is garbage-collected)")
-    .action(act(async (name: string) => runRetire(ctx(), name)));
+    .description("retire a VPS as sigma-api does: delete its XrayrNode (its WorkloadEntry and WorkloadGroup are garbage-collected)")
+    .addOption(outputOption())
+    .action(act(async (name: string, o: { output: Format }) => runRetire(ctx(), name, o.output)));
 
   program
     .command("status")
     .description("one line a node: name, address, country, ready and reason, entry present, age")
     .option("--country <code>", "only nodes of this country")
-    .addOption(new Option("-o, --output <format>", "output format").choices(["table", "wide", "json"]).default("table"))
-    .action(act(async (o: { country?: string; output: "table" | "wide" | "json" }) => runStatus(ctx(), o)));
+    .addOption(outputOption())
+    .action(act(async (o: { country?: string; output: Format }) => runStatus(ctx(), o)));
 
   program
     .command("doctor")
     .description("check the cluster for everything per-VPS attribution needs; pass / warn / fail with fixes")
-    .addOption(new Option("-o, --output <format>", "output format").choices(["table", "json"]).default("table"))
+    .addOption(outputOption())
     .option("--xboard-selector <selector>", "label selector of the Xboard pods", "app=xboard")
     .option("--xboard-service <name>", "the Service in front of Xboard", "xboard")
     .option("--istio-namespace <namespace>", "where istiod runs", "istio-system")
@@ -132,8 +144,17 @@ export function buildProgram(exit: (code: number) => void): Command {
     .option("--window <duration>", "rate window (PromQL duration)", "10m")
     .option("--xboard-workload <name>", "destination_workload of the Xboard pods", DEFAULT_XBOARD_WORKLOAD)
     .option("--app <name>", "the entries' app label (source_app)", "xrayr")
-    .addOption(new Option("-o, --output <format>", "output format").choices(["table", "json"]).default("table"))
+    .addOption(outputOption())
     .action(act(async (o: VerifyOptions) => runVerify(ctx(), o)));
+
+  program
+    .command("version")
+    .description("this CLI's release, the API it speaks and the Node it runs on (asks no cluster)")
+    .addOption(outputOption())
+    .action(act(async (o: { output: Format }) => {
+      print(versionView(), o.output);
+      return Promise.resolve(0);
+    }));
 
   return program;
 }

@@ -1,5 +1,54 @@
-// Output helpers: aligned tables, ages, and a progress display (a bar on a TTY, plain lines
-// elsewhere) for long runs of API calls.
+// The CLI's output, in one place (helm's pkg/cli/output): every command builds one Printable, the
+// facts it has to say, and `-o` picks how they are printed: a table a person reads (`wide` with
+// more columns where the command has them), or the same facts as JSON or YAML for a script. Also
+// the helpers the tables use (aligned columns, ages) and a progress display (a bar on a TTY, plain
+// lines elsewhere) for long runs of API calls.
+import { InvalidArgumentError, Option } from "commander";
+import { stringify } from "yaml";
+
+export const FORMATS = ["table", "wide", "json", "yaml"] as const;
+export type Format = (typeof FORMATS)[number];
+
+/** What a command prints, in every format. */
+export interface Printable {
+  /** The text a person reads; `wide`: with every column the command has. */
+  table(wide: boolean): string;
+  /** The same facts as data, for json and yaml. */
+  data(): unknown;
+}
+
+/** The text of `p` in `format`, ending in a newline. */
+export function render(p: Printable, format: Format): string {
+  switch (format) {
+    case "json":
+      return `${JSON.stringify(p.data(), null, 2)}\n`;
+    case "yaml":
+      return stringify(p.data(), { lineWidth: 0 });
+    default: {
+      const text = p.table(format === "wide");
+      return text === "" || text.endsWith("\n") ? text : `${text}\n`;
+    }
+  }
+}
+
+export function print(p: Printable, format: Format, out: { write(s: string): unknown } = process.stdout): void {
+  out.write(render(p, format));
+}
+
+/** Whether `format` is for a person: printed as the work goes (a plan before it is carried out). */
+export function forPeople(format: Format): boolean {
+  return format === "table" || format === "wide";
+}
+
+/** `-o, --output <format>`, the same on every command. */
+export function outputOption(): Option {
+  return new Option("-o, --output <format>", `output format: ${FORMATS.join(", ")}`)
+    .argParser((v: string): Format => {
+      if (!(FORMATS as readonly string[]).includes(v)) throw new InvalidArgumentError(`must be one of ${FORMATS.join(", ")}.`);
+      return v as Format;
+    })
+    .default("table");
+}
 
 export type Cell = string | number;
 
@@ -68,4 +117,3 @@ export function progress(label: string, total: number, out: NodeJS.WriteStream =
     },
   };
 }
-

@@ -12,11 +12,13 @@ import { SIGMA_API_MANAGER } from "../fleet/labels.js";
 import { registrationConflict, registrationNode, registrationProblems, type Registration } from "../fleet/register.js";
 import type { Context } from "./context.js";
 import { CliError, writeFailure } from "./errors.js";
+import { print, type Format, type Printable } from "./output.js";
 
 export interface RegisterOptions {
   addressPolicy: AddressPolicy;
   /** Take the node over even when it stands for another VPS. */
   force: boolean;
+  output: Format;
 }
 
 export async function runRegister(ctx: Context, reg: Registration, opts: RegisterOptions): Promise<number> {
@@ -34,13 +36,28 @@ export async function runRegister(ctx: Context, reg: Registration, opts: Registe
   } catch (err) {
     throw writeFailure(err, ctx.server);
   }
-  process.stdout.write(
-    `XrayrNode ${ctx.namespace}/${reg.name} registered (address ${node.spec.address}, country ${node.spec.country}, generation ${String(live.metadata.generation ?? "?")}).\n`,
-  );
+  print(registeredView(live, ctx.namespace, reg.name), opts.output);
   return 0;
 }
 
-export async function runRetire(ctx: Context, name: string): Promise<number> {
+/** A node as register leaves it: a sentence, or the node itself as data. */
+export function registeredView(live: XrayrNode, namespace: string, name: string): Printable {
+  return {
+    data: () => live,
+    table: () => `XrayrNode ${namespace}/${name} registered (address ${live.spec.address}, country ${live.spec.country}, generation ${String(live.metadata.generation ?? "?")}).`,
+  };
+}
+
+/** What retire did: a sentence, or {namespace, name, retired} (false: it was already gone). */
+export function retiredView(namespace: string, name: string, deleted: boolean): Printable {
+  return {
+    data: () => ({ namespace, name, retired: deleted }),
+    table: () =>
+      deleted ? `XrayrNode ${namespace}/${name} retired; its WorkloadEntry and WorkloadGroup are garbage-collected with it.` : `XrayrNode ${namespace}/${name} was already gone.`,
+  };
+}
+
+export async function runRetire(ctx: Context, name: string, output: Format): Promise<number> {
   const nodes = new XrayrNodeClient(ctx.kc, ctx.namespace);
   let deleted: boolean;
   try {
@@ -48,10 +65,6 @@ export async function runRetire(ctx: Context, name: string): Promise<number> {
   } catch (err) {
     throw writeFailure(err, ctx.server);
   }
-  process.stdout.write(
-    deleted
-      ? `XrayrNode ${ctx.namespace}/${name} retired; its WorkloadEntry is garbage-collected with it.\n`
-      : `XrayrNode ${ctx.namespace}/${name} was already gone.\n`,
-  );
+  print(retiredView(ctx.namespace, name, deleted), output);
   return 0;
 }

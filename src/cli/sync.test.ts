@@ -4,7 +4,8 @@ import { desiredFleet } from "../fleet/desired.js";
 import { REGISTERED_BY_LABEL } from "../fleet/labels.js";
 import { planSync } from "../fleet/plan.js";
 import { pruneGuard } from "../fleet/prune-guard.js";
-import { executePlan, planToRun, printPlan, type NodeWriter } from "./sync.js";
+import { render } from "./output.js";
+import { executePlan, planToRun, planView, resultView, syncView, type NodeWriter, type SyncReport } from "./sync.js";
 
 const opts = { namespace: "airport-prod", addressPolicy: "public" as const };
 const quiet = { isTTY: false, write: () => true } as unknown as NodeJS.WriteStream;
@@ -135,18 +136,61 @@ describe("planToRun: what runs once the prune guard has spoken", () => {
   });
 });
 
-describe("printPlan", () => {
+describe("the plan as printed", () => {
   test("normalised rows are listed as warnings, with value and what it became, and counted apart from invalid ones", () => {
     const doc = [
       { id: 7, hostname: "HK_Relay_07", ip: "2A01:4F8:0:0:0:0:0:1", country: "HK", status: "active" },
       { id: 8, hostname: "ok.example", ip: "10.0.0.1", country: "hk", status: "active" },
     ];
     const plan = planSync(desiredFleet(doc, { namespace: "airport-prod", addressPolicy: "public" }), [], { prune: false });
-    const lines: string[] = [];
-    printPlan(plan, "vps.json", "airport-prod", false, (s) => lines.push(...s.split("\n")));
+    const lines = render(planView(plan, "vps.json", "airport-prod", false), "table").split("\n");
     expect(lines).toContain("Normalised rows (1; applied as normalised, fix them in sigma-api):");
     expect(lines.find((l) => /^1\s+7\s+hostname\s/.test(l))).toMatch(/"HK_Relay_07"\s+hk-relay-07-7\s+hostname "HK_Relay_07" is not a host name/);
     expect(lines.find((l) => /^1\s+7\s+ip\s/.test(l))).toMatch(/"2A01:4F8:0:0:0:0:0:1"\s+2a01:4f8::1\s/);
     expect(lines).toContain("Plan: 1 to create, 0 to update, 0 to delete, 0 unchanged, 1 invalid, 1 normalised, 0 not active.");
+  });
+});
+
+describe("what sync prints after its plan, in each format", () => {
+  const plan = renamePlan();
+  const report = (over: Partial<SyncReport>): SyncReport => ({
+    namespace: "airport-prod",
+    source: "vps.json",
+    prune: true,
+    dryRun: false,
+    plan,
+    run: plan,
+    refusal: undefined,
+    result: { applied: { created: 1, updated: 0, deleted: 2, alreadyGone: 0 }, failures: [], held: [] },
+    ...over,
+  });
+
+  test("written, a dry run of either kind, or refused: one sentence each", () => {
+    expect(render(resultView(report({})), "table")).toBe("Applied: 1 created, 0 updated, 2 deleted, 0 failed.\n");
+    expect(render(resultView(report({ dryRun: "client" })), "table")).toBe("Dry run: nothing was written.\n");
+    expect(render(resultView(report({ dryRun: "server" })), "table")).toBe("Server dry run (admission ran on every write, nothing was stored): 1 created, 0 updated, 2 deleted, 0 failed.\n");
+    expect(render(resultView(report({ run: undefined })), "table")).toBe("Nothing was written.\n");
+  });
+
+  test("failures and kept nodes are listed before the counts, after a blank line", () => {
+    const r = report({ result: { applied: { created: 0, updated: 0, deleted: 1, alreadyGone: 0 }, failures: [{ action: "create", name: "renamed-1", error: "refused" }], held: [{ name: "node-1-1", replacement: "renamed-1" }] } });
+    expect(render(resultView(r), "table").split("\n")).toEqual([
+      "",
+      "Failed (1):",
+      "ACTION  NAME       ERROR",
+      "create  renamed-1  refused",
+      "",
+      "Kept (1; their VPS's new node was not created, so they stay on the mesh):",
+      "NAME      NEW NAME",
+      "node-1-1  renamed-1",
+      "Applied: 0 created, 0 updated, 1 deleted, 1 failed.",
+      "",
+    ]);
+  });
+
+  test("json and yaml carry the plan and the result as one document, the kind of dry run included", () => {
+    const json = JSON.parse(render(syncView(report({ dryRun: "server" })), "json")) as { dryRun: unknown; counts: { create: number }; applied: { deleted: number } };
+    expect(json).toMatchObject({ dryRun: "server", counts: { create: 1 }, applied: { deleted: 2 } });
+    expect(render(syncView(report({})), "yaml")).toMatch(/^namespace: airport-prod\nsource: vps\.json\ndryRun: false\n/);
   });
 });

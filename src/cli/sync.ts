@@ -7,7 +7,8 @@
 // created: if that create fails, the old node stays (listed as kept) and the VPS stays on the
 // mesh. With --prune the prune guard (src/fleet/prune-guard.ts) may refuse the whole sync (a
 // list that looks partial or empty) or only its deletes (more than --max-prune): one sentence
-// on stderr.
+// on stderr. --dry-run (client) stops after the plan; --dry-run=server sends every write of the
+// plan with dryRun=All, so the API server's admission judges each one and nothing is stored.
 // Exit status: 0 all good; 1 some row invalid, some call failed or the prune guard refused;
 // 2 usage or setup error.
 import { statusCode } from "../controller/api-errors.js";
@@ -22,7 +23,7 @@ import { pruneGuard, type MaxPrune, type PruneRefusal } from "../fleet/prune-gua
 import type { Context } from "./context.js";
 import { CliError, describeError } from "./errors.js";
 import { pool } from "../controller/pool.js";
-import { progress, table } from "./output.js";
+import { forPeople, print, progress, table, type Format, type Printable } from "./output.js";
 import { parseJson, readSource } from "./source.js";
 
 export interface SyncOptions {
@@ -30,8 +31,9 @@ export interface SyncOptions {
   prune: boolean;
   /** --max-prune; the prune guard's default bound when undefined (src/fleet/prune-guard.ts). */
   maxPrune?: MaxPrune;
-  dryRun: boolean;
-  output: "table" | "json";
+  /** false: write; "client": plan only; "server": every write sent as a server-side dry run. */
+  dryRun: false | "client" | "server";
+  output: Format;
   addressPolicy: AddressPolicy;
   concurrency: number;
   tokenEnv: string;
@@ -103,32 +105,37 @@ export function showValue(v: unknown): string {
   return s.length > 40 ? `${s.slice(0, 39)}…` : s;
 }
 
-export function printPlan(p: SyncPlan, source: string, namespace: string, prune: boolean, out: (s: string) => void): void {
-  const c = planCounts(p);
-  out(`Plan for ${namespace} from ${source}: ${c.rows} rows`);
-  const rows: string[][] = [
-    ...p.create.map((e) => ["create", e.desired.name, String(e.desired.row), e.desired.id, e.reason]),
-    ...p.update.map((e) => ["update", e.desired.name, String(e.desired.row), e.desired.id, e.reason]),
-    ...p.delete.map((d) => ["delete", d.name, "-", d.vpsId ?? "-", d.reason]),
-    ...p.prunable.map((d) => ["keep", d.name, "-", d.vpsId ?? "-", `${d.reason}; --prune would delete it`]),
-    ...p.unchanged.filter((e) => e.reason !== "up to date").map((e) => ["unchanged", e.desired.name, String(e.desired.row), e.desired.id, e.reason]),
-  ];
-  if (rows.length > 0) out(table(["ACTION", "NAME", "ROW", "VPS", "REASON"], rows));
-  if (p.warnings.length > 0) {
-    out("");
-    out(`Normalised rows (${c.warnedRows}; applied as normalised, fix them in sigma-api):`);
-    out(table(["ROW", "VPS", "FIELD", "VALUE", "BECAME", "WHY"], p.warnings.map((w) => [String(w.row), w.id, w.field, showValue(w.value), w.became, w.message])));
-  }
-  if (p.invalid.length > 0) {
-    out("");
-    out(`Invalid rows (${c.invalidRows}; not applied):`);
-    out(table(["ROW", "VPS", "FIELD", "VALUE", "PROBLEM"], p.invalid.map((i) => [String(i.row), i.id ?? "-", i.field, showValue(i.value), i.message])));
-  }
-  out("");
-  out(
-    `Plan: ${c.create} to create, ${c.update} to update, ${c.delete} to delete, ${c.unchanged} unchanged, ${c.invalidRows} invalid, ` +
-      `${c.warnedRows} normalised, ${c.skipped} not active${!prune && c.prunable > 0 ? `; ${c.prunable} would be deleted with --prune` : ""}.`,
-  );
+/** The plan as sync prints it before carrying it out. */
+export function planView(p: SyncPlan, source: string, namespace: string, prune: boolean): Printable {
+  return {
+    data: () => p,
+    table: () => {
+      const c = planCounts(p);
+      const out = [`Plan for ${namespace} from ${source}: ${c.rows} rows`];
+      const rows: string[][] = [
+        ...p.create.map((e) => ["create", e.desired.name, String(e.desired.row), e.desired.id, e.reason]),
+        ...p.update.map((e) => ["update", e.desired.name, String(e.desired.row), e.desired.id, e.reason]),
+        ...p.delete.map((d) => ["delete", d.name, "-", d.vpsId ?? "-", d.reason]),
+        ...p.prunable.map((d) => ["keep", d.name, "-", d.vpsId ?? "-", `${d.reason}; --prune would delete it`]),
+        ...p.unchanged.filter((e) => e.reason !== "up to date").map((e) => ["unchanged", e.desired.name, String(e.desired.row), e.desired.id, e.reason]),
+      ];
+      if (rows.length > 0) out.push(table(["ACTION", "NAME", "ROW", "VPS", "REASON"], rows));
+      if (p.warnings.length > 0) {
+        out.push("", `Normalised rows (${c.warnedRows}; applied as normalised, fix them in sigma-api):`);
+        out.push(table(["ROW", "VPS", "FIELD", "VALUE", "BECAME", "WHY"], p.warnings.map((w) => [String(w.row), w.id, w.field, showValue(w.value), w.became, w.message])));
+      }
+      if (p.invalid.length > 0) {
+        out.push("", `Invalid rows (${c.invalidRows}; not applied):`);
+        out.push(table(["ROW", "VPS", "FIELD", "VALUE", "PROBLEM"], p.invalid.map((i) => [String(i.row), i.id ?? "-", i.field, showValue(i.value), i.message])));
+      }
+      out.push(
+        "",
+        `Plan: ${c.create} to create, ${c.update} to update, ${c.delete} to delete, ${c.unchanged} unchanged, ${c.invalidRows} invalid, ` +
+          `${c.warnedRows} normalised, ${c.skipped} not active${!prune && c.prunable > 0 ? `; ${c.prunable} would be deleted with --prune` : ""}.`,
+      );
+      return out.join("\n");
+    },
+  };
 }
 
 /**
@@ -189,10 +196,58 @@ export async function executePlan(
   return { applied, failures, held };
 }
 
-export async function runSync(ctx: Context, opts: SyncOptions, env: NodeJS.ProcessEnv = process.env): Promise<number> {
-  const out = (s: string): void => {
-    process.stdout.write(`${s}\n`);
+/** Everything one sync did, for its result and its JSON or YAML document. */
+export interface SyncReport {
+  namespace: string;
+  source: string;
+  prune: boolean;
+  dryRun: SyncOptions["dryRun"];
+  plan: SyncPlan;
+  /** What was carried out: the plan, or less when the prune guard refused its deletes; undefined when it refused the sync. */
+  run: SyncPlan | undefined;
+  refusal: PruneRefusal | undefined;
+  result: Pick<SyncResult, "applied" | "failures" | "held">;
+}
+
+/** What sync did, after its plan: the sentence a CronJob's log ends with. */
+export function resultView(r: SyncReport): Printable {
+  return {
+    data: () => syncData(r),
+    table: () => {
+      if (r.run === undefined || r.dryRun === "client") return r.dryRun === false ? "Nothing was written." : "Dry run: nothing was written.";
+      const out: string[] = [];
+      const { applied: a, failures, held } = r.result;
+      if (failures.length > 0) out.push("", `Failed (${failures.length}):`, table(["ACTION", "NAME", "ERROR"], failures.map((f) => [f.action, f.name, f.error])));
+      if (held.length > 0) {
+        out.push("", `Kept (${held.length}; their VPS's new node was not created, so they stay on the mesh):`, table(["NAME", "NEW NAME"], held.map((h) => [h.name, h.replacement])));
+      }
+      const waiting = r.plan.create.length - r.run.create.length;
+      const refused = r.refusal !== undefined ? ` (${r.plan.delete.length} deletes refused${waiting > 0 ? `, ${waiting} creates wait for them` : ""})` : "";
+      const counts = `${a.created} created, ${a.updated} updated, ${a.deleted} deleted${a.alreadyGone > 0 ? ` (${a.alreadyGone} already gone)` : ""}${refused}, ${failures.length} failed.`;
+      out.push(r.dryRun === "server" ? `Server dry run (admission ran on every write, nothing was stored): ${counts}` : `Applied: ${counts}`);
+      return out.join("\n");
+    },
   };
+}
+
+/** The plan and what came of it, as one document. */
+export function syncView(r: SyncReport): Printable {
+  return {
+    data: () => syncData(r),
+    table: (wide) => `${planView(r.plan, r.source, r.namespace, r.prune).table(wide)}\n${resultView(r).table(wide)}`,
+  };
+}
+
+/** Sends every write with dryRun=All: the API server runs admission and stores nothing. */
+function serverDryRun(nodes: XrayrNodeClient): NodeWriter {
+  return {
+    get: (name) => nodes.get(name),
+    apply: (node, manager) => nodes.apply(node, manager, { dryRun: true }),
+    delete: (name, preconditions) => nodes.delete(name, preconditions, { dryRun: true }),
+  };
+}
+
+export async function runSync(ctx: Context, opts: SyncOptions, env: NodeJS.ProcessEnv = process.env): Promise<number> {
   const src = await readSource(opts.from, { tokenEnv: opts.tokenEnv, env });
   const doc = parseJson(src.text, src.name);
   const fleet = desiredFleet(doc, { namespace: ctx.namespace, addressPolicy: opts.addressPolicy });
@@ -200,56 +255,36 @@ export async function runSync(ctx: Context, opts: SyncOptions, env: NodeJS.Proce
   const live = await nodes.list();
   const plan = planSync(fleet, live, { prune: opts.prune });
   const refusal = opts.prune ? pruneGuard(doc, plan, { maxPrune: opts.maxPrune, source: src.name }) : undefined;
-  const json = opts.output === "json";
-  if (!json) printPlan(plan, src.name, ctx.namespace, opts.prune, out);
-
-  let result: Pick<SyncResult, "applied" | "failures" | "held"> = { applied: { created: 0, updated: 0, deleted: 0, alreadyGone: 0 }, failures: [], held: [] };
-  const run = planToRun(fleet, live, plan, refusal);
-  if (run === undefined) {
-    if (!json) out(opts.dryRun ? "Dry run: nothing was written." : "Nothing was written.");
-  } else if (!opts.dryRun) {
-    result = await executePlan(run, nodes, opts.concurrency, ctx.server);
-    if (!json) {
-      const a = result.applied;
-      if (result.failures.length > 0) {
-        out("");
-        out(`Failed (${result.failures.length}):`);
-        out(table(["ACTION", "NAME", "ERROR"], result.failures.map((f) => [f.action, f.name, f.error])));
-      }
-      if (result.held.length > 0) {
-        out("");
-        out(`Kept (${result.held.length}; their VPS's new node was not created, so they stay on the mesh):`);
-        out(table(["NAME", "NEW NAME"], result.held.map((h) => [h.name, h.replacement])));
-      }
-      const waiting = plan.create.length - run.create.length;
-      const refused = refusal !== undefined ? ` (${plan.delete.length} deletes refused${waiting > 0 ? `, ${waiting} creates wait for them` : ""})` : "";
-      out(`Applied: ${a.created} created, ${a.updated} updated, ${a.deleted} deleted${a.alreadyGone > 0 ? ` (${a.alreadyGone} already gone)` : ""}${refused}, ${result.failures.length} failed.`);
-    }
-  } else if (!json) {
-    out("Dry run: nothing was written.");
+  const report: SyncReport = {
+    namespace: ctx.namespace,
+    source: src.name,
+    prune: opts.prune,
+    dryRun: opts.dryRun,
+    plan,
+    run: planToRun(fleet, live, plan, refusal),
+    refusal,
+    result: { applied: { created: 0, updated: 0, deleted: 0, alreadyGone: 0 }, failures: [], held: [] },
+  };
+  // A person sees the plan before anything is written; a script gets one document at the end.
+  const people = forPeople(opts.output);
+  if (people) print(planView(plan, src.name, ctx.namespace, opts.prune), opts.output);
+  if (report.run !== undefined && opts.dryRun !== "client") {
+    report.result = await executePlan(report.run, opts.dryRun === "server" ? serverDryRun(nodes) : nodes, opts.concurrency, ctx.server);
   }
-  if (json) {
-    out(JSON.stringify(syncJson(plan, ctx.namespace, src.name, opts, result, refusal), null, 2));
-  }
+  print(people ? resultView(report) : syncView(report), opts.output);
   // Last, so the sentence is what a CronJob's log ends with.
   if (refusal !== undefined) process.stderr.write(`xrayr-mesh: ${refusal.message}\n`);
-  return plan.invalid.length > 0 || result.failures.length > 0 || refusal !== undefined ? 1 : 0;
+  return plan.invalid.length > 0 || report.result.failures.length > 0 || refusal !== undefined ? 1 : 0;
 }
 
-function syncJson(
-  plan: SyncPlan,
-  namespace: string,
-  source: string,
-  opts: SyncOptions,
-  r: Pick<SyncResult, "applied" | "failures" | "held">,
-  refusal: PruneRefusal | undefined,
-): unknown {
+function syncData(r: SyncReport): unknown {
+  const { plan } = r;
   const entry = (e: SyncPlan["create"][number]) => ({ name: e.desired.name, row: e.desired.row, vpsId: e.desired.id, reason: e.reason });
   return {
-    namespace,
-    source,
-    dryRun: opts.dryRun,
-    prune: opts.prune,
+    namespace: r.namespace,
+    source: r.source,
+    dryRun: r.dryRun,
+    prune: r.prune,
     counts: planCounts(plan),
     create: plan.create.map(entry),
     update: plan.update.map(entry),
@@ -259,9 +294,9 @@ function syncJson(
     invalid: plan.invalid,
     warnings: plan.warnings,
     skipped: plan.skipped,
-    applied: r.applied,
-    failures: r.failures,
-    held: r.held,
-    ...(refusal !== undefined ? { refused: refusal } : {}),
+    applied: r.result.applied,
+    failures: r.result.failures,
+    held: r.result.held,
+    ...(r.refusal !== undefined ? { refused: r.refusal } : {}),
   };
 }

@@ -10,14 +10,14 @@ import { PROMQL_DURATION, type EdgeScope } from "../traffic/queries.js";
 import { readPanel } from "../traffic/read.js";
 import type { Context } from "./context.js";
 import { CliError } from "./errors.js";
-import { table } from "./output.js";
+import { print, table, type Format, type Printable } from "./output.js";
 
 export interface VerifyOptions {
   prometheus?: string;
   window: string;
   xboardWorkload: string;
   app: string;
-  output: "table" | "json";
+  output: Format;
 }
 
 export async function runVerify(ctx: Context, opts: VerifyOptions): Promise<number> {
@@ -49,28 +49,34 @@ export async function runVerify(ctx: Context, opts: VerifyOptions): Promise<numb
     if (err instanceof PrometheusError) throw new CliError(err.message);
     throw err;
   }
+  print(verifyView(panel, registered.length, { ...opts, namespace: ctx.namespace, where: prometheus.where }), opts.output);
+  return panel.unknownRps > 0 ? 1 : 0;
+}
+
+/** The panel as verify prints it; `registered`: how many nodes should be sending (Ready). */
+export function verifyView(panel: Panel, registered: number, how: { namespace: string; window: string; app: string; xboardWorkload: string; where: string }): Printable {
   const broken = panel.unknownRps > 0;
-  if (opts.output === "json") {
-    process.stdout.write(`${JSON.stringify({ namespace: ctx.namespace, window: opts.window, attribution: broken ? "broken" : "ok", ...panel }, null, 2)}\n`);
-    return broken ? 1 : 0;
-  }
   const pct = (r: number): string => `${(r * 100).toFixed(2)}%`;
   const ms = (v: number | undefined): string => (v === undefined || !Number.isFinite(v) ? "-" : `${v.toFixed(1)}ms`);
-  const out: string[] = [
-    `${opts.app} -> ${opts.xboardWorkload} in ${ctx.namespace}, last ${opts.window} (Prometheus ${prometheus.where})`,
-    `  edge: ${fmtRps(panel.edge.rps)} req/s, errors ${pct(panel.edge.errorRatio)}, p99 ${ms(panel.edge.p99Ms)}; ` +
-      `${registered.length - panel.silent.length}/${registered.length} registered nodes active; unknown ${fmtRps(panel.unknownRps)} req/s`,
-    "",
-    table(
-      ["NODE", "REQ/S", "ERRORS", "P99"],
-      panel.nodes.map((n) => [n.name, fmtRps(n.rps), pct(n.errorRatio), ms(n.p99Ms)]),
-    ),
-  ];
-  if (panel.findings.length > 0) {
-    out.push("");
-    for (const f of panel.findings) out.push(`${f.severity.toUpperCase()}  ${f.message}\n      fix: ${f.fix}`);
-  }
-  out.push("", broken ? "attribution: BROKEN (traffic from unknown sources)" : "attribution: ok");
-  process.stdout.write(`${out.join("\n")}\n`);
-  return broken ? 1 : 0;
+  return {
+    data: () => ({ namespace: how.namespace, window: how.window, attribution: broken ? "broken" : "ok", ...panel }),
+    table: () => {
+      const out: string[] = [
+        `${how.app} -> ${how.xboardWorkload} in ${how.namespace}, last ${how.window} (Prometheus ${how.where})`,
+        `  edge: ${fmtRps(panel.edge.rps)} req/s, errors ${pct(panel.edge.errorRatio)}, p99 ${ms(panel.edge.p99Ms)}; ` +
+          `${registered - panel.silent.length}/${registered} registered nodes active; unknown ${fmtRps(panel.unknownRps)} req/s`,
+        "",
+        table(
+          ["NODE", "REQ/S", "ERRORS", "P99"],
+          panel.nodes.map((n) => [n.name, fmtRps(n.rps), pct(n.errorRatio), ms(n.p99Ms)]),
+        ),
+      ];
+      if (panel.findings.length > 0) {
+        out.push("");
+        for (const f of panel.findings) out.push(`${f.severity.toUpperCase()}  ${f.message}\n      fix: ${f.fix}`);
+      }
+      out.push("", broken ? "attribution: BROKEN (traffic from unknown sources)" : "attribution: ok");
+      return out.join("\n");
+    },
+  };
 }

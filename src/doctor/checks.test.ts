@@ -3,7 +3,8 @@ import type { XrayrNode } from "../api/v1alpha1/types.js";
 import type { WorkloadEntry } from "../istio/workloadentry.js";
 import { CRDS } from "../domain/crds.js";
 import { MANAGED_BY_LABEL, MANAGER } from "../domain/ownership.js";
-import { ISTIO_CRDS, runChecks, type DoctorFacts } from "./checks.js";
+import { desiredWorkloadGroup } from "../desired/workloadgroup.js";
+import { ISTIO_CRDS, runChecks, type DoctorFacts, type IstioResource } from "./checks.js";
 
 const now = new Date("2026-01-01T00:00:30Z");
 const ok = <T>(value: T) => ({ ok: true as const, value });
@@ -37,6 +38,11 @@ const entry = (name: string, address?: string, owner: string | null = name.repla
   spec: { ...(address !== undefined ? { address } : {}), labels: { app: "xrayr", country: "jp", version: "v1", "service.istio.io/workload-name": owner ?? name } },
 });
 
+/** The WorkloadGroup the operator writes for node `name`. */
+function nodeGroup(name: string): IstioResource {
+  return desiredWorkloadGroup({ metadata: { name, namespace: "airport-prod", uid: `uid-${name}` }, spec: { address: "45.0.0.1", country: "jp" } }, { appLabel: "xrayr", serviceAccount: "xrayr-vm" });
+}
+
 function healthy(): DoctorFacts {
   return {
     namespace: "airport-prod",
@@ -50,7 +56,7 @@ function healthy(): DoctorFacts {
     xboardPods: ok([xboardPod("xboard-1"), xboardPod("xboard-2")]),
     istiod: ok([{ metadata: { name: "istiod" }, spec: { selector: {}, template: { spec: { containers: [{ name: "discovery", env: [{ name: "PILOT_ENABLE_AMBIENT", value: "true" }] }] } } }, status: { availableReplicas: 1 } }]),
     service: ok({ metadata: { name: "xboard" }, spec: { type: "LoadBalancer", externalTrafficPolicy: "Local" } }),
-    workloadGroups: ok([{ metadata: { name: "xrayr" }, spec: { metadata: { labels: { app: "xrayr" } } } }]),
+    workloadGroups: ok([{ metadata: { name: "xrayr" }, spec: { metadata: { labels: { app: "xrayr" } } } }, nodeGroup("a"), nodeGroup("b")]),
     serviceEntries: ok([{ metadata: { name: "xrayr" }, spec: { workloadSelector: { labels: { app: "xrayr" } } } }]),
     entries: ok([entry("a-0123abcd", "45.0.0.1"), entry("b-4567cdef", "45.0.0.2")]),
     nodes: ok([node("a", "45.0.0.1"), node("b", "45.0.0.2")]),
@@ -88,6 +94,7 @@ describe("doctor checks", () => {
       "peer-metadata-discovery": "fail",
       "xboard-client-ip": "fail",
       workloadgroup: "fail",
+      "node-workloadgroups": "fail",
       serviceentry: "fail",
       "operator-lease": "fail",
       "nodes-ready": "pass",
@@ -160,6 +167,28 @@ describe("doctor checks", () => {
     const foreign = { ...entry("vm-x", "192.0.2.1", null), spec: { address: "192.0.2.1", labels: { app: "other" } } };
     const v = verdicts({ ...healthy(), entries: ok([entry("a-0123abcd", "45.0.0.1"), foreign]) });
     expect([v.workloadgroup, v.serviceentry]).toEqual(["pass", "pass"]);
+  });
+
+  test("node-workloadgroups: every node with an entry needs its own group, controlled by it, selecting its entry", () => {
+    const check = (groups: IstioResource[]) => runChecks({ ...healthy(), workloadGroups: ok(groups) }).find((r) => r.check === "node-workloadgroups");
+    const fleet = { metadata: { name: "xrayr" }, spec: { metadata: { labels: { app: "xrayr" } } } };
+    expect(check([fleet, nodeGroup("a"), nodeGroup("b")])).toMatchObject({ verdict: "pass", detail: "2 XrayrNodes with an entry, each with its own WorkloadGroup selecting it (Kiali opens each VPS as a workload)" });
+    const taken = { metadata: { name: "b", labels: { team: "edge" } }, spec: { metadata: { labels: { app: "xrayr" } } } };
+    const narrowed = nodeGroup("a");
+    narrowed.spec = { metadata: { labels: { ...narrowed.spec?.metadata?.labels, version: "v9" } } };
+    const r = check([fleet, narrowed, taken]);
+    expect(r?.verdict).toBe("fail");
+    expect(r?.detail).toBe(
+      "2 of 2 XrayrNodes with an entry have no WorkloadGroup of their own selecting it, so Kiali cannot open their VPS as a workload: " +
+        "a (its WorkloadGroup's workload labels select none of its entries), b (WorkloadGroup b is controlled by no object, not by this node: GroupNameTaken)",
+    );
+    expect(check([fleet, nodeGroup("a")])?.detail).toContain("b (no WorkloadGroup b)");
+  });
+
+  test("the fleet's workloadgroup check counts the fleet's group, not the operator's per-node groups", () => {
+    const oneNode = { ...healthy(), entries: ok([entry("a-0123abcd", "45.0.0.1")]), nodes: ok([node("a", "45.0.0.1")]) };
+    // A node's own group selects its one entry; it is still not the fleet's group.
+    expect(runChecks({ ...oneNode, workloadGroups: ok([nodeGroup("a")]) }).find((r) => r.check === "workloadgroup")?.verdict).toBe("fail");
   });
 
   test("a fact that could not be read is a warning, not a verdict", () => {

@@ -3,13 +3,14 @@
 // (src/cli/doctor.ts) gathers the facts; a fact that could not be read is a warning on the
 // checks that need it.
 import type * as k8s from "@kubernetes/client-node";
-import type { XrayrNode } from "../api/v1alpha1/types.js";
+import type { OwnerReference, XrayrNode } from "../api/v1alpha1/types.js";
 import type { AddressPolicy } from "../crd/address.js";
 import { validateNode } from "../crd/validate.js";
 import { contestedAddresses, nodeClaim, type Claim } from "../domain/claims.js";
 import { CRDS, notInstalled } from "../domain/crds.js";
 import type { WorkloadEntry } from "../istio/workloadentry.js";
-import { controllerUid, isOurs, xrayrNodeController } from "../domain/ownership.js";
+import { groupName } from "../domain/group-name.js";
+import { controllerUid, describeController, isOurs, xrayrNodeController } from "../domain/ownership.js";
 import { isReady, readyCondition } from "../domain/readiness.js";
 
 export type Verdict = "pass" | "warn" | "fail";
@@ -26,7 +27,7 @@ export interface CheckResult {
 export type Fact<T> = { ok: true; value: T } | { ok: false; error: string };
 
 export interface IstioResource {
-  metadata: { name?: string; namespace?: string };
+  metadata: { name?: string; namespace?: string; labels?: Record<string, string>; ownerReferences?: OwnerReference[] };
   spec?: { metadata?: { labels?: Record<string, string> }; workloadSelector?: { labels?: Record<string, string> }; hosts?: string[] };
 }
 
@@ -206,16 +207,48 @@ function entryLabelSets(f: DoctorFacts): Record<string, string>[] {
   return nodeEntries(f).map((e) => e.spec.labels ?? {});
 }
 
+/** The fleet's WorkloadGroup (deploy/istio): Kiali's grouping of every VPS. The operator's own per-node groups are node-workloadgroups'. */
 export function checkWorkloadGroup(f: DoctorFacts): CheckResult {
   const c = "workloadgroup";
   if (!f.workloadGroups.ok) return unreadable(c, "WorkloadGroups", f.workloadGroups.error);
   const fix = `apply the WorkloadGroup for the XrayR VMs (template labels app: xrayr) in ${f.namespace} (see deploy/istio/)`;
-  const groups = f.workloadGroups.value;
+  const groups = f.workloadGroups.value.filter((g) => !isOurs(g));
   if (groups.length === 0) return fail(c, `no WorkloadGroup in ${f.namespace}`, fix);
   const entries = entryLabelSets(f);
   const matching = groups.filter((g) => entries.length === 0 ? g.spec?.metadata?.labels?.app !== undefined : entries.every((l) => subset(g.spec?.metadata?.labels, l)));
   if (matching.length === 0) return fail(c, `${groups.length} WorkloadGroup(s), none whose template labels match the entries' labels`, fix);
   return pass(c, `WorkloadGroup ${matching.map((g) => g.metadata.name ?? "?").join(", ")} matches ${entries.length} entries`);
+}
+
+/**
+ * Each node's own WorkloadGroup, the workload Kiali opens for the VPS (decision 0012): for every
+ * node with an entry of ours, a group of the node's name that the node controls and whose
+ * workload labels, as a selector, pick that entry (Kiali's rule: the group's labels over the
+ * entry's spec.labels).
+ */
+export function checkNodeWorkloadGroups(f: DoctorFacts): CheckResult {
+  const c = "node-workloadgroups";
+  if (!f.workloadGroups.ok) return unreadable(c, "WorkloadGroups", f.workloadGroups.error);
+  if (!f.nodes.ok) return unreadable(c, "XrayrNodes", f.nodes.error);
+  const groups = new Map(f.workloadGroups.value.map((g) => [g.metadata.name ?? "", g]));
+  const entriesOf = new Map<string, WorkloadEntry[]>();
+  for (const e of nodeEntries(f)) entriesOf.set(controllerUid(e) ?? "", [...(entriesOf.get(controllerUid(e) ?? "") ?? []), e]);
+  const withEntry = f.nodes.value.filter((n) => (entriesOf.get(n.metadata.uid ?? "")?.length ?? 0) > 0);
+  if (withEntry.length === 0) return pass(c, "no XrayrNode has an entry yet: no group to check");
+  const problems = withEntry.flatMap((n) => {
+    const name = n.metadata.name ?? "?";
+    const g = groups.get(groupName(name));
+    if (g === undefined) return [`${name} (no WorkloadGroup ${groupName(name)})`];
+    if (controllerUid(g) !== n.metadata.uid) return [`${name} (WorkloadGroup ${groupName(name)} is ${describeController(g)}, not by this node: GroupNameTaken)`];
+    const selected = (entriesOf.get(n.metadata.uid ?? "") ?? []).filter((e) => subset(g.spec?.metadata?.labels, e.spec.labels));
+    return selected.length === 0 ? [`${name} (its WorkloadGroup's workload labels select none of its entries)`] : [];
+  });
+  if (problems.length === 0) return pass(c, `${withEntry.length} XrayrNodes with an entry, each with its own WorkloadGroup selecting it (Kiali opens each VPS as a workload)`);
+  return fail(
+    c,
+    `${problems.length} of ${withEntry.length} XrayrNodes with an entry have no WorkloadGroup of their own selecting it, so Kiali cannot open their VPS as a workload: ${some(problems)}`,
+    "the operator creates and repairs each node's group: check that an operator leads (operator-lease) and read the node's WorkloadGroupReady condition (xrayr-mesh status -o wide); delete or rename a group of the node's name that another owner holds",
+  );
 }
 
 export function checkServiceEntry(f: DoctorFacts): CheckResult {
@@ -346,6 +379,7 @@ export const CHECKS = [
   checkPeerMetadataDiscovery,
   checkClientAddress,
   checkWorkloadGroup,
+  checkNodeWorkloadGroups,
   checkServiceEntry,
   checkOperatorLease,
   checkNodesReady,

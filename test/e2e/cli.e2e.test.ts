@@ -21,6 +21,9 @@
 //  9) one holder for a contested address: two nodes on one address, the older with the larger
 //     name (so list order and creation order differ): the loser's AddressConflict, sync's
 //     refusal of a row on the address and doctor all name the older node
+// 10) what kubectl and helm users type by habit: -o yaml, --context, `version`, and sync
+//     --dry-run=server, whose every write a real admission webhook judges (and refuses) while
+//     nothing is stored; a plain --dry-run asks the server nothing
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
@@ -36,6 +39,7 @@ import { adminClient, type XrayrNode } from "./support/kube.js";
 import { ADMIN_USER, lab } from "./support/lab.js";
 import { startBareApiServer } from "./support/bare-apiserver.js";
 import { freePort, startOperator } from "./support/operator.js";
+import { DenyingWebhook } from "./support/webhook.js";
 import { note, pending, sleep, waitFor } from "./support/wait.js";
 
 const fleet = e2eFile("cli");
@@ -194,8 +198,8 @@ describe("xrayr-mesh", () => {
       expect(table.stdout.split("\n")[0]).toMatch(/^NAME\s+ADDRESS\s+COUNTRY\s+READY\s+REASON\s+ENTRY\s+AGE$/);
       expect(table.stdout).toMatch(/^cli-reg-1\s+47\.0\.0\.2\s+jp\s+True\s+Reconciled\s+yes\s/m);
       const wide = await xrayrMesh(["status", "--country", "jp", "-o", "wide"]);
-      expect(wide.stdout.split("\n")[0]).toMatch(/^NAME\s+ADDRESS\s+COUNTRY\s+READY\s+REASON\s+ENTRY\s+AGE\s+VERSION\s+VPS\s+SOURCE\s+WORKLOADENTRY\s+MESSAGE$/);
-      expect(wide.stdout).toMatch(new RegExp(`^cli-reg-1\\s.*\\sv25\\.3\\.6\\s+424242\\s+\\S+\\s+${entryName}\\s`, "m"));
+      expect(wide.stdout.split("\n")[0]).toMatch(/^NAME\s+ADDRESS\s+COUNTRY\s+READY\s+REASON\s+ENTRY\s+AGE\s+VERSION\s+VPS\s+SOURCE\s+WORKLOADENTRY\s+GROUP\s+MESSAGE$/);
+      expect(wide.stdout).toMatch(new RegExp(`^cli-reg-1\\s.*\\sv25\\.3\\.6\\s+424242\\s+\\S+\\s+${entryName}\\s+yes\\s`, "m"));
 
       const bad = await xrayrMesh(["register", "cli-reg-2", "--address", "10.0.0.1", "--country", "jp"]);
       expect(bad.code).toBe(1);
@@ -225,6 +229,7 @@ describe("xrayr-mesh", () => {
         "peer-metadata-discovery": "fail",
         "xboard-client-ip": "fail",
         workloadgroup: "fail",
+        "node-workloadgroups": "pass",
         serviceentry: "fail",
         "operator-lease": "pass",
         "nodes-ready": "pass",
@@ -499,6 +504,54 @@ describe("xrayr-mesh", () => {
       } finally {
         await adminClient().nodes.delete(newer.metadata.name);
         await adminClient().nodes.delete(holder);
+      }
+    }),
+    90_000,
+  );
+
+  it(
+    "10) kubectl and helm habits: -o yaml, --context, version; sync --dry-run=server is judged by admission and stores nothing",
+    withLogs("cli 10 habits", async () => {
+      const version = await xrayrMesh(["version", "-o", "json"]);
+      expect(version.code).toBe(0);
+      expect(JSON.parse(version.stdout)).toMatchObject({ version: expect.stringMatching(/^\d+\.\d+\.\d+/) as unknown, api: "mesh.sigma.io/v1alpha1" });
+
+      const yaml = await xrayrMesh(["status", "--country", "jp", "-o", "yaml"]);
+      expect(yaml.code).toBe(0);
+      expect(yaml.stdout).toMatch(/^- name: \S+\n {2}address: /);
+
+      // The lab's kubeconfig names one context; asking for another is one sentence naming it.
+      const context = await xrayrMesh(["status", "--context", "no-such-context"]);
+      expect(context.code).toBe(2);
+      expect(context.stderr).toMatch(/^xrayr-mesh: --context "no-such-context" is not in the kubeconfig \(its contexts: \S+\)\.\n$/);
+
+      const rows = [
+        { id: 991_001, hostname: "dry-a", ip: "47.0.0.91", country: "de", status: "active" },
+        { id: 991_002, hostname: "dry-b", ip: "47.0.0.92", country: "de", status: "active" },
+      ];
+      const hook = await DenyingWebhook.start("xrayr-e2e-deny-nodes", "new XrayrNodes are frozen for maintenance", { apiGroups: ["mesh.sigma.io"], resources: ["xrayrnodes"] });
+      try {
+        hook.deny = true;
+        const client = await xrayrMesh(["sync", "--from", listFile("fleet-10.json", rows), "--dry-run"]);
+        expect(client.code).toBe(0);
+        expect(client.stdout).toContain("Dry run: nothing was written.");
+        expect(hook.calls).toEqual([]);
+
+        const server = await xrayrMesh(["sync", "--from", listFile("fleet-10.json", rows), "--dry-run=server", "-o", "json"]);
+        const doc = JSON.parse(server.stdout) as { dryRun: string; applied: { created: number }; failures: { name: string; error: string }[] };
+        expect(server.code).toBe(1);
+        expect(doc.dryRun).toBe("server");
+        expect(doc.failures.map((f) => f.name).sort()).toEqual(["dry-a-991001", "dry-b-991002"]);
+        for (const f of doc.failures) expect(f.error).toContain("new XrayrNodes are frozen for maintenance");
+        expect(hook.calls.map((c) => [c.name, c.dryRun]).sort()).toEqual([["dry-a-991001", true], ["dry-b-991002", true]]);
+
+        hook.deny = false;
+        const allowed = await xrayrMesh(["sync", "--from", listFile("fleet-10.json", rows), "--dry-run=server"]);
+        expect(allowed.code).toBe(0);
+        expect(allowed.stdout).toContain("Server dry run (admission ran on every write, nothing was stored): 2 created, 0 updated, 0 deleted, 0 failed.");
+        for (const name of ["dry-a-991001", "dry-b-991002"]) expect(await adminClient().nodes.find(name)).toBeUndefined();
+      } finally {
+        await hook.stop();
       }
     }),
     90_000,

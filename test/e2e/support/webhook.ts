@@ -1,5 +1,6 @@
-// A real validating admission webhook, served over TLS on loopback, that refuses WorkloadEntry
-// creates while it is set to deny; it counts the calls it answered, by entry name prefix.
+// A real validating admission webhook, served over TLS on loopback, that refuses creates (of
+// WorkloadEntries unless told another resource) while it is set to deny; it records the calls it
+// answered, each with the object's name and whether it was a dry run.
 import { execFileSync } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { createServer, type Server } from "node:https";
@@ -16,7 +17,7 @@ export class DenyingWebhook {
     readonly message: string,
   ) {}
 
-  static async start(name: string, message: string): Promise<DenyingWebhook> {
+  static async start(name: string, message: string, rule: { apiGroups: string[]; resources: string[] } = { apiGroups: ["networking.istio.io"], resources: ["workloadentries"] }): Promise<DenyingWebhook> {
     const dir = mkdtempSync(join(tmpdir(), "xrayr-webhook-"));
     execFileSync("openssl", [
       "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=127.0.0.1",
@@ -55,7 +56,7 @@ export class DenyingWebhook {
       webhooks: [{
         name: `${name}.e2e.mesh.sigma.io`,
         clientConfig: { url: `https://127.0.0.1:${port}/validate`, caBundle: cert.toString("base64") },
-        rules: [{ apiGroups: ["networking.istio.io"], apiVersions: ["*"], resources: ["workloadentries"], operations: ["CREATE"] }],
+        rules: [{ ...rule, apiVersions: ["*"], operations: ["CREATE"] }],
         admissionReviewVersions: ["v1"],
         // None: the API server calls it for dry runs too, which is what the operator's check needs.
         sideEffects: "None",
