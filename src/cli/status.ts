@@ -9,7 +9,7 @@ import { isSynced, REGISTERED_BY_LABEL } from "../fleet/labels.js";
 import { normaliseCountry, vpsIdOf } from "../domain/vps.js";
 import type { WorkloadEntry } from "../istio/workloadentry.js";
 import { controllerUid, isOurs } from "../domain/ownership.js";
-import { groupCondition, isReady, readyCondition } from "../domain/readiness.js";
+import { groupCondition, isGroupReady, isReady, readyCondition } from "../domain/readiness.js";
 import type { Context } from "./context.js";
 import { age, print, table, type Format, type Printable } from "./output.js";
 
@@ -67,7 +67,7 @@ export function statusRows(nodes: readonly XrayrNode[], entries: readonly Worklo
         isReady: isReady(n),
         reason: c?.reason ?? "Pending",
         message: c?.message ?? "",
-        group: g === undefined ? "-" : g.status === "True" ? "yes" : g.reason,
+        group: g === undefined ? "-" : isGroupReady(n) ? "yes" : g.reason,
         entry: own.length > 0,
         entries: own,
         age: age(created, now),

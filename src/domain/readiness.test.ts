@@ -1,4 +1,4 @@
-import { isReady, readyCondition } from "./readiness.js";
+import { isGroupReady, isReady, readyCondition } from "./readiness.js";
 
 const cond = (type: string, status: "True" | "False" | "Unknown") => ({ type, status, reason: "R", message: "", lastTransitionTime: "2026-12-01T00:00:00Z" });
 
@@ -16,5 +16,12 @@ describe("isReady", () => {
   test("no status at all is not Ready, and has no Ready condition", () => {
     expect(isReady({})).toBe(false);
     expect(readyCondition(undefined)).toBeUndefined();
+  });
+});
+
+describe("isGroupReady", () => {
+  test("reads WorkloadGroupReady only, never Ready", () => {
+    expect(isGroupReady({ status: { conditions: [cond("Ready", "True"), cond("WorkloadGroupReady", "False")] } })).toBe(false);
+    expect(isGroupReady({ status: { conditions: [cond("Ready", "False"), cond("WorkloadGroupReady", "True")] } })).toBe(true);
   });
 });

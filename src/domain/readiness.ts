@@ -19,3 +19,8 @@ export function groupCondition(status: XrayrNodeStatus | undefined): Condition |
 export function isReady(node: Pick<XrayrNode, "status">): boolean {
   return readyCondition(node.status)?.status === "True";
 }
+
+/** Whether the node's WorkloadGroup is in place (Kiali can open the VPS as a workload). */
+export function isGroupReady(node: Pick<XrayrNode, "status">): boolean {
+  return groupCondition(node.status)?.status === "True";
+}
