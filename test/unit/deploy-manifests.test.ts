@@ -1,13 +1,15 @@
 // What ships: the chart's render (deploy/operator/ is its default render, proven equal by
 // `make chart-check`, which also runs this file on fresh `helm template` outputs through
 // CHART_RENDERS), the Dockerfile, and the Istio side in deploy/istio/. No helm binary needed here.
-//   UPDATE_DEPLOY=1 rewrites the generated alert rules in deploy/istio/observability/prometheus-values.yaml.
+//   UPDATE_DEPLOY=1 rewrites what is generated: the recording group of prometheusrule.yaml (from
+//   src/traffic/queries.ts) and the rule groups in deploy/istio/observability/prometheus-values.yaml.
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { parse, parseAllDocuments, parseDocument } from "yaml";
 import { loadConfig } from "../../src/config.js";
 import { validateXrayrNode } from "../../src/crd/validate.js";
 import { desiredWorkloadEntry } from "../../src/desired/workloadentry.js";
+import { RECORD_INTERVAL, RECORDED_LABELS, RECORDING_GROUP, RECORDING_RULES } from "../../src/traffic/queries.js";
 
 const repo = (p: string): string => fileURLToPath(new URL(`../../${p}`, import.meta.url));
 const read = (p: string): string => readFileSync(repo(p), "utf8");
@@ -264,6 +266,42 @@ describe("deploy/istio", () => {
     expect(config).toEqual({ proxyMetadata: { PEER_METADATA_DISCOVERY: "true" } });
   });
 
+  // The fleet-scale profile (docs/install.md "Prometheus at fleet scale"): its promise of at
+  // most 40 series per VPS at 3 Xboard pods, and what it must keep.
+  it("ships the fleet-scale telemetry profile for Xboard's inbound side only: <= 40 series per VPS at 3 pods", () => {
+    const t = one(istio, "Telemetry");
+    const overrides = (t["spec"].metrics as Obj[]).flatMap((m) => m["overrides"] as Obj[]);
+    for (const o of overrides) expect(o["match"].mode).toBe("SERVER");
+    const dropped = overrides.filter((o) => o["disabled"] === true).map((o) => o["match"].metric as string).sort();
+    expect(dropped).toEqual(["REQUEST_SIZE", "RESPONSE_SIZE"]);
+    // Never a label Kiali's graph or health needs: only response_code is rewritten, nothing removed.
+    const tags = overrides.flatMap((o) => Object.entries((o["tagOverrides"] ?? {}) as Record<string, Obj>));
+    expect(tags.every(([tag, v]) => tag === "response_code" && v["operation"] !== "REMOVE")).toBe(true);
+    expect(new Set(tags.map(([, v]) => v["value"] as string)).size).toBe(1);
+    expect(overrides.filter((o) => o["tagOverrides"] !== undefined).map((o) => o["match"].metric as string).sort()).toEqual(["REQUEST_COUNT", "REQUEST_DURATION"]);
+
+    const annotations = (parse(read("deploy/istio/xboard/deployment-peer-metadata.patch.yaml")) as Obj)["spec"].template.metadata.annotations as Record<string, string>;
+    const buckets = JSON.parse(annotations["sidecar.istio.io/statsHistogramBuckets"] ?? "{}") as Record<string, number[]>;
+    expect(Object.keys(buckets)).toEqual(["istiocustom"]);
+    const bounds = buckets["istiocustom"] ?? [];
+    // The p99 alert's threshold is a bound, and a finite bound lies above it (histogram_quantile
+    // caps a quantile in the +Inf bucket at the highest finite bound).
+    const groups = (parse(read("deploy/istio/observability/prometheusrule.yaml")) as Obj)["spec"].groups as Obj[];
+    const p99 = groups.flatMap((g) => g["rules"] as Obj[]).find((r) => r["alert"] === "XrayrToXboardLatencyP99High");
+    const threshold = Number(/>\s*(\d+)\s*$/.exec(p99?.["expr"] as string)?.[1]);
+    expect(bounds).toContain(threshold);
+    expect(Math.max(...bounds)).toBeGreaterThan(threshold);
+    expect([...bounds].sort((a, b) => a - b)).toEqual(bounds);
+    const eviction = annotations["sidecar.istio.io/statsEvictionInterval"] ?? "";
+    expect(eviction).toMatch(/^\d+m$/);
+    // A VPS calling every 60 s is never idle for a whole eviction interval.
+    expect(Number(eviction.replace("m", "")) * 60).toBeGreaterThanOrEqual(2 * 60);
+
+    // Series per (VPS, pod, code): the counter, and the duration histogram's buckets, +Inf, _sum, _count.
+    const perPod = 1 + bounds.length + 3;
+    expect(perPod * 3).toBeLessThanOrEqual(40);
+  });
+
   it("keeps client addresses: NLB IP targets with client IP preservation, or externalTrafficPolicy Local", () => {
     const nlb = parse(read("deploy/istio/xboard/service-nlb-ip.patch.yaml")) as Obj;
     expect(nlb["metadata"].annotations).toEqual(
@@ -285,12 +323,30 @@ describe("deploy/istio", () => {
 });
 
 describe("alerts", () => {
-  const rule = parse(read("deploy/istio/observability/prometheusrule.yaml")) as Obj;
+  const rulePath = "deploy/istio/observability/prometheusrule.yaml";
   const valuesPath = "deploy/istio/observability/prometheus-values.yaml";
+  // First: the recording group is generated, and the other tests read the file after it.
+  it("records the per-pod-summed series src/traffic/queries.ts reads (UPDATE_DEPLOY=1 regenerates)", () => {
+    const want = { name: RECORDING_GROUP, interval: RECORD_INTERVAL, rules: RECORDING_RULES.map((r) => ({ record: r.record, expr: r.expr })) };
+    const doc = parseDocument(read(rulePath));
+    const groups = (doc.toJS() as Obj)["spec"].groups as Obj[];
+    const at = groups.findIndex((g) => g["name"] === RECORDING_GROUP);
+    if (process.env["UPDATE_DEPLOY"] === "1") {
+      const node = doc.createNode(want);
+      node.commentBefore = " Generated from src/traffic/queries.ts RECORDING_RULES; why this shape: the comment there.";
+      if (at < 0) doc.addIn(["spec", "groups"], node);
+      else doc.setIn(["spec", "groups", at], node);
+      writeFileSync(repo(rulePath), doc.toString({ lineWidth: 0 }));
+    }
+    const now = (parse(read(rulePath)) as Obj)["spec"].groups as Obj[];
+    expect(now.find((g) => g["name"] === RECORDING_GROUP)).toEqual(want);
+  });
+
+  const rule = (): Obj => parse(read(rulePath)) as Obj;
+  const alerts = (): Obj[] => (rule()["spec"].groups as Obj[]).flatMap((g) => g["rules"] as Obj[]).filter((r) => r["alert"] !== undefined);
 
   it("alert on a silent node, 5xx > 1 %, p99 > 1 s and traffic from unknown sources", () => {
-    const alerts = (rule["spec"].groups as Obj[]).flatMap((g) => g["rules"] as Obj[]);
-    const byName = Object.fromEntries(alerts.map((a) => [a["alert"] as string, a["expr"] as string]));
+    const byName = Object.fromEntries(alerts().map((a) => [a["alert"] as string, a["expr"] as string]));
     expect(Object.keys(byName).sort()).toEqual(
       ["XboardTrafficFromUnknownSource", "XrayrNodeSilent", "XrayrToXboard5xxRatioHigh", "XrayrToXboardLatencyP99High"],
     );
@@ -300,14 +356,28 @@ describe("alerts", () => {
     expect(byName["XboardTrafficFromUnknownSource"]).toContain('source_workload="unknown"');
   });
 
+  it("alerts read only the recorded series, on labels they keep", () => {
+    for (const a of alerts()) {
+      const expr = a["expr"] as string;
+      expect({ alert: a["alert"], raw: /(^|[^:_a-z])istio_[a-z_]+\{/.test(expr) }).toEqual({ alert: a["alert"], raw: false });
+      const used = [...expr.matchAll(/(xrayr_mesh:[a-z_:0-9]+)\{([^}]*)\}/g)];
+      expect(used.length).toBeGreaterThan(0);
+      for (const m of used) {
+        const kept = RECORDED_LABELS[m[1] ?? ""] ?? [];
+        const selected = [...(m[2] ?? "").matchAll(/([a-z_]+)\s*(=~|!~|!=|=)/g)].map((x) => x[1] ?? "");
+        expect({ alert: a["alert"], family: m[1], unknown: kept.length === 0 ? ["<not recorded>"] : selected.filter((l) => !kept.includes(l)) }).toEqual({ alert: a["alert"], family: m[1], unknown: [] });
+      }
+    }
+  });
+
   it("gives the chart-installed Prometheus the same rules (UPDATE_DEPLOY=1 regenerates)", () => {
     const doc = parseDocument(read(valuesPath));
     if (process.env["UPDATE_DEPLOY"] === "1") {
-      doc.setIn(["serverFiles", "alerting_rules.yml"], doc.createNode(rule["spec"]));
+      doc.setIn(["serverFiles", "alerting_rules.yml"], doc.createNode(rule()["spec"]));
       writeFileSync(repo(valuesPath), doc.toString({ lineWidth: 0 }));
     }
     const values = parse(read(valuesPath)) as Obj;
-    expect(values["serverFiles"]["alerting_rules.yml"]).toEqual(rule["spec"]);
+    expect(values["serverFiles"]["alerting_rules.yml"]).toEqual(rule()["spec"]);
   });
 
   it("has the files the runbook names", () => {
