@@ -4,8 +4,9 @@ import {
   nodeErrorRatioQuery,
   OK_RESPONSE_CODE,
   p99Query,
-  RECORDED_DURATION_BUCKETS,
+  RECORDED_EDGE_BUCKETS,
   RECORDED_LABELS,
+  RECORDED_NODE_P99,
   RECORDED_REQUESTS,
   RECORDING_RULES,
   silentNodesQuery,
@@ -39,9 +40,9 @@ describe("the PromQL verify, status.traffic and the dashboard share", () => {
         "destination_workload,request_protocol,response_code,grpc_response_status,response_flags) > 0",
     );
     expect(p99Query(scope, { app: "xrayr", bySource: false })).toBe(
-      `histogram_quantile(0.99, sum(avg_over_time(${RECORDED_DURATION_BUCKETS}{${inbound},source_canonical_service="xrayr"}[5m])) by (le))`,
+      `histogram_quantile(0.99, sum(avg_over_time(${RECORDED_EDGE_BUCKETS}{${inbound},source_canonical_service="xrayr"}[5m])) by (le))`,
     );
-    expect(p99Query(scope, { app: "xrayr", bySource: true })).toContain("by (le,source_workload))");
+    expect(p99Query(scope, { app: "xrayr", bySource: true })).toBe(`max by (source_workload) (${RECORDED_NODE_P99}{${inbound},source_canonical_service="xrayr"})`);
   });
 
   test("no query reads a raw istio_* series; each selects and groups only on labels its recorded family keeps", () => {
@@ -53,20 +54,22 @@ describe("the PromQL verify, status.traffic and the dashboard share", () => {
         const selected = [...(m[2] ?? "").matchAll(/([a-z_]+)(=~|!~|!=|=)/g)].map((x) => x[1] ?? "");
         expect(selected.filter((l) => !kept?.includes(l))).toEqual([]);
       }
+      const families = [...q.matchAll(/(xrayr_mesh:[a-z_:0-9]+)\{/g)].map((m) => m[1] ?? "");
       for (const m of q.matchAll(/by \(([^)]*)\)/g)) {
         const grouped = (m[1] ?? "").split(",").filter((l) => l !== "");
-        const family = q.includes(RECORDED_DURATION_BUCKETS) ? RECORDED_DURATION_BUCKETS : RECORDED_REQUESTS;
-        expect({ q, missing: grouped.filter((l) => !(RECORDED_LABELS[family] ?? []).includes(l)) }).toEqual({ q, missing: [] });
+        for (const family of families) expect({ q, missing: grouped.filter((l) => !(RECORDED_LABELS[family] ?? []).includes(l)) }).toEqual({ q, missing: [] });
       }
     }
   });
 
   test("the recording rules take rate() of each raw series before summing across Xboard's pods", () => {
-    expect(RECORDING_RULES.map((r) => r.record)).toEqual([RECORDED_REQUESTS, RECORDED_DURATION_BUCKETS]);
+    expect(RECORDING_RULES.map((r) => r.record)).toEqual([RECORDED_REQUESTS, RECORDED_EDGE_BUCKETS, RECORDED_NODE_P99]);
     for (const r of RECORDING_RULES) {
-      expect(r.expr).toMatch(/^sum by \([a-z_,]+\) \(rate\(istio_[a-z_]+\{reporter=~"waypoint\|destination"\}\[1m\]\)\)$/);
+      expect(r.expr).toMatch(/^(histogram_quantile\(0\.99, )?sum by \([a-z_,]+\) \(rate\(istio_[a-z_]+\{reporter=~"waypoint\|destination"\}\[(1m|5m)\]\)\)\)?$/);
       for (const perPod of ["pod", "instance", "node", "namespace", "app", "version"]) expect(RECORDED_LABELS[r.record]).not.toContain(perPod);
     }
+    // Per VPS: one series per code for rates, one for the p99; the buckets only per caller app.
+    expect(RECORDED_LABELS[RECORDED_EDGE_BUCKETS]).not.toContain("source_workload");
   });
 
   test("error ratios count every code but 1xx-3xx, and give error-free groups a 0", () => {

@@ -333,7 +333,8 @@ describe("alerts", () => {
     const at = groups.findIndex((g) => g["name"] === RECORDING_GROUP);
     if (process.env["UPDATE_DEPLOY"] === "1") {
       const node = doc.createNode(want);
-      node.commentBefore = " Generated from src/traffic/queries.ts RECORDING_RULES; why this shape: the comment there.";
+      // A comment already before the group stays where it is (the sequence keeps it).
+      if (at < 0) node.commentBefore = " Generated from src/traffic/queries.ts RECORDING_RULES; why this shape: the comment there.";
       if (at < 0) doc.addIn(["spec", "groups"], node);
       else doc.setIn(["spec", "groups", at], node);
       writeFileSync(repo(rulePath), doc.toString({ lineWidth: 0 }));
