@@ -4,9 +4,10 @@
 # everything real but Envoy; the operator registers the fleet). Small scale (NODES VPS, REPLICAS
 # Xboard pods); the 10,000-VPS run is `make bench-mesh`'s. Not part of make test (~5 min).
 #
-# Worst case by default: every node opens a new connection each cycle (xrayr-traffic
-# --fresh-connections), so behind the NLB stand-in it reaches every Xboard pod in turn and has
-# series on all of them (XrayR keeps its connection, so usually one pod; KEEPALIVE=1 measures that).
+# Near the worst case by default: every node opens a new connection each cycle (xrayr-traffic
+# --fresh-connections), so behind the NLB stand-in (round-robin per connection) it reaches more
+# than one Xboard pod and has series on each (pods/v in the output; XrayR keeps its connection,
+# so usually one pod; KEEPALIVE=1 measures that). max/vps is a VPS on every pod.
 # ERRORS nodes are answered 503 (the 1 % the issue's bench asks for); XrayR's user call answers
 # 304 when nothing changed, so a clean node has two codes, 200 and 304.
 # Prints, per profile: istio_* series of Xboard's inbound side in Prometheus's head, per VPS
@@ -102,7 +103,7 @@ for profile in default project; do
 done
 
 echo "Istio series of XrayR -> Xboard in the scraping Prometheus ($(date -u +%F), commit $(git rev-parse --short HEAD)$(git diff --quiet || echo '+dirty'))"
-echo "$NODES VPS, $REPLICAS Xboard pods, $ERRORS VPS answered 503, period $PERIOD, after ${WARMUP}s, $([ "$KEEPALIVE" = 1 ] && echo 'keep-alive (XrayR)' || echo 'a new connection per cycle (every VPS on every pod)')"
+echo "$NODES VPS, $REPLICAS Xboard pods, $ERRORS VPS answered 503, period $PERIOD, after ${WARMUP}s, $([ "$KEEPALIVE" = 1 ] && echo 'keep-alive (XrayR)' || echo 'a new connection per cycle (VPS spread over the pods)')"
 printf '%-8s %5s %5s %8s %9s %9s %9s %9s %7s %6s %8s\n' profile vps pods/v series per-vps max/vps per-5xx-v max/v+pod head rssMiB unknown
 printf '%s\n' "${rows[@]}"
-echo "(series: istio_* of reporter=destination, destination xboard, source a bench VPS; per-vps: clean VPS (200 and 304); per-5xx-v: VPS answered 503; max/v+pod: a clean VPS on one pod; head: all of Prometheus's head series; unknown: requests the sidecars could not name)"
+echo "(series: istio_* of reporter=destination, destination xboard, source a bench VPS; pods/v: Xboard pods a VPS has series on, mean; per-vps, max/vps: clean VPS (200 and 304), mean and max; per-5xx-v: VPS answered 503, mean; max/v+pod: a clean VPS on one pod; head: all of Prometheus's head series; rssMiB: Prometheus's; unknown: requests the sidecars could not name)"
