@@ -147,6 +147,13 @@ bench-sync: build
 bench-scale: build
 	node bench/scale.mjs
 
+## bench-telemetry-series: Istio's series per VPS in the scraping Prometheus, Istio's default
+## telemetry against deploy/istio's fleet-scale profile (NODES=300 VPS, REPLICAS=3 Xboard pods;
+## ~5 min, its own lab in .lab-bench-series). Not part of make test.
+.PHONY: bench-telemetry-series
+bench-telemetry-series: build
+	bench/telemetry-series.sh
+
 ## bench-traffic-writes: status.traffic writes per minute at 1,000 nodes on the mesh lab (~13 min).
 bench-traffic-writes:
 	bench/traffic-writes.sh

@@ -5,15 +5,18 @@
 #   3. the unit assertions (test/unit/deploy-manifests.test.ts) on those fresh renders
 #   4. istioctl: manifest generate of deploy/istio/istiod (istiod env asserted) and
 #      analyze --use-kube=false on deploy/istio with zero errors and zero warnings
-#   5. a lab API server (Istio CRDs, Prometheus Operator CRDs): every rendered object and every
+#   5. promtool (the version deploy/istio/observability ships): the PrometheusRule's groups and
+#      prometheus-values.yaml's rule file pass `promtool check rules`
+#   6. a lab API server (Istio CRDs, Prometheus Operator CRDs): every rendered object and every
 #      manifest under deploy/ applied with server-side dry-run, zero errors; Xboard patches
 #      dry-run against a stand-in Xboard Deployment and Service
-# helm and istioctl are built from Go modules by test/lab/build.sh and cached like the lab.
+# helm, istioctl and promtool are built from Go modules by test/lab/build.sh and cached like the lab.
 # Lab state in $CHART_LAB_DIR (default .lab-chart); stopped at the end if this script started it.
 # Files under deploy/ that are not Kubernetes objects and are covered elsewhere:
 #   deploy/istio/istiod/istio-operator.yaml   (step 4: rendered by istioctl, output dry-run applied)
 #   deploy/istio/xboard/*.patch.yaml          (step 5: patch --dry-run=server)
-#   deploy/istio/observability/*-values.yaml  (Helm values for third-party charts; unit tests)
+#   deploy/istio/observability/*-values.yaml  (Helm values for third-party charts; unit tests;
+#                                             prometheus-values.yaml's rules: step 5)
 #   deploy/istio/istio-version.env
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -101,7 +104,21 @@ kubectl_bin=$(nice -n 19 test/lab/build.sh kube | sed -n 3p)
 grep -q "No validation issues found" "$out/analyze.txt" || { cat "$out/analyze.txt"; die "istioctl analyze: unexpected output"; }
 log "istioctl analyze --use-kube=false: no validation issues"
 
-# ---- 5. server-side dry-run on a lab -----------------------------------------------------------
+# ---- 5. promtool -------------------------------------------------------------------------------
+PROMTOOL=$(nice -n 19 test/lab/build.sh prometheus | sed -n 2p)
+node test/lab/mesh/render.mjs rules deploy/istio/observability/prometheusrule.yaml "$out/prometheusrule-groups.yml"
+node --input-type=module -e '
+import { readFileSync, writeFileSync } from "node:fs";
+import { parse, stringify } from "yaml";
+const v = parse(readFileSync(process.argv[1], "utf8"));
+writeFileSync(process.argv[2], stringify(v.serverFiles["alerting_rules.yml"], { lineWidth: 0 }));
+' deploy/istio/observability/prometheus-values.yaml "$out/prometheus-values-rules.yml"
+for f in "$out/prometheusrule-groups.yml" "$out/prometheus-values-rules.yml"; do
+  "$PROMTOOL" check rules "$f" >"$out/promtool.txt" 2>&1 || { cat "$out/promtool.txt"; die "promtool check rules $f"; }
+done
+log "promtool check rules ($("$PROMTOOL" --version 2>/dev/null | head -n 1 | cut -d' ' -f1-3)): the PrometheusRule and prometheus-values.yaml"
+
+# ---- 6. server-side dry-run on a lab -----------------------------------------------------------
 export LAB_DIR=${CHART_LAB_DIR:-$repo/.lab-chart}
 started=0
 if [ ! -e "$LAB_DIR/ready" ]; then started=1; fi

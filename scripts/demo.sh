@@ -2,8 +2,8 @@
 # `make demo`: the operator's main job on the local lab. Brings the lab up, runs the operator
 # (as its own ServiceAccount, with the Role from deploy/operator), syncs sigma-api's sample VPS
 # list (examples/fleet/vps.json) with `xrayr-mesh sync`, and shows what an operator of the fleet
-# looks at. Then the mesh (test/lab/mesh-up.sh: istiod, fake Xboard, the sidecar stand-in,
-# Prometheus) and XrayR's traffic: one generated XrayR per active VPS (xrayr-traffic, 5 s period)
+# looks at. Then the mesh (test/lab/mesh-up.sh: istiod, Xboard's pod with its sidecar stand-in
+# behind the NLB stand-in, fake Xboard, Prometheus) and XrayR's traffic: one generated XrayR per active VPS (xrayr-traffic, 5 s period)
 # for about a minute, and `xrayr-mesh verify`'s panel of it. The sample VPS have public addresses
 # and nothing here leaves loopback, so the generator emulates an L7 hop in front of Xboard: each
 # node connects from 127.0.0.1 and carries its VPS address as X-Forwarded-For, which the sidecar
@@ -34,8 +34,9 @@ KUBECONFIG=$opkc kubectl config set-credentials operator --token="$token" >/dev/
 KUBECONFIG=$opkc kubectl config set-context lab --cluster=lab --user=operator --namespace="$ns" >/dev/null
 KUBECONFIG=$opkc kubectl config use-context lab >/dev/null
 
-# The mesh: istiod (with deploy/istio's settings and objects), fake Xboard, the sidecar
-# stand-in, Prometheus. Idempotent; the first run builds istiod (minutes).
+# The mesh: istiod (with deploy/istio's settings and objects), Xboard's pod and its sidecar
+# stand-in behind the NLB stand-in, fake Xboard, Prometheus. Idempotent; the first run builds
+# istiod and Prometheus (minutes).
 MESH_DEPLOY_ISTIO=1 test/lab/mesh-up.sh >/dev/null
 ep=$LAB_DIR/endpoints.json
 
@@ -152,7 +153,7 @@ The lab, the mesh, the operator and the XrayR fleet keep running. Explore:
   curl -s http://\$(cat $LAB_DIR/xrayr-traffic.addr)/nodes | jq   # the generator's ground truth per node
   xrayr-mesh doctor                           # what attribution still lacks here (istiod, Xboard)
   tail -f $LAB_DIR/logs/operator.log          # the operator's JSON log
-  tail -f $LAB_DIR/logs/sidecar-standin.log   # the sidecar's access log
+  tail -f $LAB_DIR/logs/sidecar-standin-0.log # the sidecar's access log (Xboard's first pod)
 Stop everything with: make lab-down
 EOT
 exit "$verify_rc"

@@ -8,6 +8,7 @@ import { CHART_CRD_FILE, CRD_FILE, renderCrdYaml } from "../src/crd/manifest.js"
 import { OperatorMetrics } from "../src/observability/metrics.js";
 import { NODE_INFO } from "../src/observability/node-info.js";
 import { DASHBOARD_CONFIGMAP_FILE, DASHBOARD_FILE, renderDashboardConfigMap, renderDashboardJson } from "../src/traffic/dashboard.js";
+import { RECORD_INTERVAL, RECORDING_GROUP, RECORDING_RULES } from "../src/traffic/queries.js";
 
 export interface Generated {
   file: string;
@@ -26,6 +27,22 @@ export const GENERATED: readonly Generated[] = [
   { file: CHART_CRD_FILE, from: "src/crd/manifest.ts", render: () => renderCrdYaml() },
   { file: DASHBOARD_FILE, from: "src/traffic/dashboard.ts", render: () => renderDashboardJson() },
   { file: DASHBOARD_CONFIGMAP_FILE, from: "src/traffic/dashboard.ts", render: () => renderDashboardConfigMap() },
+  {
+    // Before its copy below: generate.ts renders in this order and the copy reads this file.
+    file: ALERT_RULES,
+    from: "src/traffic/queries.ts (RECORDING_RULES: the series summed across Xboard's pods that every reader uses)",
+    render: (read) => {
+      const doc = parseDocument(required(read, ALERT_RULES));
+      const group = doc.createNode({ name: RECORDING_GROUP, interval: RECORD_INTERVAL, rules: RECORDING_RULES.map((r) => ({ record: r.record, expr: r.expr })) });
+      const groups = (doc.toJS() as { spec: { groups: { name: string }[] } }).spec.groups;
+      const at = groups.findIndex((g) => g.name === RECORDING_GROUP);
+      if (at < 0) {
+        group.commentBefore = " Generated from src/traffic/queries.ts RECORDING_RULES (make generate); why this shape: the comment there.";
+        doc.addIn(["spec", "groups"], group);
+      } else doc.setIn(["spec", "groups", at], group);
+      return doc.toString({ lineWidth: 0 });
+    },
+  },
   {
     file: ALERT_RULES_COPY,
     from: `${ALERT_RULES} (the chart-installed Prometheus gets the same rules)`,

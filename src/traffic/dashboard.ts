@@ -113,6 +113,7 @@ export function buildDashboard(): Dashboard {
         .title("Nodes")
         .description(
           "One row per XrayR node calling Xboard (source_workload = the XrayrNode's name), as in verify and kubectl get xn. " +
+            "req/min and errors over $window; p99 over the last 5 minutes (recorded per node). " +
             "The country comes from the operator's xrayr_mesh_node_info: Istio's metrics do not carry the entry's labels.",
         )
         .datasource(datasource)

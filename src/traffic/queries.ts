@@ -2,8 +2,13 @@
 // metrics (graph/telemetry/istio/istio.go): inbound series reported by the destination's
 // sidecar, grouped on the source workload. Pure string builders, and the only place PromQL is
 // written: `xrayr-mesh verify`, the operator's status.traffic and the Grafana dashboard
-// (dashboard.ts) all call these, so the dashboard cannot drift from what verify reports.
-
+// (dashboard.ts) all call these, so the dashboard cannot drift from what verify reports; the
+// recording rules they read (RECORDING_RULES, shipped in deploy/istio/observability) come from
+// here too.
+//
+// Everything here reads recorded series, never the raw per-pod istio_* series: at 10,000 VPS
+// and 3 Xboard pods a raw query touches every VPS x pod x code series (and for a percentile,
+// every bucket of each) on every poll; the recorded ones are already summed across Xboard's pods.
 /** A PromQL duration as the rate windows here use it: 90s, 2m, 1h, 1d. */
 export const PROMQL_DURATION = /^\d+[smhd]$/;
 
@@ -43,7 +48,93 @@ function fromApp(scope: FleetScope): string {
   return `${inbound(scope)},source_canonical_service=${lit(scope.app)}`;
 }
 
-const requests = (selector: string, window: string): string => `rate(istio_requests_total{${selector}}[${window}])`;
+// ---- recording rules ---------------------------------------------------------------------------
+//
+// Three series families, all summed across Xboard's pods (no pod, instance, node or other
+// per-pod label survives) and across everything the project never reads:
+//   REQUESTS       request rate per (source, destination workload, response code and flags):
+//                  Kiali's edge grouping minus the destination service labels, which are
+//                  constant per workload. One series per VPS and code.
+//   EDGE_BUCKETS   the duration histogram's bucket rates per (caller app, destination workload):
+//                  the edge's percentiles (the p99 alert, verify's and the dashboard's edge p99).
+//                  A few series in all.
+//   NODE_P99       each VPS's p99 over 5 minutes (NODE_P99_WINDOW). Recording the per-VPS bucket
+//                  rates instead would keep 10 series per VPS (one per bound) for a reader to
+//                  compute the same number; a quantile cannot be averaged over time, so readers
+//                  get the 5-minute p99 whatever their window: at XrayR's 3 calls a minute, fewer
+//                  calls than that make no p99 worth reading anyway.
+//
+// Why this shape is right:
+//   - rate() before sum(): rate() undoes each raw series' counter resets (an Xboard pod
+//     restarting, a sidecar evicting an idle series and re-creating it from zero) one series at a
+//     time. Summing the raw counters first would turn one pod's reset into a drop of the sum,
+//     which rate() would then read as a reset of the whole sum: a spike as large as the fleet.
+//   - the rate window is 4 scrape intervals (1m at the shipped 15 s): enough samples for rate()
+//     and still short, so a silent node shows within minutes.
+//   - the rule runs every half window (30s), so consecutive windows share samples and every
+//     counter step (between two scrapes) lies inside at least one window; with back-to-back
+//     windows a step between the last sample of one and the first of the next is in neither,
+//     and a VPS calling once a minute would read 0 in about one window of four. rate()
+//     extrapolates each window's sampled span to the whole window, and a step lies in one or
+//     two windows alternately, so over time each request is counted once (on average).
+//   - readers turn the recorded rate into a rate over their own window with avg_over_time(): the
+//     average of rates over [w] is the rate over [w], to the rule's resolution; a window shorter
+//     than two rule intervals holds fewer than two points and reads noisy. Bucket rates average
+//     the same way, so the edge's percentiles follow the reader's window.
+// The lab (test/lab/mesh-up.sh) runs these rules with window and interval scaled to its faster
+// scrape interval, so the same shape is exercised in seconds.
+
+/** The rate window of the recording rules: 4 x the shipped 15 s scrape interval. */
+export const RECORD_WINDOW = "1m";
+/** How often the recording rules run: half their window. */
+export const RECORD_INTERVAL = "30s";
+export const RECORDING_GROUP = "xrayr-mesh-recording";
+
+/** Recorded per-second request rate by source, destination workload and outcome. */
+export const RECORDED_REQUESTS = `xrayr_mesh:istio_requests:rate${RECORD_WINDOW}`;
+/** Recorded per-second rate of each duration bucket by caller app and destination workload. */
+export const RECORDED_EDGE_BUCKETS = `xrayr_mesh:istio_request_duration_milliseconds_bucket:rate${RECORD_WINDOW}`;
+/** The window of each VPS's recorded p99: five XrayR periods (15 calls). */
+export const NODE_P99_WINDOW = "5m";
+/** Recorded p99 request duration (ms) of each source workload over NODE_P99_WINDOW. */
+export const RECORDED_NODE_P99 = `xrayr_mesh:istio_request_duration_milliseconds:p99_${NODE_P99_WINDOW}`;
+
+const INBOUND_REPORTERS = 'reporter=~"waypoint|destination"';
+const REQUEST_LABELS =
+  "reporter,source_cluster,source_workload_namespace,source_workload,source_canonical_service,source_canonical_revision," +
+  "destination_workload_namespace,destination_workload,request_protocol,response_code,grpc_response_status,response_flags";
+const EDGE_BUCKET_LABELS = "reporter,source_workload_namespace,source_canonical_service,destination_workload_namespace,destination_workload,le";
+const NODE_P99_LABELS = "reporter,source_workload_namespace,source_workload,source_canonical_service,destination_workload_namespace,destination_workload";
+
+export interface RecordingRule {
+  record: string;
+  expr: string;
+}
+
+/** The recording rules every query below reads (deploy/istio/observability ships them). */
+export const RECORDING_RULES: readonly RecordingRule[] = [
+  { record: RECORDED_REQUESTS, expr: `sum by (${REQUEST_LABELS}) (rate(istio_requests_total{${INBOUND_REPORTERS}}[${RECORD_WINDOW}]))` },
+  {
+    record: RECORDED_EDGE_BUCKETS,
+    expr: `sum by (${EDGE_BUCKET_LABELS}) (rate(istio_request_duration_milliseconds_bucket{${INBOUND_REPORTERS}}[${RECORD_WINDOW}]))`,
+  },
+  {
+    record: RECORDED_NODE_P99,
+    expr: `histogram_quantile(0.99, sum by (${NODE_P99_LABELS},le) (rate(istio_request_duration_milliseconds_bucket{${INBOUND_REPORTERS}}[${NODE_P99_WINDOW}])))`,
+  },
+];
+
+/** Labels each recorded family keeps: a query may select and group on these only. */
+export const RECORDED_LABELS: Readonly<Record<string, readonly string[]>> = {
+  [RECORDED_REQUESTS]: REQUEST_LABELS.split(","),
+  [RECORDED_EDGE_BUCKETS]: EDGE_BUCKET_LABELS.split(","),
+  [RECORDED_NODE_P99]: NODE_P99_LABELS.split(","),
+};
+
+// ---- the edge ----------------------------------------------------------------------------------
+
+/** Requests per second over the window, from the recorded rate. */
+const requests = (selector: string, window: string): string => `avg_over_time(${RECORDED_REQUESTS}{${selector}}[${window}])`;
 
 function sumBy(by: string, expr: string): string {
   return by === "" ? `sum(${expr})` : `sum by (${by}) (${expr})`;
@@ -55,7 +146,11 @@ function errorRatio(selector: string, window: string, by: string): string {
   return `(${sumBy(by, requests(`${selector},response_code!~${lit(OK_RESPONSE_CODE)}`, window))} or ${all} * 0) / ${all}`;
 }
 
-/** Kiali's edge query, narrowed to the Xboard destination: every source that calls it. */
+/**
+ * Kiali's edge grouping, narrowed to the Xboard destination, over the recorded rates: every
+ * source that calls it, by response code and flags (Kiali runs the same grouping on the raw
+ * istio_requests_total; the e2e checks both agree).
+ */
 export function edgeQuery(scope: EdgeScope): string {
   const by =
     "source_cluster,source_workload_namespace,source_workload,source_canonical_service,source_canonical_revision," +
@@ -65,11 +160,13 @@ export function edgeQuery(scope: EdgeScope): string {
 
 /**
  * p99 latency in ms of the callers whose app is `app` (Kiali's app edge, `unknown` callers left
- * out): per source workload (label "source_workload"), or for the whole edge.
+ * out): per source workload (label "source_workload"; over the recorded NODE_P99_WINDOW, not the
+ * scope's window), or for the whole edge (over the scope's window).
  */
 export function p99Query(scope: EdgeScope, per: { app: string; bySource: boolean }): string {
-  const by = per.bySource ? "le,source_workload" : "le";
-  return `histogram_quantile(0.99, sum(rate(istio_request_duration_milliseconds_bucket{${inbound(scope)},source_canonical_service=${lit(per.app)}}[${scope.window}])) by (${by}))`;
+  const selector = `${inbound(scope)},source_canonical_service=${lit(per.app)}`;
+  if (per.bySource) return `max by (source_workload) (${RECORDED_NODE_P99}{${selector}})`;
+  return `histogram_quantile(0.99, sum(avg_over_time(${RECORDED_EDGE_BUCKETS}{${selector}}[${scope.window}])) by (le))`;
 }
 
 /** The app edge's request rate, req/s (verify's edge.rps). */

@@ -1,9 +1,12 @@
 // Attribution, end to end, on the mesh lab (test/lab/mesh-up.sh, started here and stopped after
 // this file): XrayrNode -> operator -> WorkloadEntry -> istiod's workload index (real istiod) ->
 // delta xDS push -> the sidecar's address lookup (the stand-in: Envoy replaced, nothing else) ->
-// istio_* series -> Prometheus (real) -> Kiali's PromQL, `xrayr-mesh verify`, status.traffic and
-// deploy/istio's alert rules (Prometheus and promtool). 30 nodes, each calling from its own
-// loopback address on XrayR's schedule (period 1 s here; 60 s in production).
+// istio_* series -> Prometheus (real, the version deploy/istio ships) -> Kiali's PromQL,
+// `xrayr-mesh verify`, status.traffic and deploy/istio's alert rules (Prometheus and promtool).
+// Xboard runs as 2 pods (XBOARD_REPLICAS), each with its sidecar stand-in and its own scrape
+// target, behind the NLB stand-in, with deploy/istio's fleet-scale telemetry profile, which the
+// stand-ins take from istiod (LDS) and from their pods' annotations. 30 nodes, each calling from
+// its own loopback address on XrayR's schedule (period 1 s here; 60 s in production).
 //  1) 30 nodes -> istiod serves 30 workloads; the stand-in knows each within 2 s of its creation
 //     (all created after it connected: learned from pushes on its one stream; without the
 //     xrayr-nodes ServiceEntry, whose pushes would mask a missing Address push)
@@ -16,6 +19,9 @@
 //     in XrayR's query strings reaches no log and no series
 //  2b) the Grafana dashboard (deploy/istio/observability, as shipped) on the lab: every panel's
 //     query, variables set to the lab's, returns the shape it draws and agrees with verify
+//  2c) the fleet-scale profile: every VPS within the series the profile promises per pod (13),
+//     sizes dropped, 200/304 one code, the duration histogram's 9 bounds, Istio's scrape labels;
+//     Kiali's graph query (its PromQL and grouping) still returns every VPS
 //  3) one node stops -> verify and status.traffic report it silent within 2 minutes;
 //     XrayrNodeSilent fires on the lab's series (promtool)
 //  4) 5xx for one node -> its error % shows (verify, PromQL); Prometheus evaluates the rules on
@@ -28,11 +34,15 @@
 //     the node's group); later traffic from it is unknown
 //  8) an address handed over (a renamed VPS: the new node waits in AddressConflict until the old
 //     one is retired) -> the sidecar names the address as the new node
+//  9) Xboard's Telemetry changed -> istiod pushes new listeners, each stand-in's inbound chain
+//     follows (no restart) and the series change: sizes back, codes exact; a CEL expression Envoy
+//     could not build is NACKed and the chain in force kept; the shipped Telemetry restored
 import { waitConverged, waitNodeEntriesGone, waitReason } from "./support/fixtures.js";
 import { e2eFile, withLogs } from "./support/harness.js";
 import { xrayrMesh } from "./support/cli.js";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
+import { parse } from "yaml";
 import { adminClient, kubectl, type WorkloadEntry, type WorkloadGroup, type XrayrNode } from "./support/kube.js";
 import { NAMESPACE, REPO } from "./support/lab.js";
 import {
@@ -45,9 +55,12 @@ import {
   promtoolTest,
   Prometheus,
   scrapeOperator,
+  sidecarLogs,
   standinIndex,
   standinMetric,
+  standinStatsConfig,
   startMesh,
+  type StandinStatsConfig,
   stopAllGenerators,
   stopMesh,
   TrafficGenerator,
@@ -60,6 +73,8 @@ import { dashboardQueries, panelQuery, type PanelQuery } from "./support/dashboa
 
 const fleet = e2eFile("attribution");
 const N = 30;
+/** Xboard's pods (each a sidecar stand-in and a scrape target) behind the NLB stand-in. */
+const REPLICAS = 2;
 const PERIOD_MS = 1000;
 /** verify's and status.traffic's window: ten XrayR periods (in production: 10m for 60 s). */
 const WINDOW = "10s";
@@ -74,8 +89,23 @@ const KIALI_BY =
   "request_protocol,response_code,grpc_response_status,response_flags";
 /** The dashboard's template variables as the lab sets them (lookback: longer than this file runs). */
 const dashboard: PanelQuery[] = dashboardQueries({ namespace: NAMESPACE, xboard: "xboard", app: "xrayr", window: WINDOW, lookback: "1h" });
-const kialiEdges = (window: string): string =>
-  `sum(rate(istio_requests_total{reporter=~"waypoint|destination",destination_workload_namespace="${NAMESPACE}"}[${window}])) by (${KIALI_BY}) > 0`;
+/**
+ * Kiali's namespace graph query for destination telemetry, character for character
+ * (graph/telemetry/istio/istio.go buildNamespaceTrafficMap, query 2, with ambient rates "total":
+ * GetReporter's reporter=~"waypoint|destination"; the duration in whole seconds).
+ */
+const kialiEdges = (seconds: number): string =>
+  `sum(rate(istio_requests_total{reporter=~"waypoint|destination",destination_workload_namespace="${NAMESPACE}"} [${seconds}s])) by (${KIALI_BY}) > 0`;
+/** The profile as deploy/istio ships it: the duration bounds on Xboard's pods. */
+const PROFILE_BOUNDS =
+  (
+    JSON.parse(
+      (parse(readFileSync(join(REPO, "deploy/istio/xboard/deployment-peer-metadata.patch.yaml"), "utf8")) as { spec: { template: { metadata: { annotations: Record<string, string> } } } }).spec
+        .template.metadata.annotations["sidecar.istio.io/statsHistogramBuckets"] ?? "{}",
+    ) as Record<string, number[]>
+  )["istiocustom"] ?? [];
+/** What the profile promises per (VPS, Xboard pod) while a VPS answers without errors: the counter, and the duration histogram's bounds, +Inf, _sum and _count. */
+const SERIES_PER_POD = 1 + PROFILE_BOUNDS.length + 3;
 
 interface Node {
   name: string;
@@ -98,7 +128,7 @@ beforeAll(async () => {
     note("attribution: the suite runs on a cluster that is not its own lab (E2E_KUBECONFIG): mesh scenarios skipped");
     return;
   }
-  ep = await startMesh({ scrapeInterval: "1s" });
+  ep = await startMesh({ scrapeInterval: "1s", replicas: REPLICAS, telemetry: "project" });
   // deploy/istio's xrayr-nodes ServiceEntry selects the entries; a change of its endpoints also
   // pushes to sidecars and would hide a missing Address push (AMBIENT_SCOPED_ADDRESS_PUSHES).
   // Attribution must not depend on it: startMesh leaves deploy/istio out, and a cluster that has
@@ -175,18 +205,23 @@ function series(metric: Record<string, string>): string {
   return `istio_requests_total{${labels}}`;
 }
 
-/** promtool input series: counters growing at the lab's observed per-second rates, per minute. */
+/**
+ * promtool input series: counters growing at the lab's observed per-second rates, sampled every
+ * 15 s (production's scrape interval, which the shipped recording rules' windows are made for).
+ */
 function inputSeries(rows: PromSample[], minutes: number, silentAfter?: Record<string, number>): string[] {
   return rows.map((r) => {
-    const perMin = Math.max(1, Math.round(r.value * 60));
+    const perStep = Math.max(1, Math.round(r.value * 60)) / 4;
     const stopAt = silentAfter?.[r.metric.source_workload ?? ""];
-    const values = stopAt === undefined ? `0+${perMin}x${minutes}` : `0+${perMin}x${stopAt} ${perMin * stopAt}+0x${minutes - stopAt}`;
+    const steps = minutes * 4;
+    const values = stopAt === undefined ? `0+${perStep}x${steps}` : `0+${perStep}x${stopAt * 4} ${perStep * stopAt * 4}+0x${steps - stopAt * 4}`;
     return `      - series: '${series(r.metric)}'\n        values: '${values}'`;
   });
 }
 
+/** A promtool test of deploy/istio's rules as shipped (recording windows for a 15 s scrape). */
 function promtoolFile(series: string[], checks: { expr: string; at: string; samples: { labels: string; value: number }[] }[]): string {
-  const lines = ["rule_files:", "  - rules/xrayr-mesh.yml", "evaluation_interval: 1m", "tests:", "  - interval: 1m", "    input_series:", ...series, "    promql_expr_test:"];
+  const lines = ["rule_files:", "  - shipped/xrayr-mesh.yml", "evaluation_interval: 30s", "tests:", "  - interval: 15s", "    input_series:", ...series, "    promql_expr_test:"];
   for (const c of checks) {
     lines.push(`      - expr: '${c.expr}'`, `        eval_time: ${c.at}`, "        exp_samples:");
     for (const s of c.samples) lines.push(`          - labels: '${s.labels}'`, `            value: ${s.value}`);
@@ -208,7 +243,7 @@ maybe("attribution (mesh lab: istiod, sidecar stand-in, Prometheus)", () => {
   it(
     "1) 30 nodes -> istiod serves 30 workloads; the sidecar knows each within 2 s of its creation",
     withLogs("1 index", async () => {
-      const connectsBefore = await standinMetric(ep, "standin_wds_connects_total");
+      const connectsBefore = await Promise.all(ep.sidecarAdmins.map((a) => standinMetric(ep, "standin_wds_connects_total", a)));
       const created = new Map<string, number>();
       const manifests = Array.from({ length: N }, (_, i) => ({ m: fleet.manifest(fleet.name("vps"), { country: "de" }), nodeId: String(101 + i) }));
       await pool(manifests, 10, async ({ m, nodeId }) => {
@@ -219,12 +254,13 @@ maybe("attribution (mesh lab: istiod, sidecar stand-in, Prometheus)", () => {
       });
       nodes = nodes.sort((a, b) => Number(a.nodeId) - Number(b.nodeId));
 
-      const idx = await waitFor(
-        "every node in the sidecar stand-in's address index",
+      // Every Xboard pod's sidecar subscribes on its own: each must know every node.
+      const indexes = await waitFor(
+        "every node in each sidecar stand-in's address index",
         async () => {
-          const ix = await standinIndex(ep);
-          const missing = nodes.filter((n) => ix.addresses[n.address]?.workloadName !== n.name);
-          return missing.length === 0 ? ix : pending(`${missing.length} not yet: ${missing.slice(0, 3).map((n) => n.name).join(", ")}`);
+          const ixs = await Promise.all(ep.sidecarAdmins.map((a) => standinIndex(ep, a)));
+          const missing = ixs.flatMap((ix, i) => nodes.filter((n) => ix.addresses[n.address]?.workloadName !== n.name).map((n) => `pod ${i}: ${n.name}`));
+          return missing.length === 0 ? ixs : pending(`${missing.length} not yet: ${missing.slice(0, 3).join(", ")}`);
         },
         { timeoutMs: 30_000, intervalMs: 50 },
       ).catch(async (err: unknown) => {
@@ -235,15 +271,17 @@ maybe("attribution (mesh lab: istiod, sidecar stand-in, Prometheus)", () => {
             : `istiod serves ${served} of them but did not push them to the sidecar's Workload subscription: istiod needs AMBIENT_SCOPED_ADDRESS_PUSHES=false (deploy/istio/istiod/istio-operator.yaml)`;
         throw new Error(`${why}\n${err instanceof Error ? err.message : String(err)}`, { cause: err });
       });
-      const latencies = nodes.map((n) => {
-        const stored = Date.parse((idx.addresses[n.address]?.stored ?? "").replace(/(\.\d{3})\d*Z$/, "$1Z"));
-        return { name: n.name, ms: stored - (created.get(n.name) ?? 0) };
-      });
+      const latencies = indexes.flatMap((idx) =>
+        nodes.map((n) => {
+          const stored = Date.parse((idx.addresses[n.address]?.stored ?? "").replace(/(\.\d{3})\d*Z$/, "$1Z"));
+          return { name: n.name, ms: stored - (created.get(n.name) ?? 0) };
+        }),
+      );
       const worst = latencies.reduce((a, b) => (b.ms > a.ms ? b : a));
-      note(`1: node created -> known to the sidecar: max ${worst.ms} ms (${worst.name}), median ${latencies.map((l) => l.ms).sort((a, b) => a - b)[Math.floor(N / 2)] ?? "?"} ms`);
+      note(`1: node created -> known to each of ${REPLICAS} sidecars: max ${worst.ms} ms (${worst.name}), median ${latencies.map((l) => l.ms).sort((a, b) => a - b)[Math.floor(latencies.length / 2)] ?? "?"} ms`);
       expect(worst.ms).toBeLessThanOrEqual(2000);
 
-      for (const n of nodes) {
+      for (const idx of indexes) for (const n of nodes) {
         expect(idx.addresses[n.address]).toMatchObject({
           workloadName: n.name,
           namespace: NAMESPACE,
@@ -253,8 +291,8 @@ maybe("attribution (mesh lab: istiod, sidecar stand-in, Prometheus)", () => {
           identity: `spiffe://cluster.local/ns/${NAMESPACE}/sa/xrayr-vm`,
         });
       }
-      // All 30 arrived on the stream opened before they existed: pushes, not a re-subscription.
-      expect(await standinMetric(ep, "standin_wds_connects_total")).toBe(connectsBefore);
+      // All 30 arrived on the streams opened before they existed: pushes, not a re-subscription.
+      expect(await Promise.all(ep.sidecarAdmins.map((a) => standinMetric(ep, "standin_wds_connects_total", a)))).toEqual(connectsBefore);
 
       const wl = await istiodWorkloads(ep);
       const ours = wl.filter((w) => nodes.some((n) => n.name === w.workloadName));
@@ -383,7 +421,7 @@ maybe("attribution (mesh lab: istiod, sidecar stand-in, Prometheus)", () => {
       expect(v.json.silent.filter((s) => nodes.some((n) => n.name === s))).toEqual([]);
 
       // Kiali's own edge query: one source node per VPS, all labels as Kiali groups them.
-      const edges = await prom.query(kialiEdges(WINDOW));
+      const edges = await prom.query(kialiEdges(10));
       const sources = new Set(edges.map((e) => e.metric.source_workload));
       expect([...sources].sort()).toEqual(nodes.map((n) => n.name).sort());
       for (const e of edges) {
@@ -432,12 +470,12 @@ maybe("attribution (mesh lab: istiod, sidecar stand-in, Prometheus)", () => {
       // XrayR's token rides in every query string: it never reaches a log or a series.
       const labDir = meshLabDir() ?? "";
       const texts = {
-        "sidecar access log": readFileSync(join(labDir, "logs", "sidecar-standin.log"), "utf8"),
+        "sidecar access logs": sidecarLogs(ep),
         "fake Xboard log": readFileSync(join(labDir, "logs", "fake-xboard.log"), "utf8"),
         "generator log": readFileSync(gen.logFile, "utf8"),
-        "sidecar /stats/prometheus": await (await fetch(`${ep.sidecarAdmin}/stats/prometheus`)).text(),
+        "sidecars' /stats/prometheus": (await Promise.all(ep.sidecarAdmins.map(async (a) => (await fetch(`${a}/stats/prometheus`)).text()))).join("\n"),
       };
-      expect(texts["sidecar access log"]).toMatch(/"GET \/api\/v1\/server\/UniProxy\/config" 200/);
+      expect(texts["sidecar access logs"]).toMatch(/"GET \/api\/v1\/server\/UniProxy\/config" 200/);
       for (const [where, text] of Object.entries(texts)) expect({ where, leaks: text.includes(ep.xboardToken) || text.includes("token=") }).toEqual({ where, leaks: false });
     }),
     T,
@@ -531,6 +569,66 @@ maybe("attribution (mesh lab: istiod, sidecar stand-in, Prometheus)", () => {
   );
 
   it(
+    "2c) the fleet-scale profile on 2 Xboard pods: every VPS within the series it promises; Kiali's graph query still returns every VPS",
+    withLogs("2c profile", async () => {
+      await Promise.all(nodes.map((n) => gen.start(n.name)));
+      const ours = `source_workload=~"${nodes.map((n) => n.name).join("|")}"`;
+      // Kiali's graph query, its PromQL and grouping on the raw series: one source per VPS.
+      const edges = await waitFor(
+        "Kiali's graph query naming every VPS",
+        async () => {
+          const e = (await prom.query(kialiEdges(10))).filter((x) => nodes.some((n) => n.name === x.metric.source_workload));
+          const missing = nodes.filter((n) => !e.some((x) => x.metric.source_workload === n.name));
+          return missing.length === 0 ? e : pending(`${missing.length} VPS missing: ${missing.slice(0, 3).map((n) => n.name).join(", ")}`);
+        },
+        { timeoutMs: 30_000, intervalMs: 500 },
+      );
+      // Every label Kiali's graph needs is there (grpc_response_status is "" on HTTP, so absent);
+      // the folded code is a 2xx to Kiali.
+      const needed = KIALI_BY.split(",").filter((l) => l !== "grpc_response_status");
+      for (const e of edges) {
+        expect({ vps: e.metric.source_workload, missing: needed.filter((l) => e.metric[l] === undefined) }).toEqual({ vps: e.metric.source_workload, missing: [] });
+        expect(e.metric.response_code).toBe("200");
+      }
+
+      // Series per VPS in the scraping Prometheus, as Istio's kubernetes-pods job labels them.
+      const perPod = await prom.query(`count by (source_workload, pod) ({__name__=~"istio_.+",${INBOUND},${ours}})`);
+      for (const r of perPod) {
+        expect({ vps: r.metric.source_workload, pod: ep.xboardPods.includes(r.metric.pod ?? ""), series: r.value }).toEqual({ vps: r.metric.source_workload, pod: true, series: SERIES_PER_POD });
+      }
+      const perVps = new Map((await prom.query(`count by (source_workload) ({__name__=~"istio_.+",${INBOUND},${ours}})`)).map((r) => [r.metric.source_workload ?? "", r.value]));
+      expect([...perVps.keys()].sort()).toEqual(nodes.map((n) => n.name).sort());
+      const counts = [...perVps.values()];
+      const max = Math.max(...counts);
+      note(
+        `2c: head series per VPS ${Math.min(...counts)}..${max} (mean ${(counts.reduce((a, b) => a + b, 0) / counts.length).toFixed(1)}) on ${REPLICAS} pods; ` +
+          `the profile promises ${SERIES_PER_POD} per pod, <= ${SERIES_PER_POD * REPLICAS} here, <= ${SERIES_PER_POD * 3} at 3 pods (Istio's default: 67 per pod and code)`,
+      );
+      expect(max).toBeLessThanOrEqual(SERIES_PER_POD * REPLICAS);
+
+      // What the profile removed, and what it kept.
+      expect(await prom.query(`count({__name__=~"istio_re(quest|sponse)_bytes_.+",${INBOUND},${ours}})`)).toEqual([]);
+      expect((await prom.query(`count by (response_code) (istio_requests_total{${INBOUND},${ours}})`)).map((r) => r.metric.response_code)).toEqual(["200"]);
+      const les = (await prom.query(`count by (le) (istio_request_duration_milliseconds_bucket{${INBOUND},${ours}})`)).map((r) => r.metric.le ?? "");
+      expect(les.filter((l) => l !== "+Inf").map(Number).sort((a, b) => a - b)).toEqual(PROFILE_BOUNDS);
+      expect(les).toContain("+Inf");
+      const one = (await prom.query(`istio_requests_total{${INBOUND},${ours}}`))[0]?.metric ?? {};
+      expect(one).toMatchObject({ job: "kubernetes-pods", namespace: NAMESPACE, app: "xboard", version: "v1", service_istio_io_canonical_name: "xboard", security_istio_io_tlsMode: "istio" });
+      expect(ep.xboardPods).toContain(one.pod);
+
+      // Each stand-in runs what istiod sent for Xboard's port and what its pod's annotations say.
+      for (const a of ep.sidecarAdmins) {
+        const c = await standinStatsConfig(a);
+        expect({ a, chain: c.chain?.forPort, recording: c.chain?.recording, drop: c.chain?.stats.drop }).toEqual({ a, chain: true, recording: true, drop: ["request_bytes", "response_bytes"] });
+        expect(Object.keys(c.chain?.stats.overrides ?? {}).sort()).toEqual(["request_duration_milliseconds", "requests_total"]);
+        expect(c.bootstrap.histogramBucketSettings).toEqual([{ prefix: "istiocustom", buckets: PROFILE_BOUNDS }]);
+        expect(c.bootstrap.evictionInterval).toBe(5 * 60 * 1e9); // Go's time.Duration in JSON: ns
+      }
+    }),
+    T,
+  );
+
+  it(
     "3) one node stops -> verify and status.traffic report it silent within 2 minutes; XrayrNodeSilent fires (promtool)",
     withLogs("3 silent", async () => {
       await Promise.all(nodes.map((n) => gen.start(n.name)));
@@ -584,7 +682,7 @@ maybe("attribution (mesh lab: istiod, sidecar stand-in, Prometheus)", () => {
           samples: [{ labels: `{__name__="ALERTS",alertname="XrayrNodeSilent",alertstate="firing",severity="warning",source_workload="${quiet.name}"}`, value: 1 }],
         },
       ]);
-      const r = await promtoolTest(test);
+      const r = await promtoolTest(ep, test);
       if (!r.ok) throw new Error(`promtool: XrayrNodeSilent did not fire as expected:\n${r.out}\n--- test file:\n${test}`);
     }),
     4 * 60_000,
@@ -653,7 +751,7 @@ maybe("attribution (mesh lab: istiod, sidecar stand-in, Prometheus)", () => {
             samples: [{ labels: '{__name__="ALERTS",alertname="XrayrToXboard5xxRatioHigh",alertstate="firing",severity="warning"}', value: 1 }],
           },
         ]);
-        const r = await promtoolTest(test);
+        const r = await promtoolTest(ep, test);
         if (!r.ok) throw new Error(`promtool: XrayrToXboard5xxRatioHigh did not fire as expected:\n${r.out}`);
       } finally {
         await clearFault(ep, bad.nodeId);
@@ -939,6 +1037,79 @@ maybe("attribution (mesh lab: istiod, sidecar stand-in, Prometheus)", () => {
         },
         { timeoutMs: 10_000, intervalMs: 300 },
       );
+    }),
+    T,
+  );
+
+  it(
+    "9) Xboard's Telemetry changed -> istiod pushes, each stand-in's chain follows without a restart, the series change; a bad expression is NACKed",
+    withLogs("9 telemetry", async () => {
+      const labDir = meshLabDir() ?? "";
+      // The Telemetry mesh-up applied: deploy/istio's, as shipped.
+      const shipped = JSON.parse(readFileSync(join(labDir, "mesh", "telemetry.json"), "utf8")) as { spec: Record<string, unknown> };
+      const apply = async (spec: Record<string, unknown>): Promise<void> => {
+        const r = await kubectl(["apply", "--server-side", "--force-conflicts", "--field-manager=xrayr-lab", "-f", "-"], { input: JSON.stringify({ ...shipped, spec }) });
+        if (r.code !== 0) throw new Error(`applying Telemetry xboard: ${r.stderr}`);
+      };
+      const chains = (): Promise<StandinStatsConfig[]> => Promise.all(ep.sidecarAdmins.map((a) => standinStatsConfig(a)));
+      const gen0 = (await chains()).map((c) => c.chain?.generation ?? 0);
+      const callers = nodes.slice(10, 20).filter((n) => !n.name.endsWith("-r"));
+      const ours = `source_workload=~"${callers.map((n) => n.name).join("|")}"`;
+      const sizes = async (): Promise<number> => (await prom.query(`sum(rate(istio_request_bytes_count{${INBOUND},${ours}}[5s]))`))[0]?.value ?? 0;
+      expect(await sizes()).toBe(0);
+
+      // Istio's defaults for Xboard's metrics: the profile's overrides removed from the object.
+      const t0 = Date.now();
+      const { metrics: _, ...withoutMetrics } = shipped.spec;
+      await apply(withoutMetrics);
+      const after = await waitFor(
+        "every stand-in on a new inbound chain without the profile's overrides",
+        async () => {
+          const cs = await chains();
+          const stale = cs.filter((c, i) => (c.chain?.generation ?? 0) <= (gen0[i] ?? 0) || (c.chain?.stats.drop.length ?? 1) > 0);
+          return stale.length === 0 ? cs.map((c) => c.chain?.generation ?? 0) : pending(`${stale.length} stand-in(s) on the old chain`);
+        },
+        { timeoutMs: 20_000, intervalMs: 100 },
+      );
+      note(`9: Telemetry changed -> every stand-in on istiod's new chain after ${Date.now() - t0} ms (generation ${gen0.join(",")} -> ${after.join(",")})`);
+      // New connections get the new chain; the keep-alive ones of the old chain are drained.
+      await waitFor(
+        "request and response sizes recorded again, and 304 apart from 200",
+        async () => {
+          const codes = (await prom.query(`count by (response_code) (istio_requests_total{${INBOUND},${ours}})`)).map((r) => r.metric.response_code);
+          const s = await sizes();
+          return s > 0 && codes.includes("304") ? true : pending({ sizes: s, codes });
+        },
+        { timeoutMs: 30_000, intervalMs: 500 },
+      );
+
+      // An expression Envoy cannot build (no such function): the listener update is rejected.
+      const rejected0 = await Promise.all(ep.sidecarAdmins.map((a) => standinMetric(ep, "standin_lds_rejected_total", a)));
+      await apply({ ...withoutMetrics, metrics: [{ overrides: [{ match: { metric: "REQUEST_COUNT", mode: "SERVER" }, tagOverrides: { response_code: { value: "no_such_function(response.code)" } } }] }] });
+      await waitFor(
+        "every stand-in NACKs istiod's listeners",
+        async () => {
+          const r = await Promise.all(ep.sidecarAdmins.map((a) => standinMetric(ep, "standin_lds_rejected_total", a)));
+          return r.every((x, i) => x > (rejected0[i] ?? 0)) ? true : pending({ rejected: r });
+        },
+        { timeoutMs: 20_000, intervalMs: 100 },
+      );
+      expect((await chains()).map((c) => c.chain?.generation ?? 0)).toEqual(after);
+
+      // deploy/istio's Telemetry back: the profile again, sizes no longer recorded.
+      await apply(shipped.spec);
+      await waitFor(
+        "every stand-in back on the profile",
+        async () => {
+          const cs = await chains();
+          return cs.every((c) => (c.chain?.stats.drop ?? []).join() === "request_bytes,response_bytes") ? true : pending(cs.map((c) => c.chain?.stats.drop));
+        },
+        { timeoutMs: 20_000, intervalMs: 100 },
+      );
+      await waitFor("no request sizes recorded any more (the old series idle until evicted)", async () => ((await sizes()) === 0 ? true : pending("still growing")), {
+        timeoutMs: 30_000,
+        intervalMs: 500,
+      });
     }),
     T,
   );

@@ -1,5 +1,5 @@
 // Chaos on the mesh lab (test/lab/mesh-up.sh): Prometheus loses the Xboard sidecar's scrape
-// target for 3 minutes (its job removed from prometheus.yml and the config reloaded, as a broken
+// target for 3 minutes (its job, Istio's kubernetes-pods, removed from prometheus.yml and the config reloaded, as a broken
 // ServiceMonitor or relabelling would do), so every istio_* series goes stale at once while the
 // fleet keeps calling. The operator's traffic reporter must take that for a Prometheus fault: no
 // status.traffic write at all during it (audit log), every node still Active on its object, and
@@ -84,7 +84,7 @@ maybe("chaos: Prometheus loses the sidecar's scrape target", () => {
 
       const original = readFileSync(promConfig(), "utf8");
       const doc = parse(original) as { scrape_configs: { job_name: string }[] };
-      const without = { ...doc, scrape_configs: doc.scrape_configs.filter((j) => j.job_name !== "envoy-stats") };
+      const without = { ...doc, scrape_configs: doc.scrape_configs.filter((j) => j.job_name !== "kubernetes-pods") };
       expect(without.scrape_configs.length).toBe(doc.scrape_configs.length - 1);
       const faultsBefore = sumMetric(await op.metrics(), "xrayr_mesh_traffic_prometheus_faults_total");
       const auditFrom = auditOffset();

@@ -2,8 +2,9 @@
 # Builds the lab's Go binaries once and caches them outside the repo, keyed by tool version
 # and Go version, so a warm start never rebuilds. Prints the path of each binary, one a line
 # (kube: kube-apiserver, kube-controller-manager, kubectl in that order; etcd: etcd;
-# helm: helm; istioctl: istioctl).
-#   build.sh kube|etcd|helm|istioctl
+# helm: helm; istioctl: istioctl; standin: sidecar-standin, fake-xboard, xrayr-traffic,
+# xboard-nlb; prometheus: prometheus, promtool in that order).
+#   build.sh kube|etcd|helm|istioctl|istiod|standin|prometheus|baseline
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 cache=${XRAYR_LAB_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/xrayr-mesh-lab}
@@ -21,8 +22,9 @@ mod_version() {
   echo "$v"
 }
 
-build_one() { # dir binary pkg version ldflags
+build_one() { # dir (relative to here, or absolute) binary pkg version ldflags
   local dir=$1 bin=$2 pkg=$3 version=$4 ldflags=${5:-}
+  case $dir in /*) ;; *) dir=$here/$dir ;; esac
   local out="$cache/$bin-$version-$gover"
   if [ ! -x "$out/$bin" ]; then
     # Two jobs on one machine (a lab, a bench, a chart check) may want the same build: the
@@ -33,7 +35,7 @@ build_one() { # dir binary pkg version ldflags
     if [ ! -x "$out/$bin" ]; then
       echo "building $bin $version with $gover (cold: several minutes on 2 cores) ..." >&2
       rm -rf "$out.tmp" && mkdir -p "$out.tmp"
-      (cd "$here/$dir" && go build -trimpath -ldflags "-s -w $ldflags" -o "$out.tmp/$bin" "$pkg")
+      (cd "$dir" && go build -trimpath -ldflags "-s -w $ldflags" -o "$out.tmp/$bin" "$pkg")
       rm -rf "$out" && mv "$out.tmp" "$out"
     fi
     exec {lock}>&-
@@ -49,7 +51,7 @@ istio_env() { # key
   echo "$v"
 }
 
-case ${1:?usage: build.sh kube|etcd|helm|istioctl|istiod|standin|baseline} in
+case ${1:?usage: build.sh kube|etcd|helm|istioctl|istiod|standin|prometheus|baseline} in
   kube)
     v=$(mod_version "$here/kube/go.mod" k8s.io/kubernetes)
     minor=$(echo "$v" | cut -d. -f2)
@@ -114,14 +116,54 @@ case ${1:?usage: build.sh kube|etcd|helm|istioctl|istiod|standin|baseline} in
       "-X istio.io/istio/pkg/version.buildVersion=${rel%.*}-${v##*-} -X istio.io/istio/pkg/version.buildGitRevision=${v##*-} -X istio.io/istio/pkg/version.buildStatus=Clean" ;;
   standin)
     # The mesh lab's own programs (test/lab/sidecar-standin): sidecar-standin, fake-xboard,
-    # xrayr-traffic, in that order; keyed by a hash of their sources.
+    # xrayr-traffic, xboard-nlb, in that order; keyed by a hash of their sources.
     key=$(cd "$here/sidecar-standin" && find . -type f \( -name '*.go' -o -name go.mod -o -name go.sum \) | LC_ALL=C sort | xargs sha256sum | sha256sum | cut -c1-12)
     if [ ! -x "$cache/sidecar-standin-$key-$gover/sidecar-standin" ]; then
       # The store's Envoy semantics are what the lab's findings rest on: test them first.
       (cd "$here/sidecar-standin" && go test ./internal/... >&2)
     fi
-    for b in sidecar-standin fake-xboard xrayr-traffic; do
+    for b in sidecar-standin fake-xboard xrayr-traffic xboard-nlb; do
       build_one sidecar-standin "$b" "./cmd/$b" "$key"
+    done ;;
+  prometheus)
+    # Prometheus and promtool at the version deploy/istio ships (the one place:
+    # deploy/istio/observability/prometheus-values.yaml, server.image.tag), so the lab measures
+    # what users run. The Go module github.com/prometheus/prometheus serves release v3.M.P as
+    # v0.(300+M).P. `go install` cannot build it (its go.mod has a replace line, and its go.work
+    # names folders the module zip leaves out), so: a writable copy of the module's directory,
+    # built inside with the workspace off. Built without the `builtinassets` tag: the web UI's
+    # compiled assets are not in the module; the HTTP API, scraping, TSDB, rules and promtool
+    # are the release's code. --version is set as the release's .promu.yml sets it.
+    tag=$(awk '/^[^ #]/ { top = $1 } /^  [^ ]/ { img = (top == "server:" && $1 == "image:") } img && $1 == "tag:" { print $2; exit }' \
+      "$here/../../deploy/istio/observability/prometheus-values.yaml")
+    if ! [[ $tag =~ ^v3\.([0-9]+)\.([0-9]+)$ ]]; then
+      echo "build.sh: no Prometheus v3.M.P image tag in deploy/istio/observability/prometheus-values.yaml (got '$tag')" >&2
+      exit 1
+    fi
+    v=v0.$((300 + BASH_REMATCH[1])).${BASH_REMATCH[2]}
+    work=$cache/prometheus-src-$v
+    if [ ! -x "$cache/prometheus-$v-$gover/prometheus" ] || [ ! -x "$cache/promtool-$v-$gover/promtool" ]; then
+      info=$(cd / && go mod download -json "github.com/prometheus/prometheus@$v")
+      src=$(jq -r .Dir <<<"$info")
+      if [ "$(cat "$src/VERSION")" != "${tag#v}" ]; then
+        echo "build.sh: module github.com/prometheus/prometheus@$v is release $(cat "$src/VERSION"), not $tag" >&2
+        exit 1
+      fi
+      if [ ! -f "$work/go.mod" ]; then
+        rm -rf "$work.tmp" && mkdir -p "$work.tmp"
+        cp -r "$src/." "$work.tmp" && chmod -R u+w "$work.tmp"
+        rm -rf "$work" && mv "$work.tmp" "$work"
+      fi
+      mtime=$(jq -r .Time "$(jq -r .Info <<<"$info")")
+    fi
+    export GOWORK=off
+    pf="-X github.com/prometheus/common/version.Version=${tag#v}"
+    pf="$pf -X github.com/prometheus/common/version.Revision=module-$v"
+    pf="$pf -X github.com/prometheus/common/version.Branch=HEAD"
+    pf="$pf -X github.com/prometheus/common/version.BuildUser=xrayr-mesh-lab"
+    pf="$pf -X github.com/prometheus/common/version.BuildDate=$(date -u -d "${mtime:-1970-01-01T00:00:00Z}" +%Y%m%d-%H:%M:%S)"
+    for b in prometheus promtool; do
+      build_one "$work" "$b" "./cmd/$b" "$v" "$pf"
     done ;;
   baseline)
     # The benchmark's reference operator (controller-runtime), a measuring instrument kept in
@@ -130,5 +172,5 @@ case ${1:?usage: build.sh kube|etcd|helm|istioctl|istiod|standin|baseline} in
     [ -f "$src/main.go" ] || { echo "build.sh: no controller-runtime baseline at $src" >&2; exit 1; }
     key=$(cd "$src" && cat main.go go.mod go.sum | sha256sum | cut -c1-12)
     build_one ../../../shared/perf/baseline baseline . "$key" ;;
-  *) echo "unknown tool $1 (kube, etcd, helm, istioctl, istiod, standin, baseline)" >&2; exit 2 ;;
+  *) echo "unknown tool $1 (kube, etcd, helm, istioctl, istiod, standin, prometheus, baseline)" >&2; exit 2 ;;
 esac

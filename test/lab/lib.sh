@@ -13,8 +13,12 @@
 #   lab.json             the same facts (ports, paths) for programs
 #   audit.log            JSON audit events of write verbs (see audit-policy.yaml)
 #   ready                lab-up.sh finished starting the control plane
-#   mesh/, prometheus/   mesh-up.sh: istiod's rendered settings, Prometheus's config, rules, data
-#   endpoints.json       mesh-up.sh: URLs of the API server, istiod, Prometheus, the Xboard entry point
+#   mesh/, prometheus/   mesh-up.sh: istiod's rendered settings, Xboard's objects and pod files,
+#                        Prometheus's config, rules, data
+#   mesh-objects         mesh-up.sh: the objects it created in airport-prod ("kind name" lines),
+#                        which mesh-down.sh deletes
+#   endpoints.json       mesh-up.sh: URLs of the API server, istiod, Prometheus, the Xboard entry
+#                        point, each sidecar's admin, and the knobs it was started with
 #   podman/              the pods e2e: played pods' manifests, their ServiceAccount files, and
 #                        pods.txt, the pods' names (lab-down.sh removes those pods)
 
@@ -136,6 +140,16 @@ for s in ss:
     s.bind(("127.0.0.1", 0))
 print(" ".join(str(s.getsockname()[1]) for s in ss))
 PY
+}
+
+# The mesh's processes that have a pid recorded, in stop order (mesh-up.sh starts them the other
+# way round): Prometheus, the NLB, each pod's sidecar, fake Xboard, istiod.
+mesh_proc_names() {
+  local f n
+  for n in prometheus xboard-nlb; do [ -e "$LAB_DIR/pids/$n.pid" ] && echo "$n"; done
+  for f in "$LAB_DIR"/pids/sidecar-standin-*.pid; do [ -e "$f" ] && basename "$f" .pid; done
+  for n in fake-xboard istiod; do [ -e "$LAB_DIR/pids/$n.pid" ] && echo "$n"; done
+  return 0
 }
 
 # Has the mesh's Prometheus scrape an operator's /metrics (HOST:PORT) as job xrayr-mesh-operator.

@@ -8,6 +8,7 @@ import { parse, parseAllDocuments } from "yaml";
 import { loadConfig } from "../../src/config.js";
 import { validateXrayrNode } from "../../src/crd/validate.js";
 import { desiredWorkloadEntry } from "../../src/desired/workloadentry.js";
+import { RECORD_INTERVAL, RECORDED_LABELS, RECORDING_GROUP, RECORDING_RULES } from "../../src/traffic/queries.js";
 
 const repo = (p: string): string => fileURLToPath(new URL(`../../${p}`, import.meta.url));
 const read = (p: string): string => readFileSync(repo(p), "utf8");
@@ -264,6 +265,42 @@ describe("deploy/istio", () => {
     expect(config).toEqual({ proxyMetadata: { PEER_METADATA_DISCOVERY: "true" } });
   });
 
+  // The fleet-scale profile (docs/install.md "Prometheus at fleet scale"): its promise of at
+  // most 40 series per VPS at 3 Xboard pods, and what it must keep.
+  it("ships the fleet-scale telemetry profile for Xboard's inbound side only: <= 40 series per VPS at 3 pods", () => {
+    const t = one(istio, "Telemetry");
+    const overrides = (t["spec"].metrics as Obj[]).flatMap((m) => m["overrides"] as Obj[]);
+    for (const o of overrides) expect(o["match"].mode).toBe("SERVER");
+    const dropped = overrides.filter((o) => o["disabled"] === true).map((o) => o["match"].metric as string).sort();
+    expect(dropped).toEqual(["REQUEST_SIZE", "RESPONSE_SIZE"]);
+    // Never a label Kiali's graph or health needs: only response_code is rewritten, nothing removed.
+    const tags = overrides.flatMap((o) => Object.entries((o["tagOverrides"] ?? {}) as Record<string, Obj>));
+    expect(tags.every(([tag, v]) => tag === "response_code" && v["operation"] !== "REMOVE")).toBe(true);
+    expect(new Set(tags.map(([, v]) => v["value"] as string)).size).toBe(1);
+    expect(overrides.filter((o) => o["tagOverrides"] !== undefined).map((o) => o["match"].metric as string).sort()).toEqual(["REQUEST_COUNT", "REQUEST_DURATION"]);
+
+    const annotations = (parse(read("deploy/istio/xboard/deployment-peer-metadata.patch.yaml")) as Obj)["spec"].template.metadata.annotations as Record<string, string>;
+    const buckets = JSON.parse(annotations["sidecar.istio.io/statsHistogramBuckets"] ?? "{}") as Record<string, number[]>;
+    expect(Object.keys(buckets)).toEqual(["istiocustom"]);
+    const bounds = buckets["istiocustom"] ?? [];
+    // The p99 alert's threshold is a bound, and a finite bound lies above it (histogram_quantile
+    // caps a quantile in the +Inf bucket at the highest finite bound).
+    const groups = (parse(read("deploy/istio/observability/prometheusrule.yaml")) as Obj)["spec"].groups as Obj[];
+    const p99 = groups.flatMap((g) => g["rules"] as Obj[]).find((r) => r["alert"] === "XrayrToXboardLatencyP99High");
+    const threshold = Number(/>\s*(\d+)\s*$/.exec(p99?.["expr"] as string)?.[1]);
+    expect(bounds).toContain(threshold);
+    expect(Math.max(...bounds)).toBeGreaterThan(threshold);
+    expect([...bounds].sort((a, b) => a - b)).toEqual(bounds);
+    const eviction = annotations["sidecar.istio.io/statsEvictionInterval"] ?? "";
+    expect(eviction).toMatch(/^\d+m$/);
+    // A VPS calling every 60 s is never idle for a whole eviction interval.
+    expect(Number(eviction.replace("m", "")) * 60).toBeGreaterThanOrEqual(2 * 60);
+
+    // Series per (VPS, pod, code): the counter, and the duration histogram's buckets, +Inf, _sum, _count.
+    const perPod = 1 + bounds.length + 3;
+    expect(perPod * 3).toBeLessThanOrEqual(40);
+  });
+
   it("keeps client addresses: NLB IP targets with client IP preservation, or externalTrafficPolicy Local", () => {
     const nlb = parse(read("deploy/istio/xboard/service-nlb-ip.patch.yaml")) as Obj;
     expect(nlb["metadata"].annotations).toEqual(
@@ -285,11 +322,18 @@ describe("deploy/istio", () => {
 });
 
 describe("alerts", () => {
-  const rule = parse(read("deploy/istio/observability/prometheusrule.yaml")) as Obj;
+  const rulePath = "deploy/istio/observability/prometheusrule.yaml";
+  it("records the per-pod-summed series src/traffic/queries.ts reads (make generate writes the group)", () => {
+    const want = { name: RECORDING_GROUP, interval: RECORD_INTERVAL, rules: RECORDING_RULES.map((r) => ({ record: r.record, expr: r.expr })) };
+    const groups = (parse(read(rulePath)) as Obj)["spec"].groups as Obj[];
+    expect(groups.find((g) => g["name"] === RECORDING_GROUP)).toEqual(want);
+  });
+
+  const rule = (): Obj => parse(read(rulePath)) as Obj;
+  const alerts = (): Obj[] => (rule()["spec"].groups as Obj[]).flatMap((g) => g["rules"] as Obj[]).filter((r) => r["alert"] !== undefined);
 
   it("alert on a silent node, 5xx > 1 %, p99 > 1 s and traffic from unknown sources", () => {
-    const alerts = (rule["spec"].groups as Obj[]).flatMap((g) => g["rules"] as Obj[]);
-    const byName = Object.fromEntries(alerts.map((a) => [a["alert"] as string, a["expr"] as string]));
+    const byName = Object.fromEntries(alerts().map((a) => [a["alert"] as string, a["expr"] as string]));
     expect(Object.keys(byName).sort()).toEqual(
       ["XboardTrafficFromUnknownSource", "XrayrNodeSilent", "XrayrToXboard5xxRatioHigh", "XrayrToXboardLatencyP99High"],
     );
@@ -297,6 +341,20 @@ describe("alerts", () => {
     expect(byName["XrayrToXboard5xxRatioHigh"]).toMatch(/response_code=~"5\.\."[\s\S]*> 0\.01\s*$/);
     expect(byName["XrayrToXboardLatencyP99High"]).toMatch(/histogram_quantile\(0\.99,[\s\S]*> 1000\s*$/);
     expect(byName["XboardTrafficFromUnknownSource"]).toContain('source_workload="unknown"');
+  });
+
+  it("alerts read only the recorded series, on labels they keep", () => {
+    for (const a of alerts()) {
+      const expr = a["expr"] as string;
+      expect({ alert: a["alert"], raw: /(^|[^:_a-z])istio_[a-z_]+\{/.test(expr) }).toEqual({ alert: a["alert"], raw: false });
+      const used = [...expr.matchAll(/(xrayr_mesh:[a-z_:0-9]+)\{([^}]*)\}/g)];
+      expect(used.length).toBeGreaterThan(0);
+      for (const m of used) {
+        const kept = RECORDED_LABELS[m[1] ?? ""] ?? [];
+        const selected = [...(m[2] ?? "").matchAll(/([a-z_]+)\s*(=~|!~|!=|=)/g)].map((x) => x[1] ?? "");
+        expect({ alert: a["alert"], family: m[1], unknown: kept.length === 0 ? ["<not recorded>"] : selected.filter((l) => !kept.includes(l)) }).toEqual({ alert: a["alert"], family: m[1], unknown: [] });
+      }
+    }
   });
 
   it("has the files the runbook names", () => {

@@ -1,7 +1,8 @@
 // The mesh lab for the attribution e2e: starts test/lab/mesh-up.sh on the suite's lab (istiod,
-// fake Xboard, the sidecar stand-in, Prometheus), and gives the tests handles on each part:
-// Prometheus's HTTP API, istiod's debug API, the stand-in's address index, fake Xboard's fault
-// injection, and the XrayR traffic generator (a child process with ground-truth counters).
+// Xboard's pods with a sidecar stand-in each behind the NLB stand-in, fake Xboard, Prometheus),
+// and gives the tests handles on each part: Prometheus's HTTP API, istiod's debug API, each
+// stand-in's address index and stats config, fake Xboard's fault injection, and the XrayR
+// traffic generator (a child process with ground-truth counters).
 import { execFile, spawn, type ChildProcess } from "node:child_process";
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { request } from "node:http";
@@ -16,8 +17,16 @@ export interface Endpoints {
   istiodXds: string;
   istiodMonitoring: string;
   prometheus: string;
+  prometheusVersion: string;
+  promtool: string;
+  /** The entry point XrayR calls: the NLB stand-in in front of Xboard's pods. */
   xboard: string;
+  xboardNlbAdmin: string;
+  /** Pod 0's sidecar; sidecarAdmins has every pod's, in pod order. */
   sidecarAdmin: string;
+  sidecarAdmins: string[];
+  xboardPods: string[];
+  telemetry: "project" | "default";
   xboardAdmin: string;
   xboardToken: string;
   clusterId: string;
@@ -42,13 +51,23 @@ export function meshLabDir(): string | undefined {
  * Starts the mesh parts on the suite's lab (mesh-up.sh is idempotent; the first run builds
  * istiod and the stand-in, minutes on a cold cache) and returns its endpoints.
  */
-export async function startMesh(opts: { scrapeInterval?: string } = {}): Promise<Endpoints> {
+export async function startMesh(opts: { scrapeInterval?: string; replicas?: number; telemetry?: "project" | "default"; podAnnotations?: Record<string, string> } = {}): Promise<Endpoints> {
   const labDir = meshLabDir();
   if (labDir === undefined) throw new Error("the mesh lab needs the suite's own lab (E2E_KUBECONFIG without a lab dir)");
   const t0 = Date.now();
-  // MESH_DEPLOY_ISTIO=0: deploy/istio's objects are not on the attribution path, and other
-  // e2e files judge a lab without them (doctor).
-  const r = await run(join(REPO, "test/lab/mesh-up.sh"), [], { LAB_DIR: labDir, SCRAPE_INTERVAL: opts.scrapeInterval ?? "1s", MESH_DEPLOY_ISTIO: "0" }, 40 * 60_000);
+  // MESH_DEPLOY_ISTIO=0: deploy/istio's objects are not on the attribution path (but Xboard's
+  // Telemetry, which mesh-up applies anyway), and other e2e files judge a lab without them (doctor).
+  const env: Record<string, string> = {
+    LAB_DIR: labDir,
+    SCRAPE_INTERVAL: opts.scrapeInterval ?? "1s",
+    MESH_DEPLOY_ISTIO: "0",
+    XBOARD_REPLICAS: String(opts.replicas ?? 1),
+    MESH_TELEMETRY: opts.telemetry ?? "project",
+    XBOARD_POD_ANNOTATIONS: Object.entries(opts.podAnnotations ?? {})
+      .map(([k, v]) => `${k}=${v}`)
+      .join(" "),
+  };
+  const r = await run(join(REPO, "test/lab/mesh-up.sh"), [], env, 40 * 60_000);
   if (r.code !== 0) throw new Error(`test/lab/mesh-up.sh failed (exit ${r.code}):\n${r.out.slice(-4000)}`);
   note(`mesh up in ${secondsSince(t0)}`);
   return JSON.parse(readFileSync(join(labDir, "endpoints.json"), "utf8")) as Endpoints;
@@ -169,16 +188,26 @@ export interface StandinIndex {
   updates: number;
 }
 
-/** The stand-in's address index: what Xboard's sidecar would name each caller address. */
-export function standinIndex(ep: Endpoints): Promise<StandinIndex> {
-  return getJson<StandinIndex>(`${ep.sidecarAdmin}/debug/workloads`);
+/** A stand-in's address index (pod 0's unless `admin` names another): what that Xboard pod's sidecar would name each caller address. */
+export function standinIndex(ep: Endpoints, admin = ep.sidecarAdmin): Promise<StandinIndex> {
+  return getJson<StandinIndex>(`${admin}/debug/workloads`);
 }
 
-/** The stand-in's own metrics (envoy_workload_discovery_total, standin_wds_*). */
-export async function standinMetric(ep: Endpoints, name: string): Promise<number> {
-  const text = await (await fetch(`${ep.sidecarAdmin}/metrics`, { signal: AbortSignal.timeout(5000) })).text();
+/** A stand-in's own metrics (envoy_workload_discovery_total, standin_wds_*, standin_lds_*, standin_inbound_chain_generation). */
+export async function standinMetric(ep: Endpoints, name: string, admin = ep.sidecarAdmin): Promise<number> {
+  const text = await (await fetch(`${admin}/metrics`, { signal: AbortSignal.timeout(5000) })).text();
   const line = text.split("\n").find((l) => l.startsWith(`${name} `));
   return line === undefined ? Number.NaN : Number(line.split(" ")[1]);
+}
+
+export interface StandinStatsConfig {
+  bootstrap: { histogramBucketSettings: { prefix: string; buckets: number[] }[] | null; flushInterval: number; evictionInterval: number; warnings?: string[] };
+  chain?: { name: string; generation: number; forPort: boolean; recording: boolean; stats: { drop: string[]; overrides: Record<string, Record<string, string>>; additions: Record<string, string[]>; problems: string[] | null } };
+}
+
+/** The istio.stats configuration a stand-in runs: istiod's inbound chain for Xboard's port, and the bootstrap from the pod's annotations. */
+export function standinStatsConfig(admin: string): Promise<StandinStatsConfig> {
+  return getJson<StandinStatsConfig>(`${admin}/debug/stats-config`);
 }
 
 // ---- fake Xboard -----------------------------------------------------------------------------
@@ -338,15 +367,22 @@ export async function stopAllGenerators(): Promise<void> {
 // ---- promtool --------------------------------------------------------------------------------
 
 /**
- * Runs `promtool test rules` on the rule file the lab's Prometheus loads, with a test file
- * (YAML text) whose input series the caller built; returns promtool's verdict and output.
+ * Runs the lab's promtool (the version deploy/istio ships) `test rules` with a test file (YAML
+ * text) written next to the rule files: its rule_files may name the shipped rules
+ * (shipped/xrayr-mesh.yml, deploy/istio's file as is) or the lab's (rules/xrayr-mesh.yml,
+ * recording windows scaled to the lab). Returns promtool's verdict and output.
  */
-export async function promtoolTest(testYaml: string): Promise<{ ok: boolean; out: string }> {
+export async function promtoolTest(ep: Endpoints, testYaml: string): Promise<{ ok: boolean; out: string }> {
   const labDir = meshLabDir();
   if (labDir === undefined) throw new Error("no lab dir");
-  const rulesDir = join(labDir, "prometheus", "rules");
-  const f = join(rulesDir, "..", `promtool-test-${process.pid}-${Date.now()}.yml`);
+  const f = join(labDir, "prometheus", `promtool-test-${process.pid}-${Date.now()}.yml`);
   writeFileSync(f, testYaml);
-  const r = await run("promtool", ["test", "rules", f], {}, 60_000);
+  const r = await run(ep.promtool, ["test", "rules", f], {}, 60_000);
   return { ok: r.code === 0, out: r.out };
+}
+
+/** Each pod's sidecar access log (the stand-ins' logs), concatenated. */
+export function sidecarLogs(ep: Endpoints): string {
+  const labDir = meshLabDir() ?? "";
+  return ep.xboardPods.map((_, i) => readFileSync(join(labDir, "logs", `sidecar-standin-${i}.log`), "utf8")).join("\n");
 }

@@ -86,6 +86,11 @@ type fleet struct {
 	base   *url.URL
 	token  string
 	period time.Duration
+	// fresh: each cycle ends by closing the node's idle connections, so the next cycle opens a
+	// new one (behind the NLB stand-in: the next Xboard pod, round-robin). XrayR keeps its
+	// connection (and so its pod) as long as it lives; this is the worst case for series per
+	// VPS, every VPS on every pod.
+	fresh  bool
 	logger *log.Logger
 
 	mu    sync.Mutex
@@ -100,6 +105,7 @@ func main() {
 		admin  = flag.String("admin", "127.0.0.1:0", "admin API listener")
 		nodesF = flag.String("nodes", "", "optional JSON file {\"<name>\": {\"address\",\"nodeId\",\"nodeType\"[,\"forwardedFor\"]}} to start with")
 		ready  = flag.String("ready-file", "", "write the admin API's address here once listening")
+		fresh  = flag.Bool("fresh-connections", false, "a new connection every cycle (not XrayR's keep-alive): behind the lab's NLB, every node reaches every Xboard pod in turn")
 	)
 	flag.Parse()
 	logger := log.New(os.Stderr, "", log.LstdFlags|log.Lmicroseconds)
@@ -107,7 +113,7 @@ func main() {
 	if err != nil || base.Host == "" {
 		logger.Fatalf("--xboard %q: not a URL", *xboard)
 	}
-	fl := &fleet{base: base, token: *token, period: *period, logger: logger, nodes: map[string]*node{}}
+	fl := &fleet{base: base, token: *token, period: *period, fresh: *fresh, logger: logger, nodes: map[string]*node{}}
 	if *nodesF != "" {
 		var specs map[string]nodeSpec
 		b, err := os.ReadFile(*nodesF)
@@ -322,6 +328,12 @@ func (n *node) cycle(ctx context.Context) {
 			return
 		}
 		n.call(context.Background(), c.method, c.path, c.body)
+	}
+	if n.fl.fresh {
+		n.mu.Lock()
+		client := n.client
+		n.mu.Unlock()
+		client.CloseIdleConnections()
 	}
 }
 
