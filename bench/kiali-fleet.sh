@@ -6,7 +6,8 @@
 # Everything is real but Envoy and Kiali's browser side (docs/attribution.md). Not part of make test.
 #   KIALI_BIN (required: a Kiali server built from kiali/kiali main; see docs/benchmarks.md;
 #   several, colon-separated, are measured in turn against the same fleet and traffic)
-#   NODES (3000)  TRAFFIC (1)  PERIOD (60s)  MINUTES (3)  ERROR_PCT (1)  SCRAPE_INTERVAL (15s)
+#   NODES (3000)  TRAFFIC (1)  PERIOD (60s)  MINUTES (4: XrayR calls first one period after it
+#   starts, and a VPS enters a 2m rate window after its second call)  ERROR_PCT (1)  SCRAPE_INTERVAL (15s)
 #   LAB_DIR (.lab-bench-kiali): started here and stopped at the end, unless it was already up
 #   (then the fleet is only added to it) or KEEP_LAB=1. Under the team's heavy lock, use
 #   `flock -o` with KEEP_LAB=1: the lab's processes would otherwise inherit and hold the lock.
@@ -19,7 +20,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH=$PWD/node_modules/.bin:$PATH
 export LAB_DIR=${LAB_DIR:-$PWD/.lab-bench-kiali}
-NODES=${NODES:-3000} TRAFFIC=${TRAFFIC:-1} PERIOD=${PERIOD:-60s} MINUTES=${MINUTES:-3} ERROR_PCT=${ERROR_PCT:-1}
+NODES=${NODES:-3000} TRAFFIC=${TRAFFIC:-1} PERIOD=${PERIOD:-60s} MINUTES=${MINUTES:-4} ERROR_PCT=${ERROR_PCT:-1}
 IFS=: read -ra bins <<<"${KIALI_BIN:-}"
 ((${#bins[@]})) || { echo "KIALI_BIN must name a Kiali server binary (built from kiali/kiali main)" >&2; exit 2; }
 for b in "${bins[@]}"; do [ -x "$b" ] || { echo "KIALI_BIN: $b is not an executable" >&2; exit 2; }; done

@@ -484,7 +484,7 @@ export async function measureKiali({ kiali: first, restart, oomKills = () => 0, 
     graphs[key] = await coldWarm(key, `/api/namespaces/graph?${graphQuery({ namespace, graphType, duration, ambient, responseTime, injectServiceNodes })}`, { parse: true });
     pictures[key] = graphPicture(graphs[key].cold.body, { app, namespace });
     graphs[key].cold.body = null;
-    if (key === "kialiWorkloadGraph") {
+    if (key === "kialiWorkloadGraph" && graphs[key].cold.error === undefined) {
       refreshCpuS = await refreshCost();
       log(`workload graph left open: Kiali used ${refreshCpuS} CPU-s in the next 65 s`);
     }
@@ -600,8 +600,11 @@ export async function benchKiali({ kialiBin, kubeconfig, prometheusUrl, namespac
       timeoutMs,
       log,
     });
+    // The cgroup's own peak also covers a Kiali killed at the limit, whose RSS died with it.
+    const cgroupPeakMiB = (cgroup?.peakBytes() ?? 0) / 2 ** 20;
     return {
       ...result,
+      kialiPeakRssMiB: Math.round(Math.max(result.kialiPeakRssMiB, cgroupPeakMiB)),
       kialiMemoryLimit: memoryNote,
       kialiOomKills: cgroup?.oomKills() ?? 0,
       kialiStartS: Number(first.settledS.toFixed(1)),
