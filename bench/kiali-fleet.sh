@@ -12,9 +12,9 @@
 #   (then the fleet is only added to it) or KEEP_LAB=1. Under the team's heavy lock, use
 #   `flock -o` with KEEP_LAB=1: the lab's processes would otherwise inherit and hold the lock.
 #   DROP_SIZE_METRICS (0): 1 drops istio_request_bytes and istio_response_bytes at the lab
-#   Prometheus's scrape (Kiali's graphs, health and pages read neither unless the throughput edge
-#   label is chosen): a third of the series, so that 10,000 VPS with traffic fit this machine
-#   while Debian's Prometheus 2.42 runs the lab (~13 kB per head series).
+#   Prometheus's scrape (none of the requests measured here reads them; Kiali's throughput edge
+#   label and size charts do): two thirds of the series, so that 10,000 VPS with traffic fit this
+#   machine's memory (the lab's Prometheus held ~12 kB per head series at 3,000 VPS).
 #   KIALI_REPORT (.reports/kiali-fleet.json) and bench/kiali.mjs's KIALI_* settings.
 set -euo pipefail
 cd "$(dirname "$0")/.."
