@@ -394,7 +394,10 @@ export function graphPicture(body, { app = "xrayr", namespace }) {
  * since Kiali started; the namespace graph a cache miss) and warm (right after; the graph served
  * from Kiali's graph cache, the lists from its warmed caches).
  */
-export async function measureKiali({ kiali: first, restart, oomKills = () => 0, namespace = "airport-prod", cluster = "airport-prod", app = "xrayr", vps, timeoutMs = 900_000, log = () => {} }) {
+export async function measureKiali({
+  kiali: first,
+  restart = () => Promise.reject(new Error("Kiali stopped answering and measureKiali was given no restart")),
+  oomKills = () => 0, namespace = "airport-prod", cluster = "airport-prod", app = "xrayr", vps, timeoutMs = 900_000, log = () => {} }) {
   const requests = [];
   let kiali = first;
   let peakRssMiB = 0;
