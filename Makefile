@@ -140,6 +140,14 @@ clean:
 bench-sync: build
 	node bench/sync-bench.js
 
+## bench-kiali: Kiali's own pages (workload, app and versioned-app graphs, the workload list, a
+## VPS's page) timed and weighed as Kiali's UI requests them, on the mesh lab (.lab-bench-kiali,
+## started and stopped) with NODES (3000) operator-made VPS calling on XrayR's schedule; needs
+## KIALI_BIN, a Kiali server built from kiali/kiali main (docs/benchmarks.md). Not part of make test.
+.PHONY: bench-kiali
+bench-kiali:
+	bench/kiali-fleet.sh
+
 ## bench-scale: cold backlog of BENCH_NODES (10,000) XrayrNodes: a bare Go client (the floor), a
 ## controller-runtime operator (../shared/perf/baseline) and this operator under the chart's
 ## memory limit, each on a fresh lab (.lab-bench-scale); then resync CPU, a forced relist, live
