@@ -53,9 +53,10 @@ for b in "${standin[@]}"; do
     sidecar-standin) STANDIN=$b ;;
     fake-xboard) FAKE_XBOARD=$b ;;
     xrayr-traffic) TRAFFIC=$b ;;
+    xds-clients) XDS_CLIENTS=$b ;;
   esac
 done
-for v in ISTIOD ISTIOCTL STANDIN FAKE_XBOARD TRAFFIC; do [ -x "${!v:-}" ] || die "build.sh gave no $v binary"; done
+for v in ISTIOD ISTIOCTL STANDIN FAKE_XBOARD TRAFFIC XDS_CLIENTS; do [ -x "${!v:-}" ] || die "build.sh gave no $v binary"; done
 log "binaries ready ($(elapsed "$t0"))"
 
 # ---- what deploy/istio ships, rendered ----------------------------------------------------
@@ -198,6 +199,7 @@ jq -n \
   --arg xboardToken "$XBOARD_TOKEN" \
   --arg clusterId "$CLUSTER_ID" \
   --arg trafficGenerator "$TRAFFIC" \
+  --arg xdsClients "$XDS_CLIENTS" \
   --arg scrapeInterval "$SCRAPE_INTERVAL" \
   '$ARGS.named' >"$LAB_DIR/endpoints.json.tmp"
 mv "$LAB_DIR/endpoints.json.tmp" "$LAB_DIR/endpoints.json"

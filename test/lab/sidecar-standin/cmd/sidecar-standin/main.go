@@ -105,6 +105,8 @@ func main() {
 			func() float64 { return float64(store.Total()) }),
 		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "standin_wds_responses_total", Help: "Workload delta responses applied"},
 			func() float64 { return float64(client.Responses()) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "standin_wds_bytes_total", Help: "Bytes of the workload delta responses received (protobuf size)"},
+			func() float64 { return float64(client.Bytes()) }),
 		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "standin_wds_connects_total", Help: "Delta streams opened to istiod"},
 			func() float64 { return float64(client.Connects()) }),
 	)

@@ -14,6 +14,7 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/structpb"
 
 	"istio.io/istio/pkg/workloadapi"
@@ -40,6 +41,7 @@ type Client struct {
 	store     *Store
 	synced    atomic.Bool
 	responses atomic.Int64
+	bytes     atomic.Int64
 	connects  atomic.Int64
 
 	mu       sync.Mutex
@@ -56,8 +58,10 @@ func NewClient(cfg Config, store *Store) *Client {
 // Synced reports whether a first response was applied (Envoy's init target for the extension).
 func (c *Client) Synced() bool { return c.synced.Load() }
 
-// Responses is the number of delta responses applied; Connects the number of streams opened.
+// Responses is the number of delta responses applied, Bytes their size on the wire (protobuf),
+// Connects the number of streams opened.
 func (c *Client) Responses() int64 { return c.responses.Load() }
+func (c *Client) Bytes() int64     { return c.bytes.Load() }
 func (c *Client) Connects() int64  { return c.connects.Load() }
 
 // Run keeps the subscription up until ctx ends, reconnecting with backoff (istiod refuses
@@ -84,7 +88,11 @@ func (c *Client) Run(ctx context.Context) {
 }
 
 func (c *Client) stream(ctx context.Context) error {
-	conn, err := grpc.NewClient(c.cfg.Address, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	// Envoy's gRPC client sets no receive limit on its xDS stream; grpc-go's default of 4 MiB
+	// would refuse the first answer of a large fleet (about 100 bytes a workload) that Envoy takes.
+	conn, err := grpc.NewClient(c.cfg.Address,
+		grpc.WithTransportCredentials(insecure.NewCredentials()),
+		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(1<<31-1)))
 	if err != nil {
 		return err
 	}
@@ -124,6 +132,7 @@ func (c *Client) stream(ctx context.Context) error {
 		if resp.GetTypeUrl() != WorkloadType {
 			continue
 		}
+		c.bytes.Add(int64(proto.Size(resp)))
 		added := make([]*workloadapi.Workload, 0, len(resp.GetResources()))
 		var bad error
 		for _, r := range resp.GetResources() {
