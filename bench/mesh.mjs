@@ -38,6 +38,9 @@ const M = Number(process.env.BENCH_MESH_PLAIN ?? 50);
 const PHASES = new Set((process.env.BENCH_MESH_PHASES ?? "istiod").split(","));
 const KNOBS = process.env.BENCH_MESH_KNOBS === "1";
 const CHURN_SECONDS = Number(process.env.BENCH_MESH_CHURN_SECONDS ?? 120);
+// BENCH_MESH_SERVICEENTRY=1: the run with the optional fleet-wide ServiceEntry applied (as
+// deploy/istio shipped it before; the "before" of docs/benchmarks.md).
+const SERVICE_ENTRY = process.env.BENCH_MESH_SERVICEENTRY === "1";
 const LAB_DIR = resolve(process.env.LAB_DIR ?? join(repo, ".lab-bench-mesh"));
 const WORK = `${LAB_DIR}-work`;
 mkdirSync(WORK, { recursive: true });
@@ -70,7 +73,7 @@ function xboardSidecars(ep) {
   return ep.sidecarAdmins ?? [ep.sidecarAdmin];
 }
 
-const result = { vps: N, sidecars: R, plainSidecars: M, date: new Date().toISOString(), commit: "" };
+const result = { vps: N, sidecars: R, plainSidecars: M, serviceEntry: SERVICE_ENTRY, date: new Date().toISOString(), commit: "" };
 try {
   result.commit = (await import("node:child_process")).execFileSync("git", ["rev-parse", "--short", "HEAD"], { cwd: repo, encoding: "utf8" }).trim();
 } catch {
@@ -86,6 +89,7 @@ async function istiodRun() {
   const sidecars = xboardSidecars(ep);
   const kube = kubeHelpers(lab.kubeconfig);
   const istiod = new Istiod(lab, ep);
+  await fleetServiceEntry(kube, SERVICE_ENTRY);
   const plain = await startPlainSidecars({ binary: ep.xdsClients, ep, m: M, workDir: WORK, kube });
   const generator = undefined; // the telemetry phase adds the fleet's traffic
   const fleet = new Fleet({ kubeconfig: lab.kubeconfig, generator });
@@ -135,6 +139,16 @@ async function istiodRun() {
   await stop(plain);
 }
 
+const SE = { group: "networking.istio.io", version: "v1", namespace: NS, plural: "serviceentries", name: "xrayr-nodes" };
+const seFile = () => ["deploy/istio/optional/serviceentry.yaml", "deploy/istio/serviceentry.yaml"].map((f) => join(repo, f)).find((f) => existsSync(f));
+/** Makes the fleet-wide ServiceEntry present or absent; returns whether it was there. */
+async function fleetServiceEntry(kube, want) {
+  const had = await kube.custom.getNamespacedCustomObject(SE).then(() => true, () => false);
+  if (want && !had) await kube.custom.createNamespacedCustomObject({ ...SE, body: parseYaml(readFileSync(seFile(), "utf8")) });
+  if (!want && had) await kube.custom.deleteNamespacedCustomObject(SE);
+  return had;
+}
+
 // Each knob turned on its own, with churn at 1/s for a minute and at 10/s for half a minute,
 // back to deploy/istio's setting after.
 async function knobs({ fleet, sidecars, plain, istiod, kube }) {
@@ -156,12 +170,9 @@ async function knobs({ fleet, sidecars, plain, istiod, kube }) {
     await sidecarsWhole(sidecars, fleet, 180_000);
     return r;
   };
-  const se = { group: "networking.istio.io", version: "v1", namespace: NS, plural: "serviceentries", name: "xrayr-nodes" };
-  const seBody = () => parseYaml(readFileSync(["deploy/istio/optional/serviceentry.yaml", "deploy/istio/serviceentry.yaml"].map((f) => join(repo, f)).find((f) => existsSync(f)), "utf8"));
-  const hasSe = await kube.custom.getNamespacedCustomObject(se).then(() => true, () => false);
   // Knobs are compared without the fleet-wide ServiceEntry (its own knob, last): its EDS pushes
   // reach the Xboard sidecars too and would hide what a setting does to the workload pushes.
-  if (hasSe) await kube.custom.deleteNamespacedCustomObject(se);
+  const hadSe = await fleetServiceEntry(kube, false);
   await sleep(5_000);
   out.baseline = await churn("as shipped, no ServiceEntry");
   out.k8sSelectOff = await withEnv("PILOT_ENABLE_K8S_SELECT_WORKLOAD_ENTRIES", "false", "true");
@@ -170,10 +181,10 @@ async function knobs({ fleet, sidecars, plain, istiod, kube }) {
   out.scopedAddressPushes = await withEnv("AMBIENT_SCOPED_ADDRESS_PUSHES", "true", "false");
   // The fleet-wide ServiceEntry: every airport-prod sidecar imports it, so each change resends
   // its N endpoints to each of them.
-  await kube.custom.createNamespacedCustomObject({ ...se, body: seBody() });
+  await fleetServiceEntry(kube, true);
   await sleep(10_000);
   out.serviceEntry = await churn("xrayr-nodes ServiceEntry");
-  if (!hasSe) await kube.custom.deleteNamespacedCustomObject(se);
+  await fleetServiceEntry(kube, hadSe);
   return out;
 }
 
@@ -198,11 +209,12 @@ const istiodReport = result.backfill === undefined ? undefined : {
   restartWholeSeconds: result.restart.wholeSeconds,
   detail: result,
 };
-writeFileSync(json, JSON.stringify({ ...prev, ...(istiodReport ? { istiod: istiodReport } : {}) }, null, 2));
+const key = SERVICE_ENTRY ? "istiodWithServiceEntry" : "istiod";
+writeFileSync(json, JSON.stringify({ ...prev, ...(istiodReport ? { [key]: istiodReport } : {}) }, null, 2));
 if (istiodReport !== undefined) {
   const c1 = result.churn["1/s"], c10 = result.churn["10/s"];
   console.log([
-    `istiod at ${N} VPS, ${R} Xboard sidecars, ${M} other sidecars (${result.date.slice(0, 10)}, ${result.commit})`,
+    `istiod at ${N} VPS, ${R} Xboard sidecars, ${M} other sidecars${SERVICE_ENTRY ? ", with the fleet-wide ServiceEntry" : ""} (${result.date.slice(0, 10)}, ${result.commit})`,
     `backfill: operator ${result.backfill.operatorSeconds.toFixed(1)} s, every Xboard sidecar ${result.backfill.sidecarSeconds.toFixed(1)} s (x${result.backfill.ratio.toFixed(2)}); istiod peak RSS ${result.backfill.istiodPeakRssMiB.toFixed(0)} MiB, heap peak ${result.backfill.istiodHeapMiB.peak.toFixed(0)} MiB, CPU ${result.backfill.istiodCpuSeconds.toFixed(1)} s (${result.backfill.istiodCpuMsPerVps.toFixed(1)} ms a VPS)`,
     `churn            register->sidecar p50/p99/max ms   beside Xboard B/change   elsewhere B/change   Xboard WDS B/change   istiod CPU-ms/change`,
     ...[["1/s", c1], ["10/s", c10]].map(([k, c]) => `${k.padEnd(16)} ${`${c.delivery.p50}/${c.delivery.p99}/${c.delivery.max}`.padStart(34)}   ${c.plainBeside.bytesPerChangePerSidecar.toFixed(0).padStart(22)}   ${c.plainElsewhere.bytesPerChangePerSidecar.toFixed(0).padStart(18)}   ${c.xboard.wdsBytesPerChangePerSidecar.toFixed(0).padStart(19)}   ${c.istiod.cpuPerChangeMs.toFixed(1).padStart(20)}`),
