@@ -135,7 +135,7 @@ export class Fleet {
       for (const n of page.items) {
         if (n.status?.conditions?.some((c) => c.type === "Ready" && c.status === "True")) out.set(n.metadata.name, n.spec.address);
       }
-      _continue = page.metadata?._continue;
+      _continue = page.metadata?.continue; // the raw list: metadata.continue
     } while (_continue);
     return out;
   }
