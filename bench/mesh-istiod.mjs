@@ -38,6 +38,7 @@ export class Fleet {
     this.next = 0;
     this.live = new Map(); // name -> { address, nodeId }
     this.changes = []; // { kind, name, address, at (epoch ms) }
+    this.touched = new Set(); // nodes a churn change picked (at once, before its write is sent)
   }
 
   body(name, address) {
@@ -75,6 +76,7 @@ export class Fleet {
     const i = this.next++;
     const name = `vps-${String(i).padStart(5, "0")}`;
     const address = vpsAddress(i);
+    this.touched.add(name); // a new node is not a victim of this run's churn
     const at = Date.now();
     await this.api.createNamespacedCustomObject({ ...XN, body: this.body(name, address) });
     this.live.set(name, { address, nodeId: String(i + 1) });
@@ -82,11 +84,19 @@ export class Fleet {
     if (this.generator !== undefined) await send("PUT", `${this.generator}/nodes/${name}`, this.nodeSpec(name));
   }
 
-  /** The oldest live node not touched by this run's churn yet (round-robin over the fleet). */
+  /**
+   * The oldest live node no churn change has picked yet, reserved at once: changes run
+   * concurrently at 10/s, and two must never pick the same node (a retire and an address change
+   * of one node would race). Map order is insertion order: the cold fleet first.
+   */
   victim() {
-    const changed = new Set(this.changes.map((c) => c.name));
-    for (const name of this.live.keys()) if (!changed.has(name)) return name;
-    return this.live.keys().next().value;
+    for (const name of this.live.keys()) {
+      if (!this.touched.has(name)) {
+        this.touched.add(name);
+        return name;
+      }
+    }
+    throw new Error("every node has been changed once: churn for less time or with a larger fleet");
   }
 
   async retire() {
