@@ -116,13 +116,13 @@ case ${1:?usage: build.sh kube|etcd|helm|istioctl|istiod|standin|prometheus|base
       "-X istio.io/istio/pkg/version.buildVersion=${rel%.*}-${v##*-} -X istio.io/istio/pkg/version.buildGitRevision=${v##*-} -X istio.io/istio/pkg/version.buildStatus=Clean" ;;
   standin)
     # The mesh lab's own programs (test/lab/sidecar-standin): sidecar-standin, fake-xboard,
-    # xrayr-traffic, xboard-nlb, in that order; keyed by a hash of their sources.
+    # xrayr-traffic, xboard-nlb, xds-clients, in that order; keyed by a hash of their sources.
     key=$(cd "$here/sidecar-standin" && find . -type f \( -name '*.go' -o -name go.mod -o -name go.sum \) | LC_ALL=C sort | xargs sha256sum | sha256sum | cut -c1-12)
     if [ ! -x "$cache/sidecar-standin-$key-$gover/sidecar-standin" ]; then
       # The store's Envoy semantics are what the lab's findings rest on: test them first.
       (cd "$here/sidecar-standin" && go test ./internal/... >&2)
     fi
-    for b in sidecar-standin fake-xboard xrayr-traffic xboard-nlb; do
+    for b in sidecar-standin fake-xboard xrayr-traffic xboard-nlb xds-clients; do
       build_one sidecar-standin "$b" "./cmd/$b" "$key"
     done ;;
   prometheus)

@@ -81,12 +81,13 @@ for b in "${standin[@]}"; do
     fake-xboard) FAKE_XBOARD=$b ;;
     xrayr-traffic) TRAFFIC=$b ;;
     xboard-nlb) NLB=$b ;;
+    xds-clients) XDS_CLIENTS=$b ;;
   esac
 done
 mapfile -t prom < <(nice -n 19 "$lab_here/build.sh" prometheus)
 PROMETHEUS=${prom[0]:-}
 PROMTOOL=${prom[1]:-}
-for v in ISTIOD ISTIOCTL STANDIN FAKE_XBOARD TRAFFIC NLB PROMETHEUS PROMTOOL; do [ -x "${!v:-}" ] || die "build.sh gave no $v binary"; done
+for v in ISTIOD ISTIOCTL STANDIN FAKE_XBOARD TRAFFIC NLB XDS_CLIENTS PROMETHEUS PROMTOOL; do [ -x "${!v:-}" ] || die "build.sh gave no $v binary"; done
 log "binaries ready: $("$PROMETHEUS" --version 2>/dev/null | head -n 1) ($(elapsed "$t0"))"
 
 # ---- what deploy/istio ships, rendered ----------------------------------------------------
@@ -300,6 +301,7 @@ jq -n \
   --arg xboardToken "$XBOARD_TOKEN" \
   --arg clusterId "$CLUSTER_ID" \
   --arg trafficGenerator "$TRAFFIC" \
+  --arg xdsClients "$XDS_CLIENTS" \
   --arg scrapeInterval "$SCRAPE_INTERVAL" \
   --arg telemetry "$MESH_TELEMETRY" \
   --argjson knobs "$wanted" \

@@ -158,6 +158,8 @@ func main() {
 			func() float64 { return float64(store.Total()) }),
 		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "standin_wds_responses_total", Help: "Workload delta responses applied"},
 			func() float64 { return float64(count(wdsClient, (*xds.Client).Responses)) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "standin_wds_bytes_total", Help: "Bytes of the workload delta responses received (protobuf size)"},
+			func() float64 { return float64(count(wdsClient, (*xds.Client).Bytes)) }),
 		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "standin_wds_connects_total", Help: "Workload delta streams opened to istiod"},
 			func() float64 { return float64(count(wdsClient, (*xds.Client).Connects)) }),
 		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "standin_lds_responses_total", Help: "Listener delta responses applied"},
