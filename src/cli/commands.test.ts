@@ -8,6 +8,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { jest } from "@jest/globals";
 import { FakeApiServer, status, type Answer, type Recorded } from "../../test/support/api-server.js";
+import { VPS_ID_LABEL } from "../domain/vps.js";
+import { SYNC_MANAGER, SYNCED_BY_LABEL } from "../fleet/labels.js";
 import { main } from "./main.js";
 
 const NS = "fleet-b";
@@ -124,6 +126,25 @@ describe("the commands against a recording API server", () => {
     expect(writes.map((w) => [call(w), w.query.get("dryRun")])).toEqual([["PATCH xrayrnodes", "All"]]);
     const plain = await run(["sync", "--from", fleetFile, "--kubeconfig", kubeconfig, "-n", NS]);
     expect(plain.calls.filter((c) => c.method !== "GET").map((w) => [call(w), w.query.get("dryRun")])).toEqual([["PATCH xrayrnodes", null]]);
+  });
+
+  test("sync --prune --dry-run=server sends the prune's delete as dryRun=All too, with its uid precondition", async () => {
+    const retired = {
+      apiVersion: "mesh.sigma.io/v1alpha1",
+      kind: "XrayrNode",
+      metadata: { name: "fr-08-8", namespace: NS, uid: "u-8", resourceVersion: "5", labels: { [SYNCED_BY_LABEL]: SYNC_MANAGER, [VPS_ID_LABEL]: "8" } },
+      spec: { address: "47.0.0.8", country: "fr", version: "v1" },
+    };
+    api.answer((req) => (req.method === "GET" && req.path.endsWith("/xrayrnodes") ? { status: 200, body: { metadata: {}, items: [retired] } } : emptyCluster(req)));
+    try {
+      const r = await run(["sync", "--from", fleetFile, "--prune", "--max-prune", "100%", "--dry-run=server", "--kubeconfig", kubeconfig, "-n", NS]);
+      expect(r.stderr).toBe("");
+      expect(r.code).toBe(0);
+      const deletes = r.calls.filter((c) => c.method === "DELETE");
+      expect(deletes.map((d) => [d.path.split("/").at(-1), d.query.get("dryRun"), (d.body as { preconditions?: { uid?: string } } | undefined)?.preconditions?.uid])).toEqual([["fr-08-8", "All", "u-8"]]);
+    } finally {
+      api.answer(emptyCluster);
+    }
   });
 
   test("before the command, as --namespace, and from AIRPORT_NAMESPACE", async () => {
