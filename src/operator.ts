@@ -4,7 +4,8 @@
 // (operator/observe.ts), one term of leadership that reconciles and reports traffic
 // (operator/term.ts, operator/leadership.ts), and the probe and metrics server
 // (operator/probes.ts). Every decision lives in those modules, each with its unit test; this file
-// only connects them.
+// only connects them, and src/operator.test.ts holds its own two: caches that cannot be filled
+// stop what was started, and stop() ends the term and closes the server.
 import * as k8s from "@kubernetes/client-node";
 import type { Logger } from "pino";
 import { KubeWriter } from "./apply/writer.js";
