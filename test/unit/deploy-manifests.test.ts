@@ -107,6 +107,8 @@ describe.each(renders)("operator manifests: %s", (_name, objs) => {
     expect(config.namespace).toBe("airport-prod");
     expect(config.serviceAccount).toBe("xrayr-vm");
     expect(config.leaderElection.leaseName).toBe("xrayr-mesh-operator");
+    // The chart's default is the operator's: a render without the value changes nothing.
+    expect(config.entryWritesPerSecond).toBe(loadConfig({}).entryWritesPerSecond);
   });
 
   it("runs the image the Dockerfile builds, tagged with the chart's appVersion", () => {
