@@ -18,12 +18,13 @@
 // missing one). Not part of make test.
 //   BENCH_MESH_VPS (10000)  BENCH_MESH_SIDECARS (3)  BENCH_MESH_PLAIN (50)
 //   BENCH_MESH_PHASES (istiod)  BENCH_MESH_KNOBS (0)  BENCH_MESH_CHURN_SECONDS (120)
+//   ENTRY_WRITES_PER_SECOND (the operator's default): passed to the operator
 /* global setInterval, clearInterval */
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parse as parseYaml } from "yaml";
-import { freePort, killAll, labScripts, say, sleep, start, stop, until } from "./mesh-lib.mjs";
+import { freePort, getText, killAll, labScripts, metricSum, say, sleep, start, stop, until } from "./mesh-lib.mjs";
 import { churnPhase, Fleet, Istiod, kubeHelpers, NS, restartPhase, sidecarCounters, sidecarsWhole, startPlainSidecars } from "./mesh-istiod.mjs";
 
 const repo = resolve(dirname(fileURLToPath(import.meta.url)), "..");
@@ -63,9 +64,21 @@ async function startOperator(ep, env = {}) {
     AIRPORT_NAMESPACE: NS, AIRPORT_KUBECONFIG: lab.kubeconfig, LEADER_ELECTION: "false",
     // The fleet calls from loopback addresses (the generator binds them).
     ADDRESS_POLICY: "any", METRICS_ADDR: `127.0.0.1:${port}`, POD_NAME: "bench-mesh", LOG_LEVEL: "warn",
-    PROMETHEUS_URL: ep.prometheus, ...env,
+    PROMETHEUS_URL: ep.prometheus,
+    ...(process.env.ENTRY_WRITES_PER_SECOND ? { ENTRY_WRITES_PER_SECOND: process.env.ENTRY_WRITES_PER_SECOND } : {}),
+    ...env,
   }, WORK);
   return { ...p, port, cgroup };
+}
+
+/** The operator's entry write pace so far (xrayr_mesh_entry_write_wait_seconds, _waits_total). */
+async function entryPace(op) {
+  const text = await getText(`http://127.0.0.1:${op.port}/metrics`);
+  return {
+    writes: metricSum(text, "xrayr_mesh_entry_write_wait_seconds_count") ?? 0,
+    heldBack: metricSum(text, "xrayr_mesh_entry_write_waits_total") ?? 0,
+    waitSeconds: metricSum(text, "xrayr_mesh_entry_write_wait_seconds_sum") ?? 0,
+  };
 }
 
 /** The R Xboard sidecars' admin URLs (endpoints.json lists them; a one-sidecar lab has one). */
@@ -112,12 +125,14 @@ async function istiodRun() {
   clearInterval(heapTimer);
   const backfill = use();
   const whole = await sidecarsWhole(sidecars, fleet, 120_000);
+  const pace = await entryPace(op);
   result.backfill = {
+    entryPace: pace,
     operatorSeconds, sidecarSeconds, ratio: sidecarSeconds / operatorSeconds,
     istiodPeakRssMiB: backfill.peakMiB, istiodHeapMiB: { before: heap0, peak: heapPeak, after: await istiod.heapMiB() },
     istiodCpuSeconds: backfill.cpu, istiodCpuMsPerVps: (backfill.cpu / N) * 1000, whole,
   };
-  say(`backfill: operator ${operatorSeconds.toFixed(1)} s, sidecars ${sidecarSeconds.toFixed(1)} s (x${(sidecarSeconds / operatorSeconds).toFixed(2)}); istiod peak RSS ${backfill.peakMiB.toFixed(0)} MiB, heap peak ${heapPeak.toFixed(0)} MiB, ${backfill.cpu.toFixed(1)} CPU-s (${((backfill.cpu / N) * 1000).toFixed(1)} ms a VPS); whole ${whole.ok}`);
+  say(`backfill: operator ${operatorSeconds.toFixed(1)} s, sidecars ${sidecarSeconds.toFixed(1)} s (x${(sidecarSeconds / operatorSeconds).toFixed(2)}); istiod peak RSS ${backfill.peakMiB.toFixed(0)} MiB, heap peak ${heapPeak.toFixed(0)} MiB, ${backfill.cpu.toFixed(1)} CPU-s (${((backfill.cpu / N) * 1000).toFixed(1)} ms a VPS); whole ${whole.ok}; entry pace: ${pace.heldBack} of ${pace.writes} entry writes held back, ${pace.waitSeconds.toFixed(1)} s in all`);
 
   // ---- churn ----
   result.churn = {};
@@ -206,6 +221,7 @@ const istiodReport = result.backfill === undefined ? undefined : {
   operatorBackfillSeconds: result.backfill.operatorSeconds,
   istiodPeakRssMiB: result.backfill.istiodPeakRssMiB,
   istiodCpuMsPerVps: result.backfill.istiodCpuMsPerVps,
+  entryWritesHeldBack: result.backfill.entryPace.heldBack,
   restartWholeSeconds: result.restart.wholeSeconds,
   detail: result,
 };
@@ -215,7 +231,7 @@ if (istiodReport !== undefined) {
   const c1 = result.churn["1/s"], c10 = result.churn["10/s"];
   console.log([
     `istiod at ${N} VPS, ${R} Xboard sidecars, ${M} other sidecars${SERVICE_ENTRY ? ", with the fleet-wide ServiceEntry" : ""} (${result.date.slice(0, 10)}, ${result.commit})`,
-    `backfill: operator ${result.backfill.operatorSeconds.toFixed(1)} s, every Xboard sidecar ${result.backfill.sidecarSeconds.toFixed(1)} s (x${result.backfill.ratio.toFixed(2)}); istiod peak RSS ${result.backfill.istiodPeakRssMiB.toFixed(0)} MiB, heap peak ${result.backfill.istiodHeapMiB.peak.toFixed(0)} MiB, CPU ${result.backfill.istiodCpuSeconds.toFixed(1)} s (${result.backfill.istiodCpuMsPerVps.toFixed(1)} ms a VPS)`,
+    `backfill: operator ${result.backfill.operatorSeconds.toFixed(1)} s, every Xboard sidecar ${result.backfill.sidecarSeconds.toFixed(1)} s (x${result.backfill.ratio.toFixed(2)}); istiod peak RSS ${result.backfill.istiodPeakRssMiB.toFixed(0)} MiB, heap peak ${result.backfill.istiodHeapMiB.peak.toFixed(0)} MiB, CPU ${result.backfill.istiodCpuSeconds.toFixed(1)} s (${result.backfill.istiodCpuMsPerVps.toFixed(1)} ms a VPS); entry pace held back ${result.backfill.entryPace.heldBack} of ${result.backfill.entryPace.writes} writes (${result.backfill.entryPace.waitSeconds.toFixed(1)} s)`,
     `churn            register->sidecar p50/p99/max ms   beside Xboard B/change   elsewhere B/change   Xboard WDS B/change   istiod CPU-ms/change`,
     ...[["1/s", c1], ["10/s", c10]].map(([k, c]) => `${k.padEnd(16)} ${`${c.delivery.p50}/${c.delivery.p99}/${c.delivery.max}`.padStart(34)}   ${c.plainBeside.bytesPerChangePerSidecar.toFixed(0).padStart(22)}   ${c.plainElsewhere.bytesPerChangePerSidecar.toFixed(0).padStart(18)}   ${c.xboard.wdsBytesPerChangePerSidecar.toFixed(0).padStart(19)}   ${c.istiod.cpuPerChangeMs.toFixed(1).padStart(20)}`),
     `restart at ${N}: every sidecar whole ${result.restart.wholeSeconds.toFixed(1)} s, gRPC limit errors ${result.restart.grpcLimitErrors.length}`,
