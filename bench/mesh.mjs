@@ -26,12 +26,13 @@
 //   BENCH_MESH_CHURN_SECONDS (120)  BENCH_MESH_WARMUP_SECONDS (240)  BENCH_MESH_PERIOD_SECONDS (60)
 //   BENCH_MESH_EVICTION_WAIT_SECONDS (660: 2 x the profile's 5m interval and a minute)
 //   BENCH_MESH_PROMETHEUS_LIMIT_GIB (12)  BENCH_MESH_SERVICEENTRY (0)  KIALI_BIN (unset)
+//   ENTRY_WRITES_PER_SECOND (the operator's default): passed to the operator
 /* global setInterval, clearInterval */
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parse as parseYaml } from "yaml";
-import { freePort, killAll, labScripts, say, sleep, start, stop, until } from "./mesh-lib.mjs";
+import { freePort, getText, killAll, labScripts, metricSum, say, sleep, start, stop, until } from "./mesh-lib.mjs";
 import { churnPhase, deliveryLatencies, Fleet, Istiod, kubeHelpers, NS, restartPhase, sidecarCounters, sidecarsWhole, startPlainSidecars } from "./mesh-istiod.mjs";
 import { confinePrometheus, telemetryPhase } from "./mesh-telemetry.mjs";
 
@@ -79,9 +80,21 @@ async function startOperator(ep, env = {}) {
     AIRPORT_NAMESPACE: NS, AIRPORT_KUBECONFIG: lab.kubeconfig, LEADER_ELECTION: "false",
     // The fleet calls from loopback addresses (the generator binds them).
     ADDRESS_POLICY: "any", METRICS_ADDR: `127.0.0.1:${port}`, POD_NAME: "bench-mesh", LOG_LEVEL: "warn",
-    PROMETHEUS_URL: ep.prometheus, ...env,
+    PROMETHEUS_URL: ep.prometheus,
+    ...(process.env.ENTRY_WRITES_PER_SECOND ? { ENTRY_WRITES_PER_SECOND: process.env.ENTRY_WRITES_PER_SECOND } : {}),
+    ...env,
   }, WORK);
   return { ...p, port, cgroup };
+}
+
+/** The operator's entry write pace so far (xrayr_mesh_entry_write_wait_seconds, _waits_total). */
+async function entryPace(op) {
+  const text = await getText(`http://127.0.0.1:${op.port}/metrics`);
+  return {
+    writes: metricSum(text, "xrayr_mesh_entry_write_wait_seconds_count") ?? 0,
+    heldBack: metricSum(text, "xrayr_mesh_entry_write_waits_total") ?? 0,
+    waitSeconds: metricSum(text, "xrayr_mesh_entry_write_wait_seconds_sum") ?? 0,
+  };
 }
 
 /** The R Xboard sidecars' admin URLs (endpoints.json lists them; a one-sidecar lab has one). */
@@ -180,12 +193,14 @@ async function projectRun() {
     clearInterval(heapTimer);
     const backfill = use();
     const whole = await sidecarsWhole(sidecars, fleet, 120_000);
+    const pace = await entryPace(op);
     result.backfill = {
+      entryPace: pace,
       operatorSeconds, sidecarSeconds, ratio: sidecarSeconds / operatorSeconds,
       istiodPeakRssMiB: backfill.peakMiB, istiodHeapMiB: { before: heap0, peak: heapPeak, after: await istiod.heapMiB() },
       istiodCpuSeconds: backfill.cpu, istiodCpuMsPerVps: (backfill.cpu / N) * 1000, whole,
     };
-    say(`backfill: operator ${operatorSeconds.toFixed(1)} s, sidecars ${sidecarSeconds.toFixed(1)} s (x${(sidecarSeconds / operatorSeconds).toFixed(2)}); istiod peak RSS ${backfill.peakMiB.toFixed(0)} MiB, heap peak ${heapPeak.toFixed(0)} MiB, ${backfill.cpu.toFixed(1)} CPU-s (${((backfill.cpu / N) * 1000).toFixed(1)} ms a VPS); whole ${whole.ok}`);
+    say(`backfill: operator ${operatorSeconds.toFixed(1)} s, sidecars ${sidecarSeconds.toFixed(1)} s (x${(sidecarSeconds / operatorSeconds).toFixed(2)}); istiod peak RSS ${backfill.peakMiB.toFixed(0)} MiB, heap peak ${heapPeak.toFixed(0)} MiB, ${backfill.cpu.toFixed(1)} CPU-s (${((backfill.cpu / N) * 1000).toFixed(1)} ms a VPS); whole ${whole.ok}; entry pace: ${pace.heldBack} of ${pace.writes} entry writes held back, ${pace.waitSeconds.toFixed(1)} s in all`);
 
     // ---- churn ----
     result.churn = {};
@@ -293,6 +308,7 @@ if (p !== undefined) {
     operatorBackfillSeconds: p.backfill.operatorSeconds,
     istiodPeakRssMiB: p.backfill.istiodPeakRssMiB,
     istiodCpuMsPerVps: p.backfill.istiodCpuMsPerVps,
+    entryWritesHeldBack: p.backfill.entryPace.heldBack,
     restartWholeSeconds: p.restart.wholeSeconds,
     detail: { backfill: p.backfill, churn: p.churn, restart: p.restart, knobs: p.knobs },
   };
@@ -330,7 +346,7 @@ if (profiles.length > 0) {
 if (p !== undefined) {
   const c1 = p.churn["1/s"], c10 = p.churn["10/s"];
   out.push("", `istiod at ${N} VPS, ${R} Xboard sidecars, ${M} other sidecars${SERVICE_ENTRY ? ", with the fleet-wide ServiceEntry" : ""} (${date.slice(0, 10)}, ${commit})`);
-  out.push(`backfill: operator ${p.backfill.operatorSeconds.toFixed(1)} s, every Xboard sidecar ${p.backfill.sidecarSeconds.toFixed(1)} s (x${p.backfill.ratio.toFixed(2)}); istiod peak RSS ${p.backfill.istiodPeakRssMiB.toFixed(0)} MiB, heap peak ${p.backfill.istiodHeapMiB.peak.toFixed(0)} MiB, CPU ${p.backfill.istiodCpuSeconds.toFixed(1)} s (${p.backfill.istiodCpuMsPerVps.toFixed(1)} ms a VPS)`);
+  out.push(`backfill: operator ${p.backfill.operatorSeconds.toFixed(1)} s, every Xboard sidecar ${p.backfill.sidecarSeconds.toFixed(1)} s (x${p.backfill.ratio.toFixed(2)}); istiod peak RSS ${p.backfill.istiodPeakRssMiB.toFixed(0)} MiB, heap peak ${p.backfill.istiodHeapMiB.peak.toFixed(0)} MiB, CPU ${p.backfill.istiodCpuSeconds.toFixed(1)} s (${p.backfill.istiodCpuMsPerVps.toFixed(1)} ms a VPS); entry pace held back ${p.backfill.entryPace.heldBack} of ${p.backfill.entryPace.writes} writes (${p.backfill.entryPace.waitSeconds.toFixed(1)} s)`);
   out.push(`churn            register->sidecar p50/p99/max ms   beside Xboard B/change   elsewhere B/change   Xboard WDS B/change   istiod CPU-ms/change`);
   for (const [k, c] of [["1/s", c1], ["10/s", c10]]) {
     out.push(`${k.padEnd(16)} ${`${c.delivery.p50}/${c.delivery.p99}/${c.delivery.max}`.padStart(34)}   ${c.plainBeside.bytesPerChangePerSidecar.toFixed(0).padStart(22)}   ${c.plainElsewhere.bytesPerChangePerSidecar.toFixed(0).padStart(18)}   ${c.xboard.wdsBytesPerChangePerSidecar.toFixed(0).padStart(19)}   ${c.istiod.cpuPerChangeMs.toFixed(1).padStart(20)}`);
