@@ -157,13 +157,6 @@ bench-mesh: build
 bench-kiali:
 	bench/kiali-fleet.sh
 
-## bench-mesh: istiod at fleet scale on the mesh lab (.lab-bench-mesh, started and stopped):
-## backfill, churn, restart (and with BENCH_MESH_KNOBS=1 each istiod setting) for BENCH_MESH_VPS
-## (10,000) VPS; docs/benchmarks.md "istiod at fleet scale". Not part of make test.
-.PHONY: bench-mesh
-bench-mesh: build
-	node bench/mesh.mjs
-
 ## bench-scale: cold backlog of BENCH_NODES (10,000) XrayrNodes: a bare Go client (the floor), a
 ## controller-runtime operator (../shared/perf/baseline) and this operator under the chart's
 ## memory limit, each on a fresh lab (.lab-bench-scale); then resync CPU, a forced relist, live
