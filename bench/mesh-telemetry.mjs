@@ -122,7 +122,10 @@ export async function telemetryPhase({ repo, lab, ep, fleet, sidecars, prom, pro
 
     // ---- what each reader's queries cost ----------------------------------------------------
     const cluster = ep.clusterId;
+    // One VPS a person opens, reserved so the churn does not retire it meanwhile (the churn
+    // picks the oldest node no change has touched: without the reservation, this one).
     const oneVps = [...fleet.live.keys()].find((n) => !fleet.touched.has(n)) ?? failing[0];
+    fleet.touched.add(oneVps);
     const q = {};
     q.kialiGraph = await measure(ep.prometheus, [kialiGraphQuery(120)]);
     q.kialiHealth = await measure(ep.prometheus, kialiHealthQueries(oneVps, cluster, "120s"));
