@@ -67,6 +67,20 @@ function dashboardTargets(repo, values) {
   ).filter((t) => t.expr !== "");
 }
 
+/**
+ * Where the fleet connects: the NLB stand-in, unless it cannot hold the fleet's connections. It
+ * holds two descriptors per VPS (the VPS's connection and its own to the pod, from the VPS's
+ * address), so past half this machine's open-file limit (20,000 here: 10,000 VPS need 20,000 and
+ * the NLB stops accepting) each VPS connects to one pod's sidecar directly, chosen by its name,
+ * as the NLB would keep it on one pod (xrayr-traffic --xboard with the pods' list).
+ */
+function entryPoints(ep, vps) {
+  const m = /^Max open files\s+(\d+)/m.exec(readFileSync("/proc/self/limits", "utf8"));
+  const limit = m === null ? Infinity : Number(m[1]);
+  if (2 * vps + 2000 <= limit || ep.xboardPodInbound === undefined) return { urls: ep.xboard, how: "NLB stand-in" };
+  return { urls: ep.xboardPodInbound.join(","), how: `each pod's sidecar directly (the NLB would need ${2 * vps} descriptors, the limit is ${limit})` };
+}
+
 /** Prometheus's process moved into a memory cgroup (it must not take the machine down). */
 export function confinePrometheus(lab, memoryCgroup, limitBytes) {
   const pid = lab.pid("prometheus");
@@ -94,11 +108,13 @@ export async function telemetryPhase({ repo, lab, ep, fleet, sidecars, prom, pro
     await send("PUT", `${ep.xboardAdmin}/faults/${fleet.live.get(name).nodeId}`, { status: 503, ratio: 1 });
   }
   const port = 30000 + Math.floor(Math.random() * 20000);
-  const generator = start(`xrayr-traffic-${profile}`, [ep.trafficGenerator, "--xboard", ep.xboard, "--token", ep.xboardToken, "--period", `${periodS}s`, "--admin", `127.0.0.1:${port}`], { PATH: process.env.PATH }, workDir);
+  const entry = entryPoints(ep, fleet.live.size);
+  out.entry = entry.how;
+  const generator = start(`xrayr-traffic-${profile}`, [ep.trafficGenerator, "--xboard", entry.urls, "--token", ep.xboardToken, "--period", `${periodS}s`, "--admin", `127.0.0.1:${port}`], { PATH: process.env.PATH }, workDir);
   fleet.generator = `http://127.0.0.1:${port}`;
   await until("the traffic generator", async () => (await fetch(`${fleet.generator}/healthz`)).ok, 30_000, 200);
   await fleet.startTraffic();
-  say(`${profile}: ${fleet.live.size} VPS calling every ${periodS} s (${failing.length} answered 503); ${warmupS} s until every VPS is in Kiali's 2m window`);
+  say(`${profile}: ${fleet.live.size} VPS calling every ${periodS} s through ${entry.how} (${failing.length} answered 503); ${warmupS} s until every VPS is in Kiali's 2m window`);
 
   resetPeak(prom.pid);
   const cpu0 = cpuSeconds(prom.pid);

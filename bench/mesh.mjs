@@ -322,6 +322,7 @@ if (profiles.length > 0) {
   out.push(`Telemetry: XrayR -> Xboard through ${R} Xboard sidecars, every VPS on XrayR's ${PERIOD_SECONDS} s schedule, 1 % answered 503, churn 1/s (${date.slice(0, 10)}, ${commit})`);
   const rows = [
     ["VPS", (t) => fmt(t.vps)],
+    ["the fleet connects to", (t) => (t.entry.startsWith("NLB") ? "the NLB stand-in" : "each pod directly")],
     ["head series", (t) => fmt(t.headSeries)],
     ["Xboard inbound istio_* series per VPS (max)", (t) => `${fmt(t.seriesPerVps, 1)} (${fmt(t.seriesPerVpsMax)})`],
     ["head series per VPS", (t) => fmt(t.headSeriesPerVps, 1)],

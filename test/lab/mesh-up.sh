@@ -307,6 +307,7 @@ jq -n \
   --argjson knobs "$wanted" \
   --argjson sidecarAdmins "$(printf '%s\n' "${admins[@]}" | jq -R . | jq -cs .)" \
   --argjson xboardPods "$(printf '%s\n' "${pods[@]}" | jq -R . | jq -cs .)" \
+  --argjson xboardPodInbound "$(for ip in "${pod_ips[@]}"; do echo "http://$ip:$IN_PORT"; done | jq -R . | jq -cs .)" \
   '$ARGS.named' >"$LAB_DIR/endpoints.json.tmp"
 mv "$LAB_DIR/endpoints.json.tmp" "$LAB_DIR/endpoints.json"
 

@@ -44,6 +44,7 @@ import (
 	"os"
 	"os/signal"
 	"sort"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -83,7 +84,9 @@ type node struct {
 }
 
 type fleet struct {
-	base   *url.URL
+	// bases: Xboard's entry points; a node always calls the same one (chosen by its name's
+	// hash), as a VPS behind an NLB keeps its connection to one pod.
+	bases  []*url.URL
 	token  string
 	period time.Duration
 	// fresh: each cycle ends by closing the node's idle connections, so the next cycle opens a
@@ -99,7 +102,7 @@ type fleet struct {
 
 func main() {
 	var (
-		xboard = flag.String("xboard", "http://127.0.0.1:15006", "Xboard's entry point (in the lab: the sidecar stand-in)")
+		xboard = flag.String("xboard", "http://127.0.0.1:15006", "Xboard's entry point (in the lab: the NLB stand-in), or a comma-separated list (each pod's sidecar: every node calls one of them, chosen by its name, where a fleet is larger than one NLB process can hold descriptors for)")
 		token  = flag.String("token", "lab-token", "the server token")
 		period = flag.Duration("period", 60*time.Second, "XrayR's UpdatePeriodic")
 		admin  = flag.String("admin", "127.0.0.1:0", "admin API listener")
@@ -109,11 +112,15 @@ func main() {
 	)
 	flag.Parse()
 	logger := log.New(os.Stderr, "", log.LstdFlags|log.Lmicroseconds)
-	base, err := url.Parse(*xboard)
-	if err != nil || base.Host == "" {
-		logger.Fatalf("--xboard %q: not a URL", *xboard)
+	var bases []*url.URL
+	for _, x := range strings.Split(*xboard, ",") {
+		base, err := url.Parse(x)
+		if err != nil || base.Host == "" {
+			logger.Fatalf("--xboard %q: not a URL", x)
+		}
+		bases = append(bases, base)
 	}
-	fl := &fleet{base: base, token: *token, period: *period, fresh: *fresh, logger: logger, nodes: map[string]*node{}}
+	fl := &fleet{bases: bases, token: *token, period: *period, fresh: *fresh, logger: logger, nodes: map[string]*node{}}
 	if *nodesF != "" {
 		var specs map[string]nodeSpec
 		b, err := os.ReadFile(*nodesF)
@@ -182,7 +189,7 @@ func main() {
 			logger.Fatalf("--ready-file: %v", err)
 		}
 	}
-	logger.Printf("xrayr-traffic: calling %s every %s; admin on %s", base.Redacted(), *period, ln.Addr())
+	logger.Printf("xrayr-traffic: calling %s every %s; admin on %s", redacted(bases), *period, ln.Addr())
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
@@ -341,7 +348,7 @@ func (n *node) call(ctx context.Context, method, path string, body []byte) {
 	n.mu.Lock()
 	spec, client, etag := n.spec, n.client, n.etags[path]
 	n.mu.Unlock()
-	u := *n.fl.base
+	u := *n.fl.baseFor(n.name)
 	u.Path = path
 	u.RawQuery = url.Values{"node_id": {spec.NodeID}, "node_type": {spec.NodeType}, "token": {n.fl.token}}.Encode()
 	var rd io.Reader
@@ -441,4 +448,22 @@ func writeJSON(w http.ResponseWriter, code int, v any) {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(code)
 	_ = json.NewEncoder(w).Encode(v)
+}
+
+// baseFor is the entry point node `name` calls: always the same one (FNV-1a of the name).
+func (fl *fleet) baseFor(name string) *url.URL {
+	if len(fl.bases) == 1 {
+		return fl.bases[0]
+	}
+	h := fnv.New32a()
+	_, _ = h.Write([]byte(name))
+	return fl.bases[h.Sum32()%uint32(len(fl.bases))]
+}
+
+func redacted(us []*url.URL) string {
+	out := make([]string, len(us))
+	for i, u := range us {
+		out[i] = u.Redacted()
+	}
+	return strings.Join(out, ",")
 }

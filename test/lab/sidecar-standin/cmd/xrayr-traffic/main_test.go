@@ -1,6 +1,7 @@
 package main
 
 import (
+	"fmt"
 	"io"
 	"log"
 	"net"
@@ -31,7 +32,7 @@ func fleetAgainst(t *testing.T) (*fleet, func(nodeID string) (seen, bool)) {
 		_, _ = io.WriteString(w, "{}")
 	}))
 	base, _ := url.Parse(srv.URL)
-	fl := &fleet{base: base, token: "t", period: 20 * time.Millisecond, logger: log.New(io.Discard, "", 0), nodes: map[string]*node{}}
+	fl := &fleet{bases: []*url.URL{base}, token: "t", period: 20 * time.Millisecond, logger: log.New(io.Discard, "", 0), nodes: map[string]*node{}}
 	t.Cleanup(func() {
 		for _, n := range fl.nodes {
 			n.stop()
@@ -80,5 +81,29 @@ func TestForwardedForRejectsNonAddress(t *testing.T) {
 	}
 	if len(fl.nodes) != 0 {
 		t.Errorf("a rejected spec left a node: %v", fl.nodes)
+	}
+}
+
+// A node always calls the same entry point, and a fleet spreads over all of them.
+func TestBaseForIsStickyAndSpread(t *testing.T) {
+	var bases []*url.URL
+	for _, h := range []string{"http://127.255.0.1:1", "http://127.255.0.2:1", "http://127.255.0.3:1"} {
+		u, _ := url.Parse(h)
+		bases = append(bases, u)
+	}
+	fl := &fleet{bases: bases}
+	seen := map[string]int{}
+	for i := 0; i < 3000; i++ {
+		name := fmt.Sprintf("vps-%05d", i)
+		b := fl.baseFor(name)
+		if fl.baseFor(name) != b {
+			t.Fatalf("%s: two entry points", name)
+		}
+		seen[b.Host]++
+	}
+	for _, u := range bases {
+		if seen[u.Host] < 800 {
+			t.Fatalf("entry point %s got %d of 3000 nodes: %v", u.Host, seen[u.Host], seen)
+		}
 	}
 }
