@@ -154,15 +154,17 @@ maybe(`istiod under churn: ${N} VPS, ${REPLICAS} Xboard sidecars, ${M} plain sid
       // What the backfill still had on its way to the plain sidecars has arrived: from here on,
       // what they receive is the churn's.
       const before = await quietPlainCounters(plainAdmin(), 5_000, 60_000);
+      const wds0 = await Promise.all(sidecars.map(sidecarCounters));
       const t0 = Date.now();
       const changes: Change[] = await fleet.churn(RATE, CHURN_SECONDS);
       const whole = await sidecarsWhole(sidecars, fleet, 60_000);
       await sleep(TRAILING_MS);
       const after = await plainCounters(plainAdmin());
       const delivery = await deliveryLatencies(sidecars, changes);
+      const wds = (await Promise.all(sidecars.map(sidecarCounters))).map((c, i) => ({ responses: c.responses - (wds0[i]?.responses ?? 0), bytes: c.bytes - (wds0[i]?.bytes ?? 0) }));
       const kinds = changes.reduce<Record<string, number>>((a, c) => ({ ...a, [c.kind]: (a[c.kind] ?? 0) + 1 }), {});
       note(
-        `2: ${changes.length} changes ${JSON.stringify(kinds)} in ${secondsSince(t0)}: register -> every Xboard sidecar p50 ${delivery.p50} ms, p99 ${delivery.p99} ms, max ${delivery.max} ms, undelivered ${delivery.undelivered}; ` +
+        `2: ${changes.length} changes ${JSON.stringify(kinds)} in ${secondsSince(t0)}: register -> every Xboard sidecar p50 ${delivery.p50} ms, p99 ${delivery.p99} ms, max ${delivery.max} ms, undelivered ${delivery.undelivered}; Xboard sidecars' WDS ${JSON.stringify(wds)}; ` +
           `plain sidecars beside Xboard ${JSON.stringify(pushesBetween(before.beside, after.beside))}, elsewhere ${JSON.stringify(pushesBetween(before.elsewhere, after.elsewhere))}`,
       );
       expect(kinds).toEqual({ register: 10, retire: 10, address: 10 });
