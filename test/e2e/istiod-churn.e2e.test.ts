@@ -15,8 +15,8 @@
 //     the plain sidecars receive nothing: 0 CDS/LDS/EDS/RDS responses and bytes from the first
 //     change until every Xboard sidecar holds the last one (and 3 s more); after it each Xboard
 //     sidecar's index equals the Ready nodes (no stale address, no missing one)
-//  3) control: a Service added in airport-prod reaches every plain sidecar (CDS and EDS responses
-//     on every one), so the zero of 2 is a measurement and not a dead counter
+//  3) control: a Service added in airport-prod reaches every plain sidecar (bytes of each of CDS,
+//     LDS, EDS and RDS on every one), so each zero of 2 is a measurement and not a dead counter
 import { e2eFile, withLogs } from "./support/harness.js";
 import { kubectl } from "./support/kube.js";
 import { lab, NAMESPACE } from "./support/lab.js";
@@ -178,20 +178,22 @@ maybe(`istiod under churn: ${N} VPS, ${REPLICAS} Xboard sidecars, ${M} plain sid
   );
 
   it(
-    "3) control: a Service added in airport-prod reaches every plain sidecar (CDS and EDS), so the zero above is measured",
+    "3) control: a Service added in airport-prod reaches every plain sidecar (CDS, LDS, EDS and RDS), so the zero above is measured",
     withLogs("3 control", async () => {
       const before = await quietPlainCounters(plainAdmin(), 3_000, 60_000);
       const kube = kubeHelpers(lab().kubeconfig);
       await kube.ensureService(NAMESPACE, CONTROL_SERVICE, 8080, "http");
       const after = await waitFor(
-        "a CDS and an EDS response on every plain sidecar",
+        `a ${PLAIN_TYPES.join(", ")} response on every plain sidecar`,
         async () => {
           const now = await plainCounters(plainAdmin());
-          const moved = now.clients.map((c, i) => {
-            const was = before.clients[i]?.byType ?? {};
-            return { node: c.node, cds: (c.byType.cds?.bytes ?? 0) - (was.cds?.bytes ?? 0), eds: (c.byType.eds?.bytes ?? 0) - (was.eds?.bytes ?? 0) };
-          });
-          return moved.every((m) => m.cds > 0 && m.eds > 0) ? now : pending(moved);
+          const still = now.clients
+            .map((c, i) => {
+              const was = before.clients[i]?.byType ?? {};
+              return { node: c.node, unmoved: PLAIN_TYPES.filter((t) => (c.byType[t]?.bytes ?? 0) - (was[t]?.bytes ?? 0) <= 0) };
+            })
+            .filter((c) => c.unmoved.length > 0);
+          return still.length === 0 ? now : pending(still);
         },
         { timeoutMs: 30_000, intervalMs: 250 },
       );
