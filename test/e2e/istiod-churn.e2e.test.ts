@@ -116,7 +116,10 @@ maybe(`istiod under churn: ${N} VPS, ${REPLICAS} Xboard sidecars, ${M} plain sid
   afterAll(async () => {
     await plain?.close();
     await stopMesh();
-    await kubectl(["-n", NAMESPACE, "delete", "service", CONTROL_SERVICE, "--ignore-not-found"]);
+    // What the plain sidecars stood for (plainSidecarLayout) and the control's Service: later
+    // files see the lab as they would without this one.
+    await kubectl(["-n", NAMESPACE, "delete", "service", CONTROL_SERVICE, "mysql", "redis", "--ignore-not-found"]);
+    await kubectl(["delete", "namespace", "shop", "payments", "--ignore-not-found", "--wait=false"]);
     await undoDeployIstio?.();
   }, 120_000);
 
