@@ -140,6 +140,15 @@ clean:
 bench-sync: build
 	node bench/sync-bench.js
 
+## bench-mesh: the whole chain at fleet scale on the mesh lab (.lab-bench-mesh, started and
+## stopped): Istio's default telemetry at BENCH_MESH_DEFAULT_VPS (2,000) beside deploy/istio's
+## profile at BENCH_MESH_VPS (10,000), 3 Xboard sidecars, XrayR's 60 s schedule, 1 % answered
+## 503, churn 1/s: Prometheus's series, memory and every reader's query times; istiod's backfill,
+## churn, restart (bench/mesh.mjs; env there). Writes .reports/bench-mesh.json. Not part of make test.
+.PHONY: bench-mesh
+bench-mesh: build
+	node bench/mesh.mjs
+
 ## bench-kiali: Kiali's own pages (workload, app and versioned-app graphs, the workload list, a
 ## VPS's page) timed and weighed as Kiali's UI requests them, on the mesh lab (.lab-bench-kiali,
 ## started and stopped) with NODES (3000) operator-made VPS calling on XrayR's schedule; needs

@@ -28,7 +28,7 @@ export const GENERATED: readonly Generated[] = [
   { file: DASHBOARD_FILE, from: "src/traffic/dashboard.ts", render: () => renderDashboardJson() },
   { file: DASHBOARD_CONFIGMAP_FILE, from: "src/traffic/dashboard.ts", render: () => renderDashboardConfigMap() },
   {
-    // Before its copy below: generate.ts renders in this order and the copy reads this file.
+    // Before its copy below: drifted() renders in this order and the copy reads this render.
     file: ALERT_RULES,
     from: "src/traffic/queries.ts (RECORDING_RULES: the series summed across Xboard's pods that every reader uses)",
     render: (read) => {
@@ -67,6 +67,30 @@ export const GENERATED: readonly Generated[] = [
     },
   },
 ];
+
+/** A generated file whose text differs from what its source makes of it. */
+export interface Drift {
+  generated: Generated;
+  /** What the source makes of the file. */
+  want: string;
+}
+
+/**
+ * Every generated file rendered in GENERATED's order, each render reading the renders before it
+ * (so the alert rules' copy is made from the rules as they will be, not as the tree has them, and
+ * `make verify` names every file `make generate` would write); the files that differ.
+ */
+export function drifted(read: (file: string) => string | undefined): Drift[] {
+  const rendered = new Map<string, string>();
+  const view = (file: string): string | undefined => rendered.get(file) ?? read(file);
+  const drift: Drift[] = [];
+  for (const g of GENERATED) {
+    const want = g.render(view);
+    rendered.set(g.file, want);
+    if (read(g.file) !== want) drift.push({ generated: g, want });
+  }
+  return drift;
+}
 
 function required(read: (file: string) => string | undefined, file: string): string {
   const text = read(file);

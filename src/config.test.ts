@@ -10,6 +10,7 @@ describe("loadConfig", () => {
       addressPolicy: "public",
       workers: 4,
       resyncMs: 300_000,
+      entryWritesPerSecond: 100,
       metrics: { host: "0.0.0.0", port: 8080 },
       leaderElection: { enabled: true, identity: "op-0", leaseDurationMs: 15_000, renewDeadlineMs: 10_000, retryPeriodMs: 2_000 },
     });
@@ -26,6 +27,8 @@ describe("loadConfig", () => {
     ["LEADER_ELECTION", "maybe", "LEADER_ELECTION=\"maybe\""],
     ["WORKERS", "0", "WORKERS=\"0\""],
     ["METRICS_ADDR", "8080", "METRICS_ADDR=\"8080\""],
+    ["ENTRY_WRITES_PER_SECOND", "0", "ENTRY_WRITES_PER_SECOND=\"0\""],
+    ["ENTRY_WRITES_PER_SECOND", "fast", "ENTRY_WRITES_PER_SECOND=\"fast\""],
   ])("a bad %s fails fast naming the variable and value", (name, value, expected) => {
     expect(() => loadConfig({ [name]: value })).toThrow(ConfigError);
     expect(() => loadConfig({ [name]: value })).toThrow(expected);

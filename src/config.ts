@@ -54,6 +54,22 @@ export const envSchema = z.object({
   LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace"]).default("info").meta({ description: "pino level" }),
   WORKERS: z.coerce.number().int().min(1).max(64).default(4).meta({ description: "concurrent reconciles (never two for one node)" }),
   RESYNC_SECONDS: z.coerce.number().positive().max(86400).default(300).meta({ description: "full resync period (a steady-state resync writes nothing)" }),
+  // Measured (docs/benchmarks.md "istiod at fleet scale", 2026-12-07): without the optional
+  // ServiceEntry istiod took a 10,000 VPS backfill at the operator's own ~73 entries/s (137 s)
+  // with every Xboard sidecar keeping pace, at 1.6 istiod CPU-ms per entry; the operator alone
+  // (no istiod on the machine) does ~95/s. 100/s is above both, so a 10,000 backfill is not
+  // slowed (>= 100 s, against 105-140 s measured), while a faster operator (more WORKERS, a
+  // faster API server) cannot hand istiod more than ~0.16 CPU of entry events. Lower it for a
+  // small istiod; Istio's own auto-registration deletes at 20/s.
+  ENTRY_WRITES_PER_SECOND: z.coerce
+    .number()
+    .min(1)
+    .max(10000)
+    .default(100)
+    .meta({
+      description:
+        "the pace of WorkloadEntry creates, updates and deletes (each is istiod work and a push to every Xboard sidecar): a token bucket with one second's burst; see `xrayr_mesh_entry_write_wait_seconds`",
+    }),
   PROMETHEUS_URL: z
     .url({ protocol: /^https?$/, error: "must be an http(s) URL of a Prometheus server" })
     .optional()
@@ -101,6 +117,7 @@ export interface Config {
   logLevel: Env["LOG_LEVEL"];
   workers: number;
   resyncMs: number;
+  entryWritesPerSecond: number;
   /** Off (undefined) unless PROMETHEUS_URL is set. */
   traffic:
     | { prometheusUrl: string; destination: string; window: string; pollMs: number; minWriteMs: number; errorThreshold: number; maxWritesPerSecond: number }
@@ -153,6 +170,7 @@ export function loadConfig(env: NodeJS.ProcessEnv): Config {
     logLevel: e.LOG_LEVEL,
     workers: e.WORKERS,
     resyncMs: e.RESYNC_SECONDS * 1000,
+    entryWritesPerSecond: e.ENTRY_WRITES_PER_SECOND,
     traffic:
       e.PROMETHEUS_URL === undefined
         ? undefined

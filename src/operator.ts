@@ -4,12 +4,14 @@
 // (operator/observe.ts), one term of leadership that reconciles and reports traffic
 // (operator/term.ts, operator/leadership.ts), and the probe and metrics server
 // (operator/probes.ts). Every decision lives in those modules, each with its unit test; this file
-// only connects them.
+// only connects them, and src/operator.test.ts holds its own two: caches that cannot be filled
+// stop what was started, and stop() ends the term and closes the server.
 import * as k8s from "@kubernetes/client-node";
 import type { Logger } from "pino";
 import { KubeWriter } from "./apply/writer.js";
 import type { Config } from "./config.js";
 import { systemClock } from "./controller/clock.js";
+import { WritePace } from "./controller/pace.js";
 import type { Fence } from "./controller/fence.js";
 import { operatorKubeConfig } from "./controller/kubeconfig.js";
 import { coordinationLeaseLock } from "./controller/leaderelection.js";
@@ -68,7 +70,9 @@ export async function startOperator(config: Config, log: Logger, metrics: Operat
   log.info({ nodes: caches.nodes.list().length, entries: caches.entries.list().length, groups: caches.groups.list().length }, "caches synced");
 
   const running = new AbortController();
-  const writerFor = (fence: Fence): KubeWriter => new KubeWriter(kc, observe.write, election.identity, fence, leadership.writeTimeoutMs);
+  // One pace for the process, across terms of leadership: a new term does not get a new burst.
+  const entryPace = new WritePace(config.entryWritesPerSecond, observe.entryTurn);
+  const writerFor = (fence: Fence): KubeWriter => new KubeWriter(kc, observe.write, election.identity, fence, leadership.writeTimeoutMs, entryPace);
   const term = (fence: Fence): Promise<void> => lead(fence, { config, caches, fleet, expectations, queue, observe, log, writerFor });
   const done = serveOneTerm(leadership.options, term, running.signal).then(async (how) => {
     await shutdown();

@@ -7,7 +7,7 @@ import type { XrayrNode } from "../api/v1alpha1/types.js";
 import { NotLeaderError, type Fence, type LeaderStamp } from "../controller/fence.js";
 import type { WorkloadEntry } from "../istio/workloadentry.js";
 import type { WorkloadGroup } from "../istio/workloadgroup.js";
-import { FENCING_POLICY, FencedWriteError, KubeWriter, LEADER_ANNOTATION, LEADER_EPOCH_ANNOTATION, writeTimeoutFor } from "./writer.js";
+import { FENCING_POLICY, FencedWriteError, KubeWriter, LEADER_ANNOTATION, LEADER_EPOCH_ANNOTATION, writeTimeoutFor, type EntryPace } from "./writer.js";
 
 const NS = "airport-prod";
 const ENTRIES = `/apis/networking.istio.io/v1/namespaces/${NS}/workloadentries`;
@@ -40,12 +40,12 @@ function fence(stamp: LeaderStamp | undefined) {
 }
 
 /** `stamp: null`: no leader election, so nothing to stamp. */
-async function setup(handler: (req: Recorded) => Answer, { stamp = { holder: "pod-a", epoch: 3 }, timeoutMs }: { stamp?: LeaderStamp | null; timeoutMs?: number } = {}) {
+async function setup(handler: (req: Recorded) => Answer, { stamp = { holder: "pod-a", epoch: 3 }, timeoutMs, pace }: { stamp?: LeaderStamp | null; timeoutMs?: number; pace?: EntryPace } = {}) {
   const api = new FakeApiServer(handler);
   const kc = await api.start();
   const counted: string[] = [];
   const f = fence(stamp ?? undefined);
-  const writer = new KubeWriter(kc, (verb, resource, outcome) => counted.push(`${verb} ${resource} ${outcome}`), "pod-a", f.fence, timeoutMs);
+  const writer = new KubeWriter(kc, (verb, resource, outcome) => counted.push(`${verb} ${resource} ${outcome}`), "pod-a", f.fence, timeoutMs, pace);
   return { api, writer, counted, end: f.end };
 }
 
@@ -162,6 +162,42 @@ describe("KubeWriter", () => {
     s.end();
     await expect(pending).rejects.toThrow();
     expect(s.counted).toEqual(["create workloadentries error"]);
+  });
+
+  test("every entry create, update and delete takes its turn of the entry pace before anything of it is sent; dry runs and groups take none", async () => {
+    const turns: string[] = [];
+    // Each turn notes how many requests the server had seen when it was asked: none of its own yet.
+    const pace: EntryPace = { turn: (verb) => { turns.push(`${verb} after ${api?.requests.length ?? 0}`); return Promise.resolve(true); } };
+    const s = await setup((req) => (req.method === "GET" ? { status: 200, body: { ...entry, metadata: { ...entry.metadata, resourceVersion: "1" } } } : { status: 200, body: entry }), { pace });
+    api = s.api;
+    await s.writer.createEntry(entry, { dryRun: true });
+    await s.writer.createEntry(entry);
+    await s.writer.updateEntry(entry);
+    await s.writer.deleteEntry(NS, "jp-01-0a1b2c3d", "uid-e");
+    await s.writer.createGroup(group);
+    await s.writer.updateGroup(group);
+    await s.writer.deleteGroup(NS, "jp-01", "uid-g");
+    expect(turns).toEqual(["create after 1", "patch after 2", "delete after 4"]);
+    expect(s.api.requests.map((r) => `${r.method} ${r.path.replace(/^.*\//, "")}`).slice(0, 5)).toEqual([
+      "POST workloadentries", "POST workloadentries", "GET jp-01-0a1b2c3d", "PATCH jp-01-0a1b2c3d", "DELETE jp-01-0a1b2c3d",
+    ]);
+  });
+
+  test("an entry write whose turn ends with the leadership is not sent (NotLeaderError)", async () => {
+    const waiting: EntryPace = { turn: (_verb, signal) => new Promise((resolve) => { signal.addEventListener("abort", () => { resolve(false); }); }) };
+    const s = await setup(() => ({ status: 201, body: entry }), { pace: waiting });
+    api = s.api;
+    const create = s.writer.createEntry(entry);
+    const del = s.writer.deleteEntry(NS, "x", "u");
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    s.end();
+    await expect(create).rejects.toBeInstanceOf(NotLeaderError);
+    await expect(del).rejects.toBeInstanceOf(NotLeaderError);
+    // A pace that gives up for any other reason still sends nothing.
+    const refused = await setup(() => ({ status: 201, body: entry }), { pace: { turn: () => Promise.resolve(false) } });
+    await expect(refused.writer.updateEntry(entry)).rejects.toThrow("leadership ended while it waited for its turn");
+    await refused.api.stop();
+    expect([...s.api.requests, ...refused.api.requests]).toEqual([]);
   });
 
   test("a write that hangs fails after the write timeout", async () => {

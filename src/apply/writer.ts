@@ -7,7 +7,7 @@ import * as k8s from "@kubernetes/client-node";
 import { GROUP, PLURAL, VERSION, type XrayrNode, type XrayrNodeStatus } from "../api/v1alpha1/types.js";
 import { apiMessage, statusCode } from "../controller/api-errors.js";
 import { withSignal } from "../controller/call-options.js";
-import type { Fence, LeaderStamp } from "../controller/fence.js";
+import { NotLeaderError, type Fence, type LeaderStamp } from "../controller/fence.js";
 import { MANAGER } from "../domain/ownership.js";
 import type { ObjectMeta } from "../api/v1alpha1/types.js";
 import { WE_GROUP, WE_PLURAL, WE_VERSION, type WorkloadEntry } from "../istio/workloadentry.js";
@@ -45,6 +45,17 @@ export interface WriteCounter {
   (verb: "create" | "dry-run-create" | "patch" | "delete", resource: string, outcome: "ok" | "error"): void;
 }
 
+/**
+ * Holds a WorkloadEntry write back until its turn (controller/pace.ts, ENTRY_WRITES_PER_SECOND):
+ * every entry create, update and delete is work for istiod and a push to each Xboard sidecar.
+ * False: the wait ended with the leadership, and the write is not sent.
+ */
+export interface EntryPace {
+  turn(verb: "create" | "patch" | "delete", signal: AbortSignal): Promise<boolean>;
+}
+
+const UNPACED: EntryPace = { turn: () => Promise.resolve(true) };
+
 export interface Writer {
   /** Creates a new entry; "exists" when the name is already taken (the cache had not seen it yet).
    * With `dryRun` nothing is stored: admission runs, so a refusal is known before anything is deleted. */
@@ -76,13 +87,17 @@ export class KubeWriter implements Writer {
     private readonly reportingInstance: string,
     private readonly fence: Fence,
     private readonly writeTimeoutMs: number = MAX_WRITE_TIMEOUT_MS,
+    private readonly entryPace: EntryPace = UNPACED,
   ) {
     this.custom = kc.makeApiClient(k8s.CustomObjectsApi);
     this.core = kc.makeApiClient(k8s.CoreV1Api);
   }
 
   async createEntry(entry: WorkloadEntry, options: { dryRun?: boolean } = {}): Promise<"created" | "exists"> {
-    return this.create(entryCoordinates(entry.metadata.namespace ?? ""), entry, options.dryRun === true);
+    const dryRun = options.dryRun === true;
+    // A dry run stores nothing, so istiod never sees it: it takes no turn.
+    if (!dryRun) await this.entryTurn("create");
+    return this.create(entryCoordinates(entry.metadata.namespace ?? ""), entry, dryRun);
   }
 
   async createGroup(group: WorkloadGroup): Promise<"created" | "exists"> {
@@ -107,6 +122,7 @@ export class KubeWriter implements Writer {
   }
 
   async updateEntry(entry: WorkloadEntry): Promise<void> {
+    await this.entryTurn("patch");
     await this.update(entryCoordinates(entry.metadata.namespace ?? ""), entry.metadata.name ?? "", (live) =>
       entryUpdatePatch(live as WorkloadEntry, stamped(entry, this.fence.stamp), MANAGER),
     );
@@ -119,11 +135,20 @@ export class KubeWriter implements Writer {
   }
 
   async deleteEntry(namespace: string, name: string, uid: string): Promise<void> {
+    await this.entryTurn("delete");
     await this.delete(entryCoordinates(namespace), name, uid);
   }
 
   async deleteGroup(namespace: string, name: string, uid: string): Promise<void> {
     await this.delete(groupCoordinates(namespace), name, uid);
+  }
+
+  // The wait comes before anything is read or stamped, so what is sent after it is current; the
+  // write timeout starts after it. Groups take no turn: istiod's xDS never reads them (no push).
+  private async entryTurn(verb: "create" | "patch" | "delete"): Promise<void> {
+    if (await this.entryPace.turn(verb, this.fence.signal)) return;
+    this.fence.check();
+    throw new NotLeaderError(`entry ${verb} not sent: leadership ended while it waited for its turn`);
   }
 
   private async update(coordinates: Coordinates, name: string, patch: (live: unknown) => Record<string, unknown>): Promise<void> {

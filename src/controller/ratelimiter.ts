@@ -38,29 +38,49 @@ export class ItemExponentialFailureRateLimiter implements RateLimiter {
 }
 
 /**
- * A token bucket shared by all keys. Like golang.org/x/time/rate's Reserve, a call always takes a
- * token and may drive the balance negative; the delay is how long until that debt is repaid, so
- * callers queue up in order instead of retrying to find a free token.
+ * A token bucket. Like golang.org/x/time/rate's Reserve, a call always takes a token and may drive
+ * the balance negative; the delay is how long until that debt is repaid, so callers queue up in
+ * order instead of retrying to find a free token. The one token-bucket rule of the runtime: the
+ * retry limiter below and the entry write pace (pace.ts) both use it.
  */
-export class BucketRateLimiter implements RateLimiter {
+export class TokenBucket {
   private tokens: number;
   private last: number;
 
   constructor(
-    private readonly qps = 10,
-    private readonly burst = 100,
+    private readonly perSecond: number,
+    private readonly burst: number,
     private readonly clock: Clock = systemClock,
   ) {
     this.tokens = burst;
     this.last = clock.now();
   }
 
-  when(_key: string): number {
+  /** Takes a token; returns how long (ms) the taker must wait before acting on it (0: at once). */
+  reserve(): number {
     const now = this.clock.now();
-    this.tokens = Math.min(this.burst, this.tokens + ((now - this.last) / 1000) * this.qps);
+    this.tokens = Math.min(this.burst, this.tokens + ((now - this.last) / 1000) * this.perSecond);
     this.last = now;
     this.tokens -= 1;
-    return this.tokens >= 0 ? 0 : (-this.tokens / this.qps) * 1000;
+    return this.tokens >= 0 ? 0 : (-this.tokens / this.perSecond) * 1000;
+  }
+
+  /** Gives back a reserved token that was not used (its taker gave up waiting). */
+  refund(): void {
+    this.tokens = Math.min(this.burst, this.tokens + 1);
+  }
+}
+
+/** A token bucket shared by all keys (see TokenBucket). */
+export class BucketRateLimiter implements RateLimiter {
+  private readonly bucket: TokenBucket;
+
+  constructor(qps = 10, burst = 100, clock: Clock = systemClock) {
+    this.bucket = new TokenBucket(qps, burst, clock);
+  }
+
+  when(_key: string): number {
+    return this.bucket.reserve();
   }
 
   forget(_key: string): void {

@@ -57,7 +57,8 @@ function healthy(): DoctorFacts {
     istiod: ok([{ metadata: { name: "istiod" }, spec: { selector: {}, template: { spec: { containers: [{ name: "discovery", env: [{ name: "PILOT_ENABLE_AMBIENT", value: "true" }] }] } } }, status: { availableReplicas: 1 } }]),
     service: ok({ metadata: { name: "xboard" }, spec: { type: "LoadBalancer", externalTrafficPolicy: "Local" } }),
     workloadGroups: ok([{ metadata: { name: "xrayr" }, spec: { metadata: { labels: { app: "xrayr" } } } }, nodeGroup("a"), nodeGroup("b")]),
-    serviceEntries: ok([{ metadata: { name: "xrayr" }, spec: { workloadSelector: { labels: { app: "xrayr" } } } }]),
+    // As shipped: no fleet-wide ServiceEntry (deploy/istio/optional/); another service's entry only.
+    serviceEntries: ok([{ metadata: { name: "payments-vm" }, spec: { workloadSelector: { labels: { app: "payments" } } } }]),
     entries: ok([entry("a-0123abcd", "45.0.0.1"), entry("b-4567cdef", "45.0.0.2")]),
     nodes: ok([node("a", "45.0.0.1"), node("b", "45.0.0.2")]),
     lease: ok({ metadata: { name: "xrayr-mesh-operator" }, spec: { holderIdentity: "op-1", renewTime: new Date("2026-01-01T00:00:25Z"), leaseDurationSeconds: 15 } }),
@@ -95,7 +96,7 @@ describe("doctor checks", () => {
       "xboard-client-ip": "fail",
       workloadgroup: "fail",
       "node-workloadgroups": "fail",
-      serviceentry: "fail",
+      serviceentry: "pass",
       "operator-lease": "fail",
       "nodes-ready": "pass",
       "address-conflicts": "pass",
@@ -165,8 +166,31 @@ describe("doctor checks", () => {
 
   test("workloadgroup and serviceentry judge the XrayrNodes' entries only, not a foreign entry's labels", () => {
     const foreign = { ...entry("vm-x", "192.0.2.1", null), spec: { address: "192.0.2.1", labels: { app: "other" } } };
-    const v = verdicts({ ...healthy(), entries: ok([entry("a-0123abcd", "45.0.0.1"), foreign]) });
+    const otherSe = { metadata: { name: "other-vms" }, spec: { workloadSelector: { labels: { app: "other" } } } };
+    const v = verdicts({ ...healthy(), entries: ok([entry("a-0123abcd", "45.0.0.1"), foreign]), serviceEntries: ok([otherSe]) });
     expect([v.workloadgroup, v.serviceentry]).toEqual(["pass", "pass"]);
+  });
+
+  test("serviceentry: the fleet-wide ServiceEntry is optional; absent passes, present warns with its per-change cost", () => {
+    const check = (f: Partial<DoctorFacts>) => runChecks({ ...healthy(), ...f }).find((r) => r.check === "serviceentry");
+    expect(check({})).toMatchObject({ verdict: "pass", fix: "" });
+    expect(check({})?.detail).toContain("optional: deploy/istio/optional/");
+    expect(check({ serviceEntries: ok([]) })?.verdict).toBe("pass");
+
+    const fleetSe = { metadata: { name: "xrayr-nodes" }, spec: { workloadSelector: { labels: { app: "xrayr" } } } };
+    const present = check({ serviceEntries: ok([fleetSe]) });
+    expect(present?.verdict).toBe("warn");
+    expect(present?.detail).toContain("ServiceEntry xrayr-nodes (2 of 2 entries) selects the XrayrNodes' entries");
+    expect(present?.detail).toContain("220 KB per change per sidecar");
+    expect(present?.fix).toContain("kubectl -n airport-prod delete serviceentry xrayr-nodes");
+    // One that selects only some entries costs the same per change of those: still named.
+    const some = { metadata: { name: "jp-only" }, spec: { workloadSelector: { labels: { app: "xrayr", country: "jp" } } } };
+    const partial = check({ serviceEntries: ok([some]), entries: ok([entry("a-0123abcd", "45.0.0.1"), { ...entry("b-4567cdef", "45.0.0.2"), spec: { address: "45.0.0.2", labels: { app: "xrayr", country: "us" } } }]) });
+    expect(partial).toMatchObject({ verdict: "warn" });
+    expect(partial?.detail).toContain("jp-only (1 of 2 entries)");
+    // No entries yet: nothing to resend.
+    expect(check({ serviceEntries: ok([fleetSe]), entries: ok([]) })?.verdict).toBe("pass");
+    expect(check({ serviceEntries: { ok: false, error: "forbidden" } })?.verdict).toBe("warn");
   });
 
   test("node-workloadgroups: every node with an entry needs its own group, controlled by it, selecting its entry", () => {

@@ -97,6 +97,22 @@ export class OperatorMetrics {
     labelNames: ["why"] as const,
     registers: [this.registry],
   });
+  // The entry write pace (ENTRY_WRITES_PER_SECOND): how often and how long it held writes back.
+  // Waits that stay near 0 say the pace does not bind; a steady share of waits says the operator
+  // would go faster than istiod is meant to take entries.
+  readonly entryWriteWaits = new Counter({
+    name: "xrayr_mesh_entry_write_waits_total",
+    help: "WorkloadEntry writes (create, patch, delete) that the entry write pace (ENTRY_WRITES_PER_SECOND) held back before sending, by verb",
+    labelNames: ["verb"] as const,
+    registers: [this.registry],
+  });
+  readonly entryWriteWait = new Histogram({
+    name: "xrayr_mesh_entry_write_wait_seconds",
+    help: "Time each WorkloadEntry write waited for its turn under ENTRY_WRITES_PER_SECOND (0 when not held back), by verb",
+    labelNames: ["verb"] as const,
+    buckets: [0, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+    registers: [this.registry],
+  });
   readonly writes = new Counter({
     name: "xrayr_mesh_kube_writes_total",
     help: "Write requests this replica sent to the API server, by verb, resource and outcome",

@@ -66,6 +66,22 @@ describe("Observe", () => {
     expect(await value(metrics, "xrayr_mesh_leader")).toBe(0);
   });
 
+  test("each entry write's turn is observed with its wait; only a write held back counts as a wait", async () => {
+    const { metrics, observe } = setup();
+    observe.entryTurn("create", 0);
+    observe.entryTurn("create", 0.03);
+    observe.entryTurn("delete", 0.2);
+    expect(await value(metrics, "xrayr_mesh_entry_write_waits_total", { verb: "create" })).toBe(1);
+    expect(await value(metrics, "xrayr_mesh_entry_write_waits_total", { verb: "delete" })).toBe(1);
+    const { values } = await metrics.entryWriteWait.get();
+    const of = (verb: string, name: string, le?: number) => values.find((v) => v.labels["verb"] === verb && v.metricName === name && (le === undefined || (v.labels as Record<string, string | number>)["le"] === le))?.value;
+    expect(of("create", "xrayr_mesh_entry_write_wait_seconds_count")).toBe(2);
+    expect(of("create", "xrayr_mesh_entry_write_wait_seconds_bucket", 0)).toBe(1);
+    expect(of("create", "xrayr_mesh_entry_write_wait_seconds_sum")).toBeCloseTo(0.03);
+    expect(of("delete", "xrayr_mesh_entry_write_wait_seconds_bucket", 0.1)).toBe(0);
+    expect(of("delete", "xrayr_mesh_entry_write_wait_seconds_bucket", 0.25)).toBe(1);
+  });
+
   test("the queue's hooks feed its metrics under the controller's name", async () => {
     const { metrics, observe } = setup();
     const q = observe.queue();

@@ -82,6 +82,12 @@ export class Observe {
   /** Each write sent to the API server, by verb, resource and outcome. */
   readonly write: WriteCounter = (verb, resource, outcome) => { this.metrics.writes.inc({ verb, resource, outcome }); };
 
+  /** Each entry write's turn under the entry write pace: its wait, and whether it was held back. */
+  readonly entryTurn = (verb: string, waitedSeconds: number): void => {
+    this.metrics.entryWriteWait.observe({ verb }, waitedSeconds);
+    if (waitedSeconds > 0) this.metrics.entryWriteWaits.inc({ verb });
+  };
+
   /** The traffic reporter's writes and Prometheus faults. */
   traffic(): { onWritten: (why: string) => void; onPrometheusFault: (why: "unreachable" | "empty") => void } {
     return {

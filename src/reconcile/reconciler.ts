@@ -10,7 +10,7 @@ import type { Condition, XrayrNode, XrayrNodeStatus } from "../api/v1alpha1/type
 import { desiredWorkloadEntry, type EntryOptions } from "../desired/workloadentry.js";
 import { desiredWorkloadGroup } from "../desired/workloadgroup.js";
 import { nodeClaim, type Claim } from "../domain/claims.js";
-import { groupCondition, readyCondition } from "../domain/readiness.js";
+import { GROUP_READY, groupCondition, READY, readyCondition } from "../domain/readiness.js";
 import type { Validity } from "../domain/validity.js";
 import type { WorkloadEntry } from "../istio/workloadentry.js";
 import type { WorkloadGroup } from "../istio/workloadgroup.js";
@@ -277,11 +277,11 @@ export class XrayrNodeReconciler {
     if (sameStatus(current, next)) return;
     await this.deps.writer.patchNodeStatus(node, next);
     this.remember(key, node.metadata.uid ?? "", next);
-    await this.tell(node, "Ready", readyCondition(current), verdicts.ready, log);
+    await this.tell(node, READY, readyCondition(current), verdicts.ready, log);
     // A group waiting for the entry, or following it back, adds nothing a person must see: Ready's
     // reason and its event say it already.
     const previousGroup = groupCondition(current);
-    if (verdicts.group.reason !== "EntryNotReady" && previousGroup?.reason !== "EntryNotReady") await this.tell(node, "WorkloadGroupReady", previousGroup, verdicts.group, log);
+    if (verdicts.group.reason !== "EntryNotReady" && previousGroup?.reason !== "EntryNotReady") await this.tell(node, GROUP_READY, previousGroup, verdicts.group, log);
   }
 
   // Events (and info lines) are for what a person must see: a warning, or a reason changing after

@@ -66,6 +66,8 @@ export class TrafficReporter {
   /** One poll; returns how many nodes were written. */
   async pollOnce(): Promise<number> {
     const { prometheus, scope } = this.deps;
+    // Ready as domain/readiness.ts says; a node being deleted is left out only because writing
+    // its status.traffic would be a write for nothing (node_info still counts it until it is gone).
     const ready = this.deps.nodes.list().filter((n) => n.metadata.deletionTimestamp === undefined && isReady(n));
     const panel = await readPanel(prometheus, scope, ready.map((n) => n.metadata.name ?? ""), this.deps.app);
     if (looksLikeOutage(panel, ready.map((n) => n.status?.traffic))) {

@@ -9,7 +9,8 @@
 // its own loopback address on XrayR's schedule (period 1 s here; 60 s in production).
 //  1) 30 nodes -> istiod serves 30 workloads; the stand-in knows each within 2 s of its creation
 //     (all created after it connected: learned from pushes on its one stream; without the
-//     xrayr-nodes ServiceEntry, whose pushes would mask a missing Address push)
+//     optional xrayr-nodes ServiceEntry, as deploy/istio ships: its pushes would mask a missing
+//     Address push)
 //  1b) each node's WorkloadGroup (Kiali's workload for the VPS): in istiod's config store, its
 //     labels selecting exactly that node's entry by Kiali's rule, and istiod's workload index and
 //     the sidecar's copy unchanged by it (no auto-registered entry, no health gate, one workload
@@ -129,10 +130,11 @@ beforeAll(async () => {
     return;
   }
   ep = await startMesh({ scrapeInterval: "1s", replicas: REPLICAS, telemetry: "project" });
-  // deploy/istio's xrayr-nodes ServiceEntry selects the entries; a change of its endpoints also
-  // pushes to sidecars and would hide a missing Address push (AMBIENT_SCOPED_ADDRESS_PUSHES).
-  // Attribution must not depend on it: startMesh leaves deploy/istio out, and a cluster that has
-  // the entry (a reused lab) runs this file without it (restored after).
+  // The optional xrayr-nodes ServiceEntry (deploy/istio/optional/) selects the entries; a change
+  // of its endpoints also pushes to sidecars and would hide a missing Address push
+  // (AMBIENT_SCOPED_ADDRESS_PUSHES). deploy/istio ships without it and attribution must not
+  // depend on it: a cluster that has it (a reused lab, a bench left it) runs this file without it
+  // (restored after).
   const se = await kubectl(["-n", NAMESPACE, "delete", "serviceentry", "xrayr-nodes", "--ignore-not-found"]);
   if (se.code !== 0) throw new Error(`deleting ServiceEntry xrayr-nodes: ${se.stderr}`);
   removedServiceEntry = se.stdout.includes("deleted");
@@ -151,7 +153,7 @@ afterAll(async () => {
   if (skip) return;
   await stopAllGenerators();
   await stopMesh();
-  if (removedServiceEntry) await kubectl(["apply", "--server-side", "--field-manager=xrayr-lab", "-f", join(REPO, "deploy/istio/serviceentry.yaml")]);
+  if (removedServiceEntry) await kubectl(["apply", "--server-side", "--field-manager=xrayr-lab", "-f", join(REPO, "deploy/istio/optional/serviceentry.yaml")]);
 }, 60_000);
 
 // ---- helpers -----------------------------------------------------------------------------------

@@ -22,7 +22,8 @@
 #                    (pod annotations, pod labels as target labels), istiod and the operators;
 #                    loading deploy/istio/observability/prometheusrule.yaml (recording rules
 #                    scaled to the lab's scrape interval, alerts as shipped)
-# and applies deploy/istio (namespace, WorkloadGroup, ServiceEntry, Telemetry, ...) to the lab.
+# and applies deploy/istio (namespace, WorkloadGroup, Telemetry, ...) to the lab; not the optional
+# fleet-wide ServiceEntry (deploy/istio/optional/: bench/mesh.mjs applies it for its own run).
 # Writes $LAB_DIR/endpoints.json (API server, istiod debug, Prometheus, the Xboard entry point,
 # each sidecar's admin). Idempotent. mesh-down.sh stops these and deletes the Xboard objects;
 # lab-down.sh stops everything.
@@ -111,8 +112,7 @@ ISTIO_GO_MODULE=$(sed -n 's/^ISTIO_GO_MODULE=//p' "$lab_repo/deploy/istio/istio-
 ISTIO_SRC=$(cd "$lab_here/istiod" && go mod download -json "istio.io/istio@$ISTIO_GO_MODULE" | jq -r .Dir)
 [ -f "$ISTIO_SRC/samples/addons/prometheus.yaml" ] || die "no samples/addons/prometheus.yaml in istio.io/istio@$ISTIO_GO_MODULE"
 
-# istiod's namespace, and deploy/istio's objects (namespace labels, WorkloadGroup, ServiceEntry,
-# Telemetry, sigma-api RBAC, the xrayr-vm ServiceAccount) as on the real cluster. Only Xboard's
+# istiod's namespace, and deploy/istio's objects (namespace labels, WorkloadGroup, Telemetry, sigma-api RBAC, the xrayr-vm ServiceAccount) as on the real cluster. Only Xboard's
 # Telemetry is on the attribution path (it configures the sidecars' istio.stats): it is applied
 # in every case, in the profile asked for. The e2e suite skips the rest (MESH_DEPLOY_ISTIO=0) so
 # its other files, which judge a bare lab (doctor), see the same lab whatever the order.

@@ -107,6 +107,8 @@ describe.each(renders)("operator manifests: %s", (_name, objs) => {
     expect(config.namespace).toBe("airport-prod");
     expect(config.serviceAccount).toBe("xrayr-vm");
     expect(config.leaderElection.leaseName).toBe("xrayr-mesh-operator");
+    // The chart's default is the operator's: a render without the value changes nothing.
+    expect(config.entryWritesPerSecond).toBe(loadConfig({}).entryWritesPerSecond);
   });
 
   it("runs the image the Dockerfile builds, tagged with the chart's appVersion", () => {
@@ -217,11 +219,18 @@ describe("deploy/istio", () => {
     expect(one(istio, "ServiceAccount", cfg.serviceAccount)["metadata"].namespace).toBe(cfg.namespace);
   });
 
-  it("groups the entries in ServiceEntry xrayr-nodes (MESH_INTERNAL, STATIC, app=xrayr)", () => {
-    const se = one(istio, "ServiceEntry", "xrayr-nodes");
+  // docs/install.md "istiod at fleet scale": each entry change would resend its N endpoints to
+  // every airport-prod sidecar, so the fleet-wide ServiceEntry is not applied by -k deploy/istio.
+  it("ships no ServiceEntry; the optional xrayr-nodes one (MESH_INTERNAL, STATIC, app=xrayr, airport-prod only) is in optional/", () => {
+    expect(istio.map((o) => o["kind"])).not.toContain("ServiceEntry");
+    const optional = docs(read("deploy/istio/optional/serviceentry.yaml"));
+    const se = one(optional, "ServiceEntry", "xrayr-nodes");
+    expect(se["metadata"].namespace).toBe("airport-prod");
     expect(se["spec"]).toEqual(
-      expect.objectContaining({ location: "MESH_INTERNAL", resolution: "STATIC", workloadSelector: { labels: { app: "xrayr" } } }),
+      expect.objectContaining({ location: "MESH_INTERNAL", resolution: "STATIC", workloadSelector: { labels: { app: "xrayr" } }, exportTo: ["."] }),
     );
+    // A TCP port on an address-less entry would capture airport-prod's outbound TCP (IST0134).
+    expect((se["spec"].ports as Obj[]).map((p) => p["protocol"])).toEqual(["HTTP"]);
   });
 
   it("lets sigma-api manage XrayrNodes in airport-prod and nothing else", () => {

@@ -38,7 +38,7 @@ describe("layer rules", () => {
     expect(await violations(REPO)).toEqual([]);
   }, 60_000);
 
-  it.each([
+  const deliberate = [
     ["api-is-a-leaf", "src/api/v1alpha1/bad.ts", 'import { nextTraffic } from "../../traffic/status.js";\nexport const x = nextTraffic;\n'],
     ["istio-is-a-leaf", "src/istio/bad.ts", 'import { MANAGER } from "../domain/ownership.js";\nexport const x = MANAGER;\n'],
     ["domain-imports-only-the-leaves", "src/domain/bad.ts", 'import { planNode } from "../plan/plan.js";\nexport const x = planNode;\n'],
@@ -46,11 +46,17 @@ describe("layer rules", () => {
     ["crd-fleet-doctor-do-no-io", "src/doctor/bad.ts", 'import { readFile } from "node:fs/promises";\nexport const x = readFile;\n'],
     ["crd-fleet-doctor-do-no-io", "src/fleet/bad.ts", 'import { XrayrNodeClient } from "../apply/xrayrnodes.js";\nexport const x = XrayrNodeClient;\n'],
     ["crd-fleet-doctor-use-no-api-client", "src/crd/bad.ts", 'import { CoreV1Api } from "@kubernetes/client-node";\nexport const x = CoreV1Api;\n'],
-    ["only-the-composition-root-imports-reconcile", "src/cli/bad.ts", 'import { Expectations } from "../reconcile/expectations.js";\nexport const x = Expectations;\n'],
+    ["only-the-composition-root-imports-reconcile", "src/cli/bad.ts", 'import { AddressExpectations } from "../reconcile/expectations.js";\nexport const x = AddressExpectations;\n'],
     ["only-the-composition-root-imports-reconcile", "src/doctor/bad.ts", 'import { watchFleet } from "../reconcile/watches.js";\nexport const x = watchFleet;\n'],
     ["only-the-edges-talk-to-the-api-server", "src/cli/bad.ts", 'import { CoreV1Api } from "@kubernetes/client-node";\nexport const x = CoreV1Api;\n'],
     ["no-cycles", "src/status/bad.ts", 'import { z } from "./back.js";\nexport const y = 1;\nexport const w = z;\n'],
-  ])("%s catches %s", async (rule, file, text) => {
+  ] as const;
+
+  it("shows every rule of layers.mjs failing below, and no rule it lacks", () => {
+    expect([...new Set(deliberate.map(([rule]) => rule))].sort()).toEqual(rules.forbidden.map((r) => r.name).sort());
+  });
+
+  it.each(deliberate)("%s catches %s", async (rule, file, text) => {
     const path = join(copy, file);
     writeFileSync(path, text);
     // A cycle needs its other half: back.ts imports bad.ts, which imports back.ts.

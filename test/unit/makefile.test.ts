@@ -27,4 +27,18 @@ describe("make help", () => {
     expect(listed).toEqual(documented);
     expect(out).toMatch(/^ {2}verify {17}render every generated file again/m);
   });
+
+  test("every `make <target>` the repository tells a reader to run is a target", () => {
+    // Docs, comments and scripts name entry points as `make X` (backquoted) or, in README's
+    // command list, as a line starting "make X": each must exist, or make help is not the list.
+    const files = execFileSync("git", ["ls-files", "-z", "--", "*.md", "*.ts", "*.mjs", "*.js", "*.sh", "*.yaml", "Makefile"], { cwd: repo, encoding: "utf8" }).split("\0").filter((f) => f !== "");
+    const named = new Map<string, string>();
+    for (const file of files) {
+      const text = readFileSync(`${repo}/${file}`, "utf8");
+      for (const m of text.matchAll(/`make ([a-z][a-z0-9-]*)|^make ([a-z][a-z0-9-]*)/gm)) named.set(m[1] ?? m[2] ?? "", file);
+    }
+    expect(named.size).toBeGreaterThan(15);
+    const missing = [...named].filter(([t]) => !targets.includes(t)).map(([t, file]) => `make ${t} (${file})`);
+    expect(missing).toEqual([]);
+  });
 });
