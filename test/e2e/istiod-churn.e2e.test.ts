@@ -1,9 +1,9 @@
 // istiod under VPS churn: the regression guard of issue 17 in make test (the numbers at 10,000
 // and 50,000 are `make bench-mesh`'s; this file holds the line at a size CI affords). The mesh lab
 // (test/lab/mesh-up.sh: real istiod with the settings deploy/istio ships, 2 Xboard pods each with
-// its sidecar stand-in), deploy/istio's objects applied as shipped after issue 17, that is without
-// the fleet-wide `xrayr-nodes` ServiceEntry (it was optional from then on: with it, every plain
-// sidecar in airport-prod receives all N endpoints on every change), M=10 plain sidecars
+// its sidecar stand-in), deploy/istio's objects applied as shipped, so without the fleet-wide
+// `xrayr-nodes` ServiceEntry (optional since issue 17: with it, every plain sidecar in
+// airport-prod receives all N endpoints on every change), M=10 plain sidecars
 // (xds-clients: Go delta xDS clients subscribing to CDS, LDS, EDS and RDS as Envoy does; 2 beside
 // Xboard in airport-prod as mysql's and redis's, 8 in two other namespaces), the operator as the
 // image runs it, and 2,000 VPS. The measuring pieces are bench-mesh's (test/support/mesh-churn.ts).
@@ -92,13 +92,12 @@ maybe(`istiod under churn: ${N} VPS, ${REPLICAS} Xboard sidecars, ${M} plain sid
     // The Xboard pods and their sidecars; scraping is not what this file looks at (15 s: little CPU).
     ep = await startMesh({ scrapeInterval: "15s", replicas: REPLICAS, telemetry: "project" });
     sidecars = ep.sidecarAdmins;
-    // deploy/istio as it ships after issue 17: the fleet-wide ServiceEntry is no longer in its
-    // kustomization (deploy/istio/optional/). Until that move is on this branch, it is left out
-    // here; once it is, `without` names nothing deploy/istio has.
-    const applied = await applyDeployIstio(["ServiceEntry/xrayr-nodes"]);
+    // deploy/istio as it ships: since issue 17 without the fleet-wide ServiceEntry (optional/),
+    // and no other ServiceEntry in airport-prod either (a reused lab could hold one).
+    const applied = await applyDeployIstio();
     undoDeployIstio = applied.undo;
     const se = await kubectl(["-n", NAMESPACE, "get", "serviceentries", "-o", "name"]);
-    if (se.code !== 0 || se.stdout.trim() !== "") throw new Error(`ServiceEntries in ${NAMESPACE} besides deploy/istio's: ${se.stdout}${se.stderr}`);
+    if (se.code !== 0 || se.stdout.trim() !== "") throw new Error(`ServiceEntries in ${NAMESPACE}, which deploy/istio does not ship: ${se.stdout}${se.stderr}`);
     note(`deploy/istio applied: ${applied.applied.join(", ")}`);
 
     const kube = kubeHelpers(lab().kubeconfig);

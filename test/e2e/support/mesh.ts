@@ -398,19 +398,19 @@ export function sidecarLogs(ep: Endpoints): string {
 const DEPLOY_ISTIO_MANAGER = "xrayr-e2e-deploy-istio";
 
 /**
- * Applies deploy/istio's kustomization (what phase 2 of docs/install.md applies) to the lab, but
- * the objects `without` names (Kind/name), and returns the undo: every object it applied deleted
- * again but the Namespace, whose labels it releases (applied once more by the same field manager
- * without them), so the files that judge a bare lab (doctor) see one whatever the order.
+ * Applies deploy/istio's kustomization (what phase 2 of docs/install.md applies) to the lab and
+ * returns the undo: every object it applied deleted again but the Namespace, whose labels it
+ * releases (applied once more by the same field manager without them), so the files that judge a
+ * bare lab (doctor) see one whatever the order.
  */
-export async function applyDeployIstio(without: readonly string[] = []): Promise<{ applied: string[]; undo: () => Promise<void> }> {
+export async function applyDeployIstio(): Promise<{ applied: string[]; undo: () => Promise<void> }> {
   const rendered = await kubectl(["kustomize", join(REPO, "deploy/istio")]);
   if (rendered.code !== 0) throw new Error(`kubectl kustomize deploy/istio: ${rendered.stderr}`);
   const docs = parseAllDocuments(rendered.stdout).map((d) => d.toJSON() as { kind: string; metadata: { name: string; namespace?: string } } | null);
-  const objects = docs.filter((o): o is NonNullable<typeof o> => o !== null && !without.includes(`${o.kind}/${o.metadata.name}`));
+  const objects = docs.filter((o): o is NonNullable<typeof o> => o !== null);
   const input = objects.map((o) => JSON.stringify(o)).join("\n");
   const r = await kubectl(["apply", "--server-side", "--force-conflicts", `--field-manager=${DEPLOY_ISTIO_MANAGER}`, "-f", "-"], { input });
-  if (r.code !== 0) throw new Error(`applying deploy/istio (without ${without.join(", ")}): ${r.stderr}`);
+  if (r.code !== 0) throw new Error(`applying deploy/istio: ${r.stderr}`);
   const undo = async (): Promise<void> => {
     for (const o of [...objects].reverse()) {
       const args =
