@@ -1,13 +1,16 @@
 // The plumbing `make bench-mesh` (bench/mesh.mjs) stands on: processes it starts and always stops,
-// /proc readings (RSS, its peak, CPU seconds), polling, quantiles, the mesh lab's scripts. Plain
-// Node (no TypeScript), like bench/scale.mjs, so it runs as is with the project's Node 24.
-/* global setTimeout, clearTimeout, fetch, AbortSignal */
+// /proc readings (RSS, its peak, CPU seconds), polling, the mesh lab's scripts. Plain Node, like
+// bench/scale.mjs, so it runs as is with the project's Node 24; the HTTP readers, the metric sum
+// and the quantile are test/support/mesh-churn.ts's (shared with the e2e guard; Node strips its
+// types), re-exported here.
+/* global setTimeout, clearTimeout, URL */
 import { execFileSync, spawn } from "node:child_process";
 import { closeSync, openSync, readFileSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { join } from "node:path";
 
-export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+const shared = await import(new URL("../test/support/mesh-churn.ts", import.meta.url).href);
+export const { getJson, getText, metricSum, quantile, send, sleep } = shared;
 export const mib = (bytes) => bytes / (1 << 20);
 
 export function say(s) {
@@ -70,47 +73,6 @@ export async function until(what, fn, timeoutMs, intervalMs = 200) {
     if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs / 1000} s waiting for ${what}`);
     await sleep(intervalMs);
   }
-}
-
-export async function getJson(url, timeoutMs = 30_000) {
-  const res = await fetch(url, { signal: AbortSignal.timeout(timeoutMs) });
-  if (!res.ok) throw new Error(`GET ${url}: ${res.status} ${await res.text()}`);
-  return res.json();
-}
-export async function getText(url, timeoutMs = 30_000) {
-  const res = await fetch(url, { signal: AbortSignal.timeout(timeoutMs) });
-  if (!res.ok) throw new Error(`GET ${url}: ${res.status}`);
-  return res.text();
-}
-export async function send(method, url, body) {
-  const res = await fetch(url, {
-    method,
-    headers: body === undefined ? {} : { "content-type": "application/json" },
-    body: body === undefined ? undefined : JSON.stringify(body),
-    signal: AbortSignal.timeout(30_000),
-  });
-  if (!res.ok) throw new Error(`${method} ${url}: ${res.status} ${await res.text()}`);
-}
-
-/** One sample of a Prometheus text exposition, summed over all series of that name. */
-export function metricSum(text, name) {
-  let sum = 0;
-  let found = false;
-  for (const line of text.split("\n")) {
-    if (!line.startsWith(name)) continue;
-    const rest = line.slice(name.length);
-    if (rest[0] !== " " && rest[0] !== "{") continue;
-    sum += Number(line.slice(line.lastIndexOf(" ") + 1));
-    found = true;
-  }
-  return found ? sum : undefined;
-}
-
-/** The q-quantile (0..1) of numbers, nearest rank; NaN for none. */
-export function quantile(values, q) {
-  if (values.length === 0) return NaN;
-  const s = [...values].sort((a, b) => a - b);
-  return s[Math.min(s.length - 1, Math.max(0, Math.ceil(q * s.length) - 1))];
 }
 
 // ---- the lab ------------------------------------------------------------------------------
