@@ -97,7 +97,8 @@ export interface FleetOptions {
  */
 export class Fleet {
   readonly api: k8s.CustomObjectsApi;
-  readonly generator: string | undefined;
+  /** xrayr-traffic's admin URL: bench-mesh's telemetry phase sets it when the fleet starts calling. */
+  generator: string | undefined;
   readonly labels: Record<string, string>;
   next = 0;
   readonly live = new Map<string, LiveNode>();
