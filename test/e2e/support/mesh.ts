@@ -409,10 +409,18 @@ export async function applyDeployIstio(): Promise<{ applied: string[]; undo: () 
   const docs = parseAllDocuments(rendered.stdout).map((d) => d.toJSON() as { kind: string; metadata: { name: string; namespace?: string } } | null);
   const objects = docs.filter((o): o is NonNullable<typeof o> => o !== null);
   const input = objects.map((o) => JSON.stringify(o)).join("\n");
+  // What the lab already had (mesh-up applies Xboard's Telemetry in every case): the undo leaves
+  // it, or the files after this one would run with Istio's default telemetry.
+  const existed = new Set<string>();
+  for (const o of objects) {
+    const g = await kubectl(["get", o.kind, o.metadata.name, ...(o.metadata.namespace !== undefined ? ["-n", o.metadata.namespace] : []), "--ignore-not-found", "-o", "name"]);
+    if (g.code === 0 && g.stdout.trim() !== "") existed.add(`${o.kind}/${o.metadata.namespace ?? ""}/${o.metadata.name}`);
+  }
   const r = await kubectl(["apply", "--server-side", "--force-conflicts", `--field-manager=${DEPLOY_ISTIO_MANAGER}`, "-f", "-"], { input });
   if (r.code !== 0) throw new Error(`applying deploy/istio: ${r.stderr}`);
   const undo = async (): Promise<void> => {
     for (const o of [...objects].reverse()) {
+      if (o.kind !== "Namespace" && existed.has(`${o.kind}/${o.metadata.namespace ?? ""}/${o.metadata.name}`)) continue;
       const args =
         o.kind === "Namespace"
           ? ["apply", "--server-side", "--force-conflicts", `--field-manager=${DEPLOY_ISTIO_MANAGER}`, "-f", "-"]
