@@ -21,6 +21,7 @@ import { errorPolicy, REJECTED_RETRY_MS } from "./error-policy.js";
 import { AddressExpectations, NameExpectations } from "./expectations.js";
 import { XrayrNodeReconciler } from "./reconciler.js";
 import { watchFleet } from "./watches.js";
+import { RETIRED_GRACE_MS } from "../plan/retired.js";
 
 const NS = "airport-prod";
 const OPTS = { appLabel: "xrayr", serviceAccount: "xrayr-vm" };
@@ -30,7 +31,9 @@ function setup(validate = (n: XrayrNode) => validateNode(n, "public")) {
   const writer = new RecordingWriter();
   const expectations = { entries: new AddressExpectations(new FakeClock()), groups: new NameExpectations(new FakeClock()) };
   const queued: string[] = [];
-  const fleet = watchFleet(caches, expectations, (keys) => queued.push(...keys));
+  // One clock for the watch's record of retirements and the reconciler.
+  const clock = { t: Date.parse("2026-11-26T12:00:00Z") };
+  const fleet = watchFleet(caches, expectations, (keys) => queued.push(...keys), () => clock.t);
   const reconciler = new XrayrNodeReconciler({
     ...caches,
     fleet,
@@ -39,9 +42,9 @@ function setup(validate = (n: XrayrNode) => validateNode(n, "public")) {
     options: OPTS,
     validate,
     log: pino({ level: "silent" }),
-    now: () => new Date("2026-11-26T12:00:00Z"),
+    now: () => new Date(clock.t),
   });
-  return { ...caches, writer, reconciler, expectations, queued };
+  return { ...caches, writer, reconciler, expectations, queued, clock };
 }
 
 const node = (name: string, address: string, extra: Partial<XrayrNode["metadata"]> = {}): XrayrNode => ({
@@ -67,6 +70,59 @@ const refused = (message: string) => new k8s.ApiException(403, "denied", JSON.st
 const ENTRY = /^create jp-01-[0-9a-f]{8}$/;
 
 describe("XrayrNodeReconciler", () => {
+  test("a retired node: the garbage collector gets its grace; what it leaves after, we delete (uid-guarded), entry and group", async () => {
+    const { nodes, entries, groups, writer, reconciler, clock } = setup();
+    const n = node("jp-01", "45.76.1.1");
+    nodes.put(n);
+    entries.put(appliedEntry(n));
+    groups.put(appliedGroup(n));
+    nodes.remove(n);
+    expect(await reconciler.reconcile(`${NS}/jp-01`)).toEqual({ requeueAfter: RETIRED_GRACE_MS });
+    expect(writer.calls).toEqual([]);
+    clock.t += RETIRED_GRACE_MS;
+    expect(await reconciler.reconcile(`${NS}/jp-01`)).toBeUndefined();
+    expect(writer.calls).toEqual([expect.stringMatching(/^delete jp-01-[0-9a-f]{8}$/), "delete-group jp-01"]);
+  });
+
+  test("a retired node whose objects the garbage collector removed in time: no write, no second look", async () => {
+    const { nodes, entries, groups, writer, reconciler, clock } = setup();
+    const n = node("jp-01", "45.76.1.1");
+    nodes.put(n);
+    const e = appliedEntry(n);
+    const g = appliedGroup(n);
+    entries.put(e);
+    groups.put(g);
+    nodes.remove(n);
+    await reconciler.reconcile(`${NS}/jp-01`);
+    entries.remove(e);
+    groups.remove(g);
+    clock.t += RETIRED_GRACE_MS;
+    expect(await reconciler.reconcile(`${NS}/jp-01`)).toBeUndefined();
+    expect(writer.calls).toEqual([]);
+  });
+
+  test("an entry of a node the node watch never showed deleted is not a leftover (a lagging node cache), however old", async () => {
+    const { entries, writer, reconciler, clock, queued } = setup();
+    entries.put(appliedEntry(node("jp-01", "45.76.1.1")));
+    expect(queued).toEqual([`${NS}/jp-01`]);
+    clock.t += 60 * 60_000;
+    expect(await reconciler.reconcile(`${NS}/jp-01`)).toBeUndefined();
+    expect(writer.calls).toEqual([]);
+  });
+
+  test("an entry that lands after its node was retired (a write released late) wakes the node's key and goes after the grace", async () => {
+    const { nodes, entries, writer, reconciler, clock, queued } = setup();
+    const n = node("jp-01", "45.76.1.1");
+    nodes.put(n);
+    nodes.remove(n);
+    clock.t += 5_000;
+    queued.length = 0;
+    entries.put(appliedEntry(n));
+    expect(queued).toEqual([`${NS}/jp-01`]);
+    expect(await reconciler.reconcile(`${NS}/jp-01`)).toBeUndefined();
+    expect(writer.calls).toEqual([expect.stringMatching(/^delete jp-01-[0-9a-f]{8}$/)]);
+  });
+
   test("a new node: entry created, then its group; Ready and WorkloadGroupReady True; no event (its first Ready is in the status)", async () => {
     const { nodes, writer, reconciler } = setup();
     nodes.put(node("jp-01", "45.76.1.1"));

@@ -10,13 +10,15 @@ import type { Condition, XrayrNode, XrayrNodeStatus } from "../api/v1alpha1/type
 import { desiredWorkloadEntry, type EntryOptions } from "../desired/workloadentry.js";
 import { desiredWorkloadGroup } from "../desired/workloadgroup.js";
 import { nodeClaim, type Claim } from "../domain/claims.js";
+import { groupName } from "../domain/group-name.js";
 import { GROUP_READY, groupCondition, READY, readyCondition } from "../domain/readiness.js";
 import type { Validity } from "../domain/validity.js";
 import type { WorkloadEntry } from "../istio/workloadentry.js";
 import type { WorkloadGroup } from "../istio/workloadgroup.js";
 import type { Writer } from "../apply/writer.js";
-import { groupWaitsForEntry, planGroup, type GroupAction, type GroupPlan } from "../plan/group.js";
+import { groupWaitsForEntry, planGroup, type GroupAction } from "../plan/group.js";
 import { planNode, type EntryAction, type PlanInput, type Verdict } from "../plan/plan.js";
+import { planRetired } from "../plan/retired.js";
 import { nextStatus, sameStatus, type Verdicts } from "../status/conditions.js";
 import { failureVerdict, leadershipEnded, type FailedWrite } from "./error-policy.js";
 import type { FleetExpectations, FleetLookups } from "./watches.js";
@@ -78,10 +80,11 @@ export class XrayrNodeReconciler {
     const { namespace = "", name } = splitKey(key);
     const node = this.deps.nodes.get(name, namespace);
     if (node === undefined || node.metadata.deletionTimestamp !== undefined) {
-      // Gone: the garbage collector removes its entry and group; nothing of ours to report.
+      // Gone: nothing of ours to report. The garbage collector removes its entry and group; what
+      // it leaves past its grace, we remove (plan/retired.ts).
       this.written.delete(key);
       this.deps.onVerdict?.(key, undefined);
-      return undefined;
+      return node === undefined ? this.removeLeftovers(namespace, name) : undefined;
     }
     // One id for every line of this pass, so a pass's lines can be read together.
     const log = this.deps.log.child({ namespace, name, reconcileId: (++this.passes).toString(36) });
@@ -104,7 +107,7 @@ export class XrayrNodeReconciler {
     }
     if (failure === undefined && group !== undefined) {
       try {
-        await this.carryOutGroup(group, log);
+        await this.carryOutGroup(group.steps, log);
       } catch (err) {
         failure = this.failed(err);
         verdicts = { ...verdicts, group: failureVerdict(failure.cause, failure.write) };
@@ -116,6 +119,27 @@ export class XrayrNodeReconciler {
     await this.report(key, node, verdicts, verdicts.ready === plan.verdict ? plan.entryName : undefined, log);
     // The controller's error policy (error-policy.ts) decides when the key is looked at again.
     if (failure !== undefined) throw failure.cause;
+    return plan.recheckAfterMs === undefined ? undefined : { requeueAfter: plan.recheckAfterMs };
+  }
+
+  private async removeLeftovers(namespace: string, name: string): Promise<ReconcileResult | undefined> {
+    const plan = planRetired({
+      namespace,
+      entries: this.deps.fleet.entriesOf(name, namespace),
+      group: this.deps.groups.get(groupName(name), namespace),
+      retiredAt: (uid) => this.deps.fleet.retiredAt(uid),
+      now: this.now().getTime(),
+    });
+    if (plan.entries.length + plan.groups.length > 0) {
+      const log = this.deps.log.child({ namespace, name, reconcileId: (++this.passes).toString(36) });
+      try {
+        await this.carryOutEntry(plan.entries, log);
+        await this.carryOutGroup(plan.groups, log);
+      } catch (err) {
+        // No status to report a failure in: the error policy looks at the key again.
+        throw err instanceof WriteFailed ? err.cause : err;
+      }
+    }
     return plan.recheckAfterMs === undefined ? undefined : { requeueAfter: plan.recheckAfterMs };
   }
 
@@ -215,8 +239,8 @@ export class XrayrNodeReconciler {
 
   // A group create that finds its name taken is not waited for: the group's add event brings the
   // node back, and the plan then sees whose it is.
-  private async carryOutGroup(plan: GroupPlan, log: Logger): Promise<void> {
-    for (const step of plan.steps) {
+  private async carryOutGroup(steps: readonly GroupAction[], log: Logger): Promise<void> {
+    for (const step of steps) {
       const write = groupWrite(step);
       try {
         await this.groupStep(step, write.name, log);

@@ -123,8 +123,9 @@ describe("watchFleet", () => {
     const expectations = new AddressExpectations(new FakeClock());
     const groupExpectations = new NameExpectations(new FakeClock());
     const queued: string[] = [];
-    const fleet = watchFleet({ nodes, entries, groups }, { entries: expectations, groups: groupExpectations }, (keys) => queued.push(...keys));
-    return { nodes, entries, groups, expectations, groupExpectations, queued, fleet };
+    const clock = { t: 1_000_000 };
+    const fleet = watchFleet({ nodes, entries, groups }, { entries: expectations, groups: groupExpectations }, (keys) => queued.push(...keys), () => clock.t);
+    return { nodes, entries, groups, expectations, groupExpectations, queued, fleet, clock };
   };
 
   test("keeps the indices the lookups answer from, clears expectations the watch has shown, and enqueues the keys", () => {
@@ -175,5 +176,23 @@ describe("watchFleet", () => {
     // The fleet's own group (deploy/istio) is named after no node: nobody to wake.
     groups.put({ ...g, metadata: { name: "xrayr", namespace: "airport-prod", uid: "fleet" } });
     expect(queued).toHaveLength(3);
+  });
+
+  test("remembers the uids the node watch saw deleted for 10 minutes, and a group left by one wakes its node's key", () => {
+    const { nodes, groups, queued, fleet, clock } = setup();
+    const a = node("a", "45.1.1.1");
+    nodes.put(a);
+    nodes.remove(a);
+    expect(fleet.retiredAt(a.metadata.uid ?? "")).toBe(1_000_000);
+    expect(fleet.retiredAt("never-seen")).toBeUndefined();
+    queued.length = 0;
+    const g = { ...desiredWorkloadGroup(a, { appLabel: "xrayr", serviceAccount: "xrayr-vm" }), metadata: { ...desiredWorkloadGroup(a, { appLabel: "xrayr", serviceAccount: "xrayr-vm" }).metadata, uid: "g1" } };
+    groups.put(g);
+    expect(queued).toEqual(["airport-prod/a"]);
+    clock.t += 10 * 60_000 + 1;
+    expect(fleet.retiredAt(a.metadata.uid ?? "")).toBeUndefined();
+    groups.remove(g);
+    groups.put({ ...g, metadata: { ...g.metadata, uid: "g2" } });
+    expect(queued).toEqual(["airport-prod/a"]);
   });
 });

@@ -29,6 +29,8 @@ export interface FleetLookups {
   entriesOn(address: string, namespace: string): WorkloadEntry[];
   /** Whether the XrayrNode controlling `entry` still exists (same name and uid). */
   ownerExists(entry: WorkloadEntry): boolean;
+  /** When the node watch saw the XrayrNode of `uid` deleted (Date.now()), if it did lately. */
+  retiredAt(uid: string): number | undefined;
 }
 
 export interface FleetCaches {
@@ -47,14 +49,18 @@ export interface FleetExpectations {
  * Watches the caches: keeps the indices, tells the expectations what the watch has shown, and
  * hands `enqueue` the keys each event concerns. Returns the lookups the reconciler asks.
  */
-export function watchFleet(caches: FleetCaches, seenBy: FleetExpectations, enqueue: (keys: readonly string[]) => void): FleetLookups {
+export function watchFleet(caches: FleetCaches, seenBy: FleetExpectations, enqueue: (keys: readonly string[]) => void, now: () => number = Date.now): FleetLookups {
   const { nodes, entries, groups } = caches;
   const expectations = seenBy.entries;
   const index = new FleetIndex();
+  const retired = new Retirements(now);
   nodes.addEventHandler({
     onAdd: (n) => { enqueue(index.nodeChanged(n)); },
     onUpdate: (n, old) => { enqueue(index.nodeChanged(n, old)); },
-    onDelete: (n) => { enqueue(index.nodeDeleted(n)); },
+    onDelete: (n) => {
+      retired.add(n.metadata.uid ?? "");
+      enqueue(index.nodeDeleted(n));
+    },
   });
   const seen = (e: WorkloadEntry): void => { expectations.observedPresent(e.metadata.namespace ?? "", e.metadata.name ?? ""); };
   entries.addEventHandler({
@@ -65,12 +71,13 @@ export function watchFleet(caches: FleetCaches, seenBy: FleetExpectations, enque
       enqueue(index.entryDeleted(e));
     },
   });
-  // A group is named after its node: an event concerns that node, if it exists and the event
-  // changed something its plan reads (a status or resourceVersion alone does not).
+  // A group is named after its node: an event concerns that node, if it exists (or was just
+  // retired: its group is a leftover) and the event changed something its plan reads (a status
+  // or resourceVersion alone does not).
   const groupNode = (g: WorkloadGroup): string[] => {
     const ns = g.metadata.namespace ?? "";
     const name = nodeNameOfGroup(g.metadata.name ?? "");
-    return nodes.get(name, ns) === undefined ? [] : [`${ns}/${name}`];
+    return nodes.get(name, ns) === undefined && retired.at(controllerUid(g) ?? "") === undefined ? [] : [`${ns}/${name}`];
   };
   groups.addEventHandler({
     onAdd: (g) => {
@@ -104,7 +111,36 @@ export function watchFleet(caches: FleetCaches, seenBy: FleetExpectations, enque
       const owner = controllerName(e);
       return owner !== undefined && nodes.get(owner, e.metadata.namespace)?.metadata.uid === controllerUid(e);
     },
+    retiredAt: (uid) => retired.at(uid),
   };
+}
+
+// How long a retirement is remembered: longer than any write of ours can take to land (the
+// writer's timeout) and than the garbage collector should ever need; after a restart the
+// garbage collector alone removes what is left.
+const RETIREMENT_MEMORY_MS = 10 * 60_000;
+
+/** The uids of XrayrNodes the node watch saw deleted lately, and when. */
+class Retirements {
+  // Insertion order is time order: the expired ones are at the front.
+  private readonly byUid = new Map<string, number>();
+
+  constructor(private readonly now: () => number) {}
+
+  add(uid: string): void {
+    if (uid === "") return;
+    const t = this.now();
+    this.byUid.set(uid, t);
+    for (const [u, at] of this.byUid) {
+      if (t - at <= RETIREMENT_MEMORY_MS) break;
+      this.byUid.delete(u);
+    }
+  }
+
+  at(uid: string): number | undefined {
+    const at = this.byUid.get(uid);
+    return at !== undefined && this.now() - at <= RETIREMENT_MEMORY_MS ? at : undefined;
+  }
 }
 
 export class FleetIndex {

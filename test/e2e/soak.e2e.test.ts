@@ -82,7 +82,7 @@ describe("soak", () => {
       const watch = await EntryWatch.start();
       const ops: Record<string, number> = {};
       const faults: Record<string, number> = {};
-      const stale = new Map<string, string>();
+      const stale = new Map<string, { name: string; node: string; deletedAt: number; seenAfterMs: number }>();
       let lastFaultEnd = Date.now();
       const t0 = Date.now();
       const deadline = t0 + MINUTES * 60_000;
@@ -149,7 +149,7 @@ describe("soak", () => {
         for (const e of await entries.list()) {
           for (const ref of e.metadata.ownerReferences ?? []) {
             const at = deletedAt.get(ref.uid);
-            if (at !== undefined && now - at > GC_WINDOW_MS && e.metadata.deletionTimestamp === undefined) stale.set(e.metadata.uid ?? e.metadata.name, `${e.metadata.name} (node ${ref.name} deleted ${now - at} ms before)`);
+            if (at !== undefined && now - at > GC_WINDOW_MS && e.metadata.deletionTimestamp === undefined) stale.set(e.metadata.uid ?? e.metadata.name, { name: e.metadata.name, node: ref.name, deletedAt: at, seenAfterMs: now - at });
           }
         }
       };
@@ -180,7 +180,8 @@ describe("soak", () => {
 
       const shared = [...addresses].map((a) => ({ a, p: watch.peak((e) => e.spec.address === a) })).filter(({ p }) => p.count > 1);
       await kubectl(["delete", "-f", FENCING, "--ignore-not-found"]);
-      const withoutLease = writesWithoutLease(auditSince(auditFrom), users, LEASE, Number(ELECTION.LEASE_DURATION_SECONDS) * 1000);
+      const audit = auditSince(auditFrom);
+      const withoutLease = writesWithoutLease(audit, users, LEASE, Number(ELECTION.LEASE_DURATION_SECONDS) * 1000);
       // A delete carries no stamp, so the policy cannot refuse one that a proxy releases late:
       // only its uid precondition guards it (decision 0009). Counted and shown, and its effects
       // are what the other invariants check; every other write without the lease is a violation.
@@ -193,7 +194,18 @@ describe("soak", () => {
       const violations = { sharedAddress: shared.length, staleEntry: stale.size, notReady: notReady === undefined ? 0 : 1, writeWithoutLease: leaseless.length };
       note(`soak: ${((Date.now() - t0) / 60_000).toFixed(1)} min, seed ${SEED}; operations ${show(ops)}; faults ${show(faults)}; replica restarts ${replicas.map((r) => r.restarts).join("/")}; entry events ${watch.events.length}; all Ready ${readyAfter} ms after the last fault; violations ${show(violations)}`);
       for (const { a, p } of shared.slice(0, 3)) note(`soak: ${a} held by ${p.names.join(", ")} at once: ${watch.story((e) => e.spec.address === a).join(", ")}`);
-      for (const s of [...stale.values()].slice(0, 3)) note(`soak: stale entry ${s}`);
+      // Who wrote a stale entry and when, against the node's deletion: a late create (a stalled
+      // proxy, a stale cache) and a slow garbage collector call for different fixes.
+      const staleStory = (uid: string, s: { name: string; node: string; deletedAt: number; seenAfterMs: number }): string => {
+        const rel = (t: number | undefined): string => (t === undefined ? "?" : `${t - s.deletedAt} ms`);
+        const create = audit.find((a) => a.verb === "create" && a.objectRef?.resource === "workloadentries" && a.objectRef.name === s.name && a.stage === "ResponseComplete" && a.responseStatus?.code === 201);
+        const added = watch.events.find((ev) => ev.type === "ADDED" && ev.entry.metadata.uid === uid)?.at;
+        const gone = watch.events.find((ev) => ev.type === "DELETED" && ev.entry.metadata.uid === uid);
+        const deleter = audit.find((a) => a.verb === "delete" && a.objectRef?.resource === "workloadentries" && a.objectRef.name === s.name && a.stage === "ResponseComplete" && (a.responseStatus?.code ?? 0) < 300);
+        const at = (ts: string | undefined): number | undefined => (ts === undefined ? undefined : Date.parse(ts));
+        return `${s.name} (node ${s.node}): seen ${s.seenAfterMs} ms after the node's deletion; created by ${create?.userAgent ?? create?.user.username ?? "?"} (sent ${rel(at(create?.requestReceivedTimestamp))}, stored ${rel(at(create?.stageTimestamp))}), watch ADDED ${rel(added)}, DELETED ${rel(gone?.at)} by ${deleter?.user.username ?? "?"}`;
+      };
+      for (const [uid, s] of [...stale.entries()].slice(0, 5)) note(`soak: stale entry ${staleStory(uid, s)}`);
       for (const v of leaseless.slice(0, 5)) note(`soak: write without the lease: ${show(v)}`);
       note(`soak: ${lateDeletes.length} uid-guarded deletes landed after their sender lost the lease${lateDeletes.length > 0 ? `, e.g. ${show(lateDeletes[0])}` : ""}; ${lapsed.length} writes by the Lease's last holder landed after its lease lapsed, before any takeover`);
       if (notReady !== undefined) note(`soak: ${show(notReady)}`);
