@@ -5,6 +5,7 @@ import { ApiException } from "@kubernetes/client-node";
 import { FakeApiServer, status, type Answer, type Recorded } from "../../test/support/api-server.js";
 import type { XrayrNode } from "../api/v1alpha1/types.js";
 import { NotLeaderError, type Fence, type LeaderStamp } from "../controller/fence.js";
+import { errorPolicy, REJECTED_RETRY_MS } from "../reconcile/error-policy.js";
 import type { WorkloadEntry } from "../istio/workloadentry.js";
 import type { WorkloadGroup } from "../istio/workloadgroup.js";
 import { FENCING_POLICY, FencedWriteError, KubeWriter, LEADER_ANNOTATION, LEADER_EPOCH_ANNOTATION, writeTimeoutFor, type EntryPace } from "./writer.js";
@@ -142,6 +143,16 @@ describe("KubeWriter", () => {
     const other = await s.writer.createEntry(entry).catch((e: unknown) => e);
     expect(other).toBeInstanceOf(ApiException);
     expect(other).not.toBeInstanceOf(FencedWriteError);
+  });
+
+  test("without leader election (no stamp) the fencing policy's refusal is a refusal like any webhook's, not a lost leadership", async () => {
+    const s = await setup(() => status(403, "Forbidden", `workloadentries "jp-01-0a1b2c3d" is forbidden: ValidatingAdmissionPolicy '${FENCING_POLICY}' with binding '${FENCING_POLICY}' denied request: xrayr-mesh-operator-fencing: refused a write by an unstamped writer: the Lease xrayr-mesh-operator is held by nobody`), { stamp: null });
+    api = s.api;
+    const err = await s.writer.createEntry(entry).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(ApiException);
+    expect(err).not.toBeInstanceOf(FencedWriteError);
+    // So the error policy looks at the node again every 15 s, and its status says why.
+    expect(errorPolicy("airport-prod/jp-01", err)).toEqual({ requeue: "after", afterMs: REJECTED_RETRY_MS });
   });
 
   test("once its leadership is over nothing is sent: the fence refuses before the request", async () => {

@@ -256,7 +256,11 @@ export class KubeWriter implements Writer {
       return result;
     } catch (err) {
       this.count(verb, resource, "error");
-      if (apiMessage(err).includes(FENCING_POLICY)) throw new FencedWriteError(apiMessage(err), { cause: err });
+      // Only a write made under a leadership can have lost it. A replica without leader election
+      // that meets the policy (installed by hand, or left behind) is refused like by any webhook:
+      // ApplyRejected with the policy's words, looked at again, never parked for a next leader
+      // that will not come.
+      if (this.fence.stamp !== undefined && apiMessage(err).includes(FENCING_POLICY)) throw new FencedWriteError(apiMessage(err), { cause: err });
       throw err;
     }
   }

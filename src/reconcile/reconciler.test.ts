@@ -26,7 +26,7 @@ import { RETIRED_GRACE_MS } from "../plan/retired.js";
 const NS = "airport-prod";
 const OPTS = { appLabel: "xrayr", serviceAccount: "xrayr-vm" };
 
-function setup(validate = (n: XrayrNode) => validateNode(n, "public")) {
+function setup(validate = (n: XrayrNode) => validateNode(n, "public"), log = pino({ level: "silent" })) {
   const caches: Caches = { nodes: new MemoryCache<XrayrNode>(), entries: new MemoryCache<WorkloadEntry>(), groups: new MemoryCache<WorkloadGroup>() };
   const writer = new RecordingWriter();
   const expectations = { entries: new AddressExpectations(new FakeClock()), groups: new NameExpectations(new FakeClock()) };
@@ -41,7 +41,7 @@ function setup(validate = (n: XrayrNode) => validateNode(n, "public")) {
     writer,
     options: OPTS,
     validate,
-    log: pino({ level: "silent" }),
+    log,
     now: () => new Date(clock.t),
   });
   return { ...caches, writer, reconciler, expectations, queued, clock };
@@ -280,6 +280,32 @@ describe("XrayrNodeReconciler", () => {
     nodes.put(node("jp-01", "45.76.1.1"));
     expect(await reconciler.reconcile(`${NS}/jp-01`)).toEqual({ requeueAfter: expect.any(Number) as unknown });
     expect(writer.calls).toEqual([]);
+  });
+
+  test("a wait that lasts is logged at info, with why, after 5 s and then every 5 s; one that ends is forgotten", async () => {
+    const lines: { level: number; msg: string; why?: string; waitingMs?: number }[] = [];
+    const log = pino({ level: "info" }, { write: (line: string) => { lines.push(JSON.parse(line) as (typeof lines)[number]); } });
+    const { nodes, entries, reconciler, clock } = setup(undefined, log);
+    nodes.put(node("jp-mover", "45.76.1.7"));
+    const held = appliedEntry(node("jp-mover", "45.76.1.1"), "entry-mover");
+    entries.put(held);
+    nodes.put(node("jp-01", "45.76.1.1"));
+    const pass = async (afterMs: number) => { clock.t += afterMs; await reconciler.reconcile(`${NS}/jp-01`); };
+    await pass(0);
+    await pass(4_000);
+    expect(lines).toEqual([]);
+    await pass(1_000);
+    await pass(1_000);
+    await pass(4_000);
+    expect(lines.map((l) => [l.msg, l.waitingMs])).toEqual([["still waiting", 5_000], ["still waiting", 10_000]]);
+    expect(lines[0]?.why).toContain("is still on 45.76.1.1");
+    entries.remove(held);
+    await pass(500);
+    lines.length = 0;
+    entries.put(held);
+    await pass(0);
+    await pass(4_000);
+    expect(lines.filter((l) => l.msg === "still waiting")).toEqual([]);
   });
 
   test("a group of the node's name that is not ours: untouched; Ready stays True (traffic is attributed), WorkloadGroupReady False GroupNameTaken", async () => {

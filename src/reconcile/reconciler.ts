@@ -53,6 +53,8 @@ const WRITTEN_STATUS_TTL_MS = 10_000;
 // Our own entry create, or someone's, that the watch has not delivered yet: the entry's add
 // event brings the node back; this is the fallback.
 const NAME_TAKEN_RECHECK_MS = 500;
+// A plan that has waited this long is logged (at info, once per this long): see `waiting`.
+const LONG_WAIT_MS = 5_000;
 
 /** A write that failed, with what it was for the condition's message. */
 class WriteFailed extends Error {
@@ -69,6 +71,10 @@ export class XrayrNodeReconciler {
   // each node is validated once per version, not once per peer's reconcile.
   private readonly validations = new WeakMap<XrayrNode, Validity>();
   private readonly written = new Map<string, { uid: string; status: XrayrNodeStatus; at: number }>();
+  // Nodes whose plan has been waiting (for the cache to show a write, for an entry to leave its
+  // address), since when, and when that was last logged. A wait is normally over in a second;
+  // one that lasts is what a person looking at a node stuck in AddressInUse needs to see.
+  private readonly waiting = new Map<string, { since: number; logged: number }>();
   private readonly now: () => Date;
   private passes = 0;
 
@@ -83,6 +89,7 @@ export class XrayrNodeReconciler {
       // Gone: nothing of ours to report. The garbage collector removes its entry and group; what
       // it leaves past its grace, we remove (plan/retired.ts).
       this.written.delete(key);
+      this.waiting.delete(key);
       this.deps.onVerdict?.(key, undefined);
       return node === undefined ? this.removeLeftovers(namespace, name) : undefined;
     }
@@ -90,9 +97,10 @@ export class XrayrNodeReconciler {
     const log = this.deps.log.child({ namespace, name, reconcileId: (++this.passes).toString(36) });
     const plan = planNode(this.gather(node, namespace));
     if (plan.kind === "wait") {
-      log.debug({ why: plan.why }, "waiting");
+      this.noteWait(key, plan.why, log);
       return { requeueAfter: plan.afterMs };
     }
+    this.waiting.delete(key);
     // The group is planned once the entry is in place; until then it waits for it.
     const group = plan.verdict.ready ? planGroup(this.gatherGroup(node, namespace)) : undefined;
 
@@ -141,6 +149,19 @@ export class XrayrNodeReconciler {
       }
     }
     return plan.recheckAfterMs === undefined ? undefined : { requeueAfter: plan.recheckAfterMs };
+  }
+
+  private noteWait(key: string, why: string, log: Logger): void {
+    const now = this.now().getTime();
+    const w = this.waiting.get(key);
+    if (w === undefined) {
+      this.waiting.set(key, { since: now, logged: 0 });
+      log.debug({ why }, "waiting");
+      return;
+    }
+    if (now - w.since < LONG_WAIT_MS || now - w.logged < LONG_WAIT_MS) return;
+    w.logged = now;
+    log.info({ why, waitingMs: now - w.since }, "still waiting");
   }
 
   /** Memoised schema + policy verdict for one version of a node. */

@@ -4,12 +4,12 @@
 // run before the delete) with ApplyRejected, retried slowly, and all recover once it allows;
 // an entry no XrayrNode controls blocks its address with a reason naming it.
 import * as k8s from "@kubernetes/client-node";
-import { join } from "node:path";
 import { readyCondition, waitConverged, waitReason } from "./support/fixtures.js";
 import { e2eFile, withLogs } from "./support/harness.js";
 import { auditOffset, auditSince, resourceOf } from "./support/audit.js";
 import { adminClient, ENTRY_GROUP, ENTRY_PLURAL, ENTRY_VERSION, kubectl, messageOf, type WorkloadEntry } from "./support/kube.js";
-import { lab, NAMESPACE, OPERATOR_USER, REPO } from "./support/lab.js";
+import { applyFencing, removeFencing } from "./support/fencing.js";
+import { lab, NAMESPACE, OPERATOR_USER } from "./support/lab.js";
 import { startOperator, type OperatorProcess } from "./support/operator.js";
 import { FaultProxy } from "./support/fault-proxy.js";
 import { operatorLikeServiceAccount, serviceAccountUser } from "./support/service-account.js";
@@ -18,7 +18,6 @@ import { note, pending, pool, sleep, waitFor } from "./support/wait.js";
 
 const fleet = e2eFile("fencing");
 const LEASE = "xrayr-mesh-operator";
-const FENCING = join(REPO, "deploy/operator/fencing.yaml");
 const SA_B = "xrayr-mesh-operator-fencing-b";
 const ELECTION = { LEASE_DURATION_SECONDS: "4", RENEW_DEADLINE_SECONDS: "3", RETRY_PERIOD_SECONDS: "1" };
 
@@ -48,15 +47,14 @@ function operatorCustomApi(): k8s.CustomObjectsApi {
 
 describe("fencing, replacement and ownership under faults", () => {
   afterEach(async () => {
-    await kubectl(["delete", "-f", FENCING, "--ignore-not-found"]);
+    await removeFencing();
     await fleet.cleanup();
   });
 
   it(
     "the fencing policy admits the leader's writes, refuses a stale stamp, and a leader paused past its lease writes nothing after it wakes",
     withLogs("10 fencing", async () => {
-      const applied = await kubectl(["apply", "--server-side", "-f", FENCING]);
-      expect(applied.stderr).toBe("");
+      await applyFencing();
       const replicas = await Promise.all(["fence-a", "fence-b"].map((name) => startOperator({ name, leaderElection: true, env: ELECTION })));
       try {
         const leader = await leaderOf(replicas, 30_000);
@@ -148,8 +146,7 @@ describe("fencing, replacement and ownership under faults", () => {
   it(
     "a leader whose API traffic a proxy stalls past its lease (two replicas, two ServiceAccounts): once the standby leads, the held writes are sent and the policy refuses every stamped one; nothing of the old leader's is admitted but uid-guarded deletes",
     withLogs("10 fencing stall", async () => {
-      const applied = await kubectl(["apply", "--server-side", "-f", FENCING]);
-      expect(applied.stderr).toBe("");
+      await applyFencing();
       const proxies = [await FaultProxy.start("fence-stall-a"), await FaultProxy.start("fence-stall-b", await operatorLikeServiceAccount(SA_B))];
       const users = [OPERATOR_USER, serviceAccountUser(SA_B)];
       const replicas = await Promise.all(

@@ -14,12 +14,12 @@
 // SOAK_SEED seeds the random choices (printed); the interleaving with real time still differs run to run.
 import { auditOffset, auditSince } from "./support/audit.js";
 import { EntryWatch } from "./support/entry-watch.js";
+import { applyFencing, removeFencing } from "./support/fencing.js";
 import { FaultProxy, stopAllProxies, type RuleSpec } from "./support/fault-proxy.js";
 import { e2eFile, withLogs } from "./support/harness.js";
-import { adminClient, kubectl, type XrayrNode } from "./support/kube.js";
+import { adminClient, type XrayrNode } from "./support/kube.js";
 import { writesWithoutLease } from "./support/lease-audit.js";
-import { join } from "node:path";
-import { lab, OPERATOR_USER, REPO } from "./support/lab.js";
+import { lab, OPERATOR_USER } from "./support/lab.js";
 import { operatorLikeServiceAccount, serviceAccountUser } from "./support/service-account.js";
 import { stopAllSupervised, Supervised } from "./support/supervised.js";
 import { note, sleep, waitFor, pending, show } from "./support/wait.js";
@@ -31,7 +31,6 @@ const fleet = e2eFile("soak");
 const MINUTES = Number(process.env.SOAK_MINUTES ?? "2");
 const SEED = Number(process.env.SOAK_SEED ?? String(Date.now() % 1_000_000));
 const LEASE = "xrayr-mesh-operator";
-const FENCING = join(REPO, "deploy/operator/fencing.yaml");
 const ELECTION = { LEASE_DURATION_SECONDS: "4", RENEW_DEADLINE_SECONDS: "3", RETRY_PERIOD_SECONDS: "1" };
 const GC_WINDOW_MS = 10_000;
 const READY_AFTER_FAULT_MS = 30_000;
@@ -66,8 +65,7 @@ describe("soak", () => {
 
       // The chart's fencing policy, as it runs in a cluster: a write a stalled proxy releases
       // after its sender lost the lease is refused by the API server (decision 0009).
-      const fenced = await kubectl(["apply", "--server-side", "-f", FENCING]);
-      if (fenced.code !== 0) throw new Error(`could not apply ${FENCING}: ${fenced.stderr}`);
+      await applyFencing();
       const users = new Set([OPERATOR_USER, serviceAccountUser(SA_B)]);
       const proxies = [await FaultProxy.start("soak-a"), await FaultProxy.start("soak-b", await operatorLikeServiceAccount(SA_B))];
       const replicas = proxies.map((p, i) => new Supervised({ name: `soak-${"ab"[i] ?? i}`, kubeconfig: p.kubeconfig, leaderElection: true, env: ELECTION }));
@@ -179,7 +177,7 @@ describe("soak", () => {
       for (const r of replicas) await r.stop();
 
       const shared = [...addresses].map((a) => ({ a, p: watch.peak((e) => e.spec.address === a) })).filter(({ p }) => p.count > 1);
-      await kubectl(["delete", "-f", FENCING, "--ignore-not-found"]);
+      await removeFencing();
       const audit = auditSince(auditFrom);
       const withoutLease = writesWithoutLease(audit, users, LEASE, Number(ELECTION.LEASE_DURATION_SECONDS) * 1000);
       // A delete carries no stamp, so the policy cannot refuse one that a proxy releases late:
