@@ -91,13 +91,13 @@ describe("KubeWriter", () => {
     expect((s.api.requests[0]?.body as WorkloadGroup).metadata.annotations?.[LEADER_EPOCH_ANNOTATION]).toBe("3");
   });
 
-  test("deletes only the object with that uid; already gone (404) or replaced (409) is not a failure; a 500 is", async () => {
+  test("deletes only the object with that uid; already gone (404) or replaced (409) is not a failure but says so; a 500 is", async () => {
     const answers = [status(200, "", ""), status(404, "NotFound", "gone"), status(409, "Conflict", "Precondition failed: UID in precondition: uid-e, UID in object meta: uid-other"), status(500, "InternalError", "etcd timeout")];
     let n = 0;
     const s = await setup(() => answers[n++] ?? status(500, "", ""));
     api = s.api;
-    await s.writer.deleteEntry(NS, "jp-01-0a1b2c3d", "uid-e");
-    await s.writer.deleteEntry(NS, "jp-01-0a1b2c3d", "uid-e");
+    expect(await s.writer.deleteEntry(NS, "jp-01-0a1b2c3d", "uid-e")).toBe("deleted");
+    expect(await s.writer.deleteEntry(NS, "jp-01-0a1b2c3d", "uid-e")).toBe("gone");
     await s.writer.deleteGroup(NS, "jp-01", "uid-g");
     await expect(s.writer.deleteGroup(NS, "jp-01", "uid-g")).rejects.toThrow(ApiException);
     expect(s.api.requests.map((r) => [r.method, r.path, (r.body as { preconditions?: unknown }).preconditions])).toEqual([

@@ -63,7 +63,8 @@ export interface Writer {
   /** Brings an existing entry to `entry` in place (see entry-patch.ts). */
   updateEntry(entry: WorkloadEntry): Promise<void>;
   /** Deletes the entry only if it is still the object with this uid. */
-  deleteEntry(namespace: string, name: string, uid: string): Promise<void>;
+  /** "gone": the entry was not there to delete (404), or another object has its name now (409). */
+  deleteEntry(namespace: string, name: string, uid: string): Promise<"deleted" | "gone">;
   /** Creates the node's WorkloadGroup; "exists" when the name is taken (ours not yet seen, or someone else's). */
   createGroup(group: WorkloadGroup): Promise<"created" | "exists">;
   /** Brings an existing group of ours to `group` in place (see group-patch.ts). */
@@ -134,9 +135,9 @@ export class KubeWriter implements Writer {
     );
   }
 
-  async deleteEntry(namespace: string, name: string, uid: string): Promise<void> {
+  async deleteEntry(namespace: string, name: string, uid: string): Promise<"deleted" | "gone"> {
     await this.entryTurn("delete");
-    await this.delete(entryCoordinates(namespace), name, uid);
+    return this.delete(entryCoordinates(namespace), name, uid);
   }
 
   async deleteGroup(namespace: string, name: string, uid: string): Promise<void> {
@@ -164,18 +165,20 @@ export class KubeWriter implements Writer {
     );
   }
 
-  private async delete(coordinates: Coordinates, name: string, uid: string): Promise<void> {
+  private async delete(coordinates: Coordinates, name: string, uid: string): Promise<"deleted" | "gone"> {
     try {
       // A delete carries no stamp (DeleteOptions has no room for one): it is fenced here only,
       // and its uid precondition keeps a late one from removing anything but the object it meant.
       await this.counted("delete", coordinates.plural, (signal) =>
         this.custom.deleteNamespacedCustomObject({ ...coordinates, name, body: { preconditions: { uid } } }, withSignal(signal)),
       );
+      return "deleted";
     } catch (err) {
       // 404: already gone. 409: the uid precondition failed, so the object we meant is gone
       // and another took the name; the next reconcile looks at that one.
       const code = statusCode(err);
       if (code !== 404 && code !== 409) throw err;
+      return "gone";
     }
   }
 

@@ -42,6 +42,17 @@ export class AddressExpectations {
     this.remove(`create ${namespace}/${name}`);
   }
 
+  /**
+   * A delete of ours that found the entry already gone (404) or its name taken by another (409):
+   * nothing of it will reach the watch. The cache may have shown the entry's end before the
+   * delete was even expected (someone else deleted it, the garbage collector say, while an earlier
+   * step of the plan was on its way), and the address would then stay blocked for the whole TTL.
+   * If the cache still shows the entry, that blocks the address by itself until the watch catches up.
+   */
+  deleteFoundNothing(uid: string): void {
+    this.remove(`delete ${uid}`);
+  }
+
   /** Whether a create or delete of ours on `address` in `namespace` is not yet in the cache. */
   unseenOn(namespace: string, address: string): boolean {
     const keys = this.byAddress.get(`${namespace}/${address}`);

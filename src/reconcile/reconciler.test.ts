@@ -272,6 +272,25 @@ describe("XrayrNodeReconciler", () => {
     expect(writer.calls.slice(0, 3)).toEqual([expect.stringMatching(/^check jp-01-/), expect.stringMatching(/^delete jp-gone-/), expect.stringMatching(ENTRY)]);
   });
 
+  test("a delete that finds the entry already gone (the garbage collector's, during the plan's dry run) leaves nothing expected on the address", async () => {
+    const { nodes, entries, groups, writer, reconciler, expectations } = setup();
+    writer.echo = { nodes, entries, groups };
+    const left = appliedEntry(node("jp-gone", "45.76.1.1", { uid: "uid-gone" }), "entry-gone");
+    entries.put(left);
+    nodes.put(node("jp-01", "45.76.1.1"));
+    const dryRun = writer.createEntry.bind(writer);
+    writer.createEntry = async (e, options) => {
+      // The watch shows the garbage collector's delete while the dry run is on its way.
+      if (options?.dryRun === true && entries.get(left.metadata.name ?? "", NS) !== undefined) entries.remove(left);
+      return dryRun(e, options);
+    };
+    writer.gone.add(left.metadata.name ?? "");
+    await reconciler.reconcile(`${NS}/jp-01`);
+    expect(writer.calls.slice(0, 3)).toEqual([expect.stringMatching(/^check jp-01-/), expect.stringMatching(/^delete jp-gone-/), expect.stringMatching(ENTRY)]);
+    // Before, the delete stayed expected for a minute: no other node could take the address.
+    expect(expectations.entries.unseenOn(NS, "45.76.1.1")).toBe(false);
+  });
+
   test("an entry on the address whose node still exists (moving away) holds the newcomer back", async () => {
     const { nodes, entries, writer, reconciler } = setup();
     const mover = node("jp-mover", "45.76.1.7");

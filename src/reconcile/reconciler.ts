@@ -252,8 +252,12 @@ export class XrayrNodeReconciler {
       log.info({ entry: entryName, why: step.why, address: step.entry.spec.address }, "workload entry written");
     } else {
       if (step.address !== undefined) expectations.expectDelete(step.namespace, step.uid, step.address);
-      await writer.deleteEntry(step.namespace, step.name, step.uid);
-      log.info({ entry: entryName, why: step.why }, "workload entry deleted");
+      if ((await writer.deleteEntry(step.namespace, step.name, step.uid)) === "gone") {
+        expectations.deleteFoundNothing(step.uid);
+        log.debug({ entry: entryName, why: step.why }, "workload entry already gone");
+      } else {
+        log.info({ entry: entryName, why: step.why }, "workload entry deleted");
+      }
     }
     return "done";
   }

@@ -34,11 +34,14 @@ export class RecordingWriter implements Writer {
     this.calls.push(`update ${e.metadata.name ?? ""}`);
     return this.failApply ? Promise.reject(this.failApply) : Promise.resolve();
   }
-  deleteEntry(ns: string, name: string): Promise<void> {
+  /** Entry names whose delete finds nothing (the API server's 404). */
+  gone = new Set<string>();
+  deleteEntry(ns: string, name: string): Promise<"deleted" | "gone"> {
     this.calls.push(`delete ${name}`);
+    if (this.gone.has(name)) return Promise.resolve("gone");
     const live = this.echo?.entries.get(name, ns);
     if (live !== undefined) this.echo?.entries.remove(live);
-    return Promise.resolve();
+    return Promise.resolve("deleted");
   }
   createGroup(g: WorkloadGroup): Promise<"created" | "exists"> {
     this.calls.push(`create-group ${g.metadata.name ?? ""}`);
