@@ -62,8 +62,8 @@ export interface Writer {
   createEntry(entry: WorkloadEntry, options?: { dryRun?: boolean }): Promise<"created" | "exists">;
   /** Brings an existing entry to `entry` in place (see entry-patch.ts). */
   updateEntry(entry: WorkloadEntry): Promise<void>;
-  /** Deletes the entry only if it is still the object with this uid. */
-  /** "gone": the entry was not there to delete (404), or another object has its name now (409). */
+  /** Deletes the entry only if it is still the object with this uid; "gone" when it was not
+   * there to delete (404) or another object has its name now (409). */
   deleteEntry(namespace: string, name: string, uid: string): Promise<"deleted" | "gone">;
   /** Creates the node's WorkloadGroup; "exists" when the name is taken (ours not yet seen, or someone else's). */
   createGroup(group: WorkloadGroup): Promise<"created" | "exists">;

@@ -1,7 +1,7 @@
 // Plan: what is left of a retired XrayrNode. Its entry and group are the garbage collector's to
 // remove (they are owned by the node), and it usually does so in well under a second. It can be
-// late: its discovery paused by an API it cannot reach (each change of the API surface pauses its
-// workers until its new monitors sync), a backlog after a mass retirement at its 20 requests/s,
+// late: its workers paused while its monitors resync after a change in the API surface (a CRD
+// installed or removed), a backlog after a mass retirement at its default 20 requests/s,
 // or an entry of ours that landed after the node was gone (a write released late by a stalled
 // connection, a cache that had not seen the delete yet), which it must first notice as a
 // dependent of an absent owner. Meanwhile Xboard's sidecars keep attributing the retired VPS's
