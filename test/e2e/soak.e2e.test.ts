@@ -53,6 +53,9 @@ function rng(seed: number): () => number {
 
 const count = (m: Record<string, number>, k: string): void => { m[k] = (m[k] ?? 0) + 1; };
 
+/** An entry seen past the garbage collector's window after its node's deletion (ms since epoch). */
+interface StaleEntry { name: string; node: string; deletedAt: number; seenAfterMs: number }
+
 describe("soak", () => {
   itLab(
     `${MINUTES} min of random changes and faults under two replicas: the invariants hold throughout`,
@@ -80,7 +83,7 @@ describe("soak", () => {
       const watch = await EntryWatch.start();
       const ops: Record<string, number> = {};
       const faults: Record<string, number> = {};
-      const stale = new Map<string, { name: string; node: string; deletedAt: number; seenAfterMs: number }>();
+      const stale = new Map<string, StaleEntry>();
       let lastFaultEnd = Date.now();
       const t0 = Date.now();
       const deadline = t0 + MINUTES * 60_000;
@@ -194,7 +197,7 @@ describe("soak", () => {
       for (const { a, p } of shared.slice(0, 3)) note(`soak: ${a} held by ${p.names.join(", ")} at once: ${watch.story((e) => e.spec.address === a).join(", ")}`);
       // Who wrote a stale entry and when, against the node's deletion: a late create (a stalled
       // proxy, a stale cache) and a slow garbage collector call for different fixes.
-      const staleStory = (uid: string, s: { name: string; node: string; deletedAt: number; seenAfterMs: number }): string => {
+      const staleStory = (uid: string, s: StaleEntry): string => {
         const rel = (t: number | undefined): string => (t === undefined ? "?" : `${t - s.deletedAt} ms`);
         const create = audit.find((a) => a.verb === "create" && a.objectRef?.resource === "workloadentries" && a.objectRef.name === s.name && a.stage === "ResponseComplete" && a.responseStatus?.code === 201);
         const added = watch.events.find((ev) => ev.type === "ADDED" && ev.entry.metadata.uid === uid)?.at;
